@@ -1,0 +1,171 @@
+//! The process record.
+
+use serde::Serialize;
+
+/// Scheduler state, from the state letter of /proc/PID/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    Running,
+    Sleeping,
+    DiskSleep,
+    Zombie,
+    Stopped,
+    TracingStop,
+    Dead,
+    Idle,
+    Parked,
+    Waking,
+    Unknown,
+}
+
+impl ProcessState {
+    /// From the kernel's state letter.
+    pub fn from_letter(c: char) -> Self {
+        match c {
+            'R' => Self::Running,
+            'S' => Self::Sleeping,
+            'D' => Self::DiskSleep,
+            'Z' => Self::Zombie,
+            'T' => Self::Stopped,
+            't' => Self::TracingStop,
+            'X' | 'x' => Self::Dead,
+            'I' => Self::Idle,
+            'P' => Self::Parked,
+            'W' | 'K' => Self::Waking,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// The letter `ps` shows.
+    pub fn letter(self) -> char {
+        match self {
+            Self::Running => 'R',
+            Self::Sleeping => 'S',
+            Self::DiskSleep => 'D',
+            Self::Zombie => 'Z',
+            Self::Stopped => 'T',
+            Self::TracingStop => 't',
+            Self::Dead => 'X',
+            Self::Idle => 'I',
+            Self::Parked => 'P',
+            Self::Waking => 'W',
+            Self::Unknown => '?',
+        }
+    }
+
+    /// Parse a letter (`Z`) or a name (`zombie`), as filters accept either.
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut chars = s.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            let st = Self::from_letter(c.to_ascii_uppercase());
+            let st = if st == Self::Unknown {
+                Self::from_letter(c)
+            } else {
+                st
+            };
+            return (st != Self::Unknown).then_some(st);
+        }
+        let want = s.to_ascii_lowercase().replace('-', "_");
+        [
+            Self::Running,
+            Self::Sleeping,
+            Self::DiskSleep,
+            Self::Zombie,
+            Self::Stopped,
+            Self::TracingStop,
+            Self::Dead,
+            Self::Idle,
+            Self::Parked,
+            Self::Waking,
+        ]
+        .into_iter()
+        .find(|st| {
+            serde_json::to_value(st)
+                .ok()
+                .and_then(|v| v.as_str().map(|n| n == want))
+                == Some(true)
+        })
+    }
+}
+
+/// One process. Every field but `pid` is present only when it was requested (or a filter needed
+/// it) and readable; a field that could not be read is absent, never invented.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppid: Option<u32>,
+    /// Process group id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<i32>,
+    /// Session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<i32>,
+    /// Controlling terminal (`pts/3`), absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
+    /// Command name (comm), at most 15 bytes, as the kernel keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Executable path; absent for kernel threads, zombies and unreadable processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exe: Option<String>,
+    /// Argument vector; empty for kernel threads and zombies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<ProcessState>,
+    /// Effective uid (the owner of /proc/PID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Start time in clock ticks since boot: the identity's precision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
+    /// Start time as Unix time in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_time_ms: Option<u64>,
+    /// Time since start, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
+    /// Resident set size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<u64>,
+    /// Virtual size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vsize_bytes: Option<u64>,
+    /// User-mode CPU time in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_user_ms: Option<u64>,
+    /// Kernel-mode CPU time in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_system_ms: Option<u64>,
+    /// CPU use in percent of one CPU: sampled over an interval when one was asked for,
+    /// otherwise the lifetime average (as `ps` computes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u64>,
+    /// The identity string (`PID:START_TICKS:BOOT8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// Environment as `KEY=VALUE` strings, only when asked for, capped in size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environ: Option<Vec<String>>,
+    /// Whether the environment was cut short by the size cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environ_truncated: Option<bool>,
+}
+
+impl ProcessInfo {
+    /// The command line joined by spaces, or `[name]` for kernel threads (as `ps` shows them).
+    pub fn command(&self) -> String {
+        match (&self.cmdline, &self.name) {
+            (Some(c), _) if !c.is_empty() => c.join(" "),
+            (_, Some(n)) => format!("[{n}]"),
+            _ => String::new(),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Process inspection: snapshots, single lookups, filters, trees and CPU sampling.
+//!
+//! ```no_run
+//! use tether::inspect::{snapshot, Field, FieldSet, Filter, NameMatch, Query};
+//! let q = Query {
+//!     fields: FieldSet::of(&[Field::Name, Field::Cmdline]),
+//!     filter: Filter { name: Some(NameMatch::Exact("sshd".into())), ..Default::default() },
+//!     ..Default::default()
+//! };
+//! for p in snapshot(&q).unwrap() {
+//!     println!("{} {:?}", p.pid, p.cmdline);
+//! }
+//! ```
+
+mod cpu;
+mod fields;
+mod filter;
+mod info;
+mod read;
+mod snapshot;
+mod tree;
+
+pub use cpu::sample_cpu;
+pub use fields::{Field, FieldSet};
+pub use filter::{Filter, NameMatch};
+pub use info::{ProcessInfo, ProcessState};
+pub use snapshot::{get, snapshot, Query};
+pub use tree::{ancestors, descendants, forest, tree, ProcessTree};
+
+/// Default cap on the environment bytes read per process.
+pub const ENV_MAX_BYTES: usize = 64 * 1024;

@@ -1,0 +1,72 @@
+//! Snapshots of all processes, and single lookups.
+
+use std::time::Duration;
+
+use super::cpu::sample_cpu;
+use super::fields::{Field, FieldSet};
+use super::filter::Filter;
+use super::info::ProcessInfo;
+use super::read::{is_gone, read_process};
+use crate::error::{Error, Result};
+use crate::sys::os::proc::ProcReader;
+
+/// What to read and which processes to keep.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Fields to return. Filters add what they need for reading, but those extra fields are
+    /// still returned (they were read anyway).
+    pub fields: FieldSet,
+    pub filter: Filter,
+    /// Sample CPU use over this interval instead of the lifetime average.
+    pub cpu_sample: Option<Duration>,
+}
+
+/// All processes that pass the filter, sorted by PID. Processes that exit while being read are
+/// skipped; only a failure to list /proc itself is an error.
+pub fn snapshot(q: &Query) -> Result<Vec<ProcessInfo>> {
+    let mut r = open_proc()?;
+    let pids = match &q.filter.pids {
+        Some(list) => list.clone(),
+        None => r.pids().map_err(|e| Error::from_io("listing /proc", &e))?,
+    };
+    let fields = q.fields.union(q.filter.needed_fields());
+    let mut out = Vec::with_capacity(pids.len());
+    for pid in pids {
+        match read_process(&mut r, pid, fields, &q.filter) {
+            Ok(Some(p)) => out.push(p),
+            Ok(None) => {}
+            // Vanished, or not ours to read: neither fails the snapshot.
+            Err(_) => {}
+        }
+    }
+    if let Some(interval) = q.cpu_sample.filter(|_| fields.has(Field::Cpu)) {
+        let pids: Vec<u32> = out.iter().map(|p| p.pid).collect();
+        let sampled = sample_cpu(&pids, interval)?;
+        // Keep only processes whose sample is valid (same identity at both ends).
+        out.retain_mut(|p| match sampled.get(&p.pid) {
+            Some(c) => {
+                p.cpu_percent = Some(*c);
+                true
+            }
+            None => false,
+        });
+    }
+    out.retain(|p| q.filter.check_cpu(p));
+    out.sort_unstable_by_key(|p| p.pid);
+    Ok(out)
+}
+
+/// One process with `fields`; `NotFound` when there is no such process.
+pub fn get(pid: u32, fields: FieldSet) -> Result<ProcessInfo> {
+    let mut r = open_proc()?;
+    match read_process(&mut r, pid, fields, &Filter::default()) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Error::not_found(format!("no process {pid}"))),
+        Err(e) if is_gone(&e) => Err(Error::not_found(format!("no process {pid}"))),
+        Err(e) => Err(Error::from_io(format_args!("reading process {pid}"), &e)),
+    }
+}
+
+pub(crate) fn open_proc() -> Result<ProcReader> {
+    ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))
+}

@@ -1,0 +1,6 @@
+//! Linux backend: /proc parsing, pidfds, clocks, user names.
+
+pub mod clock;
+pub mod pidfd;
+pub mod proc;
+pub mod users;
