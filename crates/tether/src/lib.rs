@@ -10,6 +10,7 @@ pub mod identity;
 pub mod inspect;
 pub mod report;
 pub mod signal;
+pub mod size;
 pub mod sys;
 
 pub use error::{Error, ErrorKind, Result};

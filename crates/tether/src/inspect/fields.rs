@@ -174,6 +174,8 @@ impl FieldSet {
     }
     /// Whether any field needs `/proc/PID/stat`.
     pub(crate) fn needs_stat(&self) -> bool {
-        Field::ALL.iter().any(|f| f.read_from_stat() && self.has(*f))
+        Field::ALL
+            .iter()
+            .any(|f| f.read_from_stat() && self.has(*f))
     }
 }

@@ -40,6 +40,15 @@ pub struct Filter {
     pub min_age_ms: Option<u64>,
 }
 
+/// A user given by name or number, as a uid.
+pub fn parse_user(s: &str) -> crate::Result<u32> {
+    if let Ok(uid) = s.trim().parse::<u32>() {
+        return Ok(uid);
+    }
+    crate::sys::os::users::uid_of(s.trim())
+        .ok_or_else(|| crate::Error::invalid(format!("unknown user '{s}'")))
+}
+
 /// The points at which a partly read record is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stage {

@@ -22,7 +22,7 @@ mod tree;
 
 pub use cpu::sample_cpu;
 pub use fields::{Field, FieldSet};
-pub use filter::{Filter, NameMatch};
+pub use filter::{parse_user, Filter, NameMatch};
 pub use info::{ProcessInfo, ProcessState};
 pub use snapshot::{get, snapshot, Query};
 pub use tree::{ancestors, descendants, forest, tree, ProcessTree};
