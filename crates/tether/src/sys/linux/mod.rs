@@ -1,6 +1,9 @@
 //! Linux backend: /proc parsing, pidfds, clocks, user names.
 
 pub mod clock;
+pub mod fd;
+pub mod inotify;
 pub mod pidfd;
 pub mod proc;
+pub mod sock_diag;
 pub mod users;
