@@ -74,6 +74,10 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<InfoReport>(),
         one::<KillReport>(),
         one::<SignalsReport>(),
+        one::<crate::net::PortsReport>(),
+        one::<crate::net::WhoReport>(),
+        one::<crate::net::FdsReport>(),
+        one::<crate::ready::WaitForReport>(),
     ]
 }
 

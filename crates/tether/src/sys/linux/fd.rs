@@ -85,6 +85,9 @@ pub fn socket_inode(target: &[u8]) -> Option<u64> {
     std::str::from_utf8(rest).ok()?.parse().ok()
 }
 
+/// Socket inode → the processes holding it, each with the fds found pointing at it.
+pub type OwnerMap = HashMap<u64, Vec<(u32, Vec<i32>)>>;
+
 /// How far [`socket_owners`] scans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanStop {
@@ -105,14 +108,14 @@ pub fn socket_owners(
     wanted: &HashSet<u64>,
     pids: Option<&[u32]>,
     stop: ScanStop,
-) -> io::Result<HashMap<u64, Vec<(u32, Vec<i32>)>>> {
-    let mut out: HashMap<u64, Vec<(u32, Vec<i32>)>> = HashMap::new();
+) -> io::Result<OwnerMap> {
+    let mut out = OwnerMap::new();
     if wanted.is_empty() {
         return Ok(out);
     }
     let proc = open_proc()?;
     let me = std::process::id();
-    let scan_one = |pid: u32, out: &mut HashMap<u64, Vec<(u32, Vec<i32>)>>| -> bool {
+    let scan_one = |pid: u32, out: &mut OwnerMap| -> bool {
         if pid == me {
             return false;
         }

@@ -1,0 +1,17 @@
+//! Sockets and their owners (netlink sock_diag), and the open files of a process.
+//!
+//! ```no_run
+//! let who = tether::net::who(8080, None).unwrap();
+//! for o in &who.owners {
+//!     println!("{} {} {}", o.pid, o.name, o.identity);
+//! }
+//! ```
+
+mod fds;
+mod sockets;
+
+pub use fds::{fds, flag_names, kind_of, FdInfo, FdKind, FdsReport};
+pub use sockets::{
+    list, parse_port_spec, port_held_by, port_in_use, who, Owner, PortsReport, Proto, SocketEntry,
+    SocketQuery, SocketSource, WhoReport,
+};

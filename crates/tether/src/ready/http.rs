@@ -1,0 +1,100 @@
+//! `http://…`, `https://…`: a GET answers with an accepted status (and a matching body).
+//! Certificates are verified (webpki roots); there is no switch to turn that off.
+
+use std::time::Duration;
+
+use super::tcp::{local_listening, resolve};
+use super::{Check, Cx, Next, Status, WaitOptions};
+use crate::error::{Error, Result};
+
+/// Requests time out after this long (or at the deadline, whichever is first).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most this much of a body is read for `--body`.
+const BODY_LIMIT: u64 = 1 << 20;
+
+pub(crate) struct HttpCheck {
+    url: String,
+    host: String,
+    port: u16,
+    status: Vec<(u16, u16)>,
+    body: Option<regex::Regex>,
+    cheap: bool,
+}
+
+impl HttpCheck {
+    pub fn new(url: &str, opts: &WaitOptions) -> Result<Self> {
+        let uri: ureq::http::Uri = url
+            .parse()
+            .map_err(|e| Error::invalid(format!("bad URL '{url}': {e}")))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::invalid(format!("bad URL '{url}': no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        Ok(HttpCheck {
+            url: url.to_string(),
+            host,
+            port,
+            status: opts.http.status.clone(),
+            body: opts.http.body.clone(),
+            cheap: false,
+        })
+    }
+
+    fn request(&self, timeout: Duration) -> std::result::Result<(), String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build()
+            .into();
+        let mut resp = agent.get(&self.url).call().map_err(|e| e.to_string())?;
+        let code = resp.status().as_u16();
+        if !self.status.iter().any(|&(a, b)| (a..=b).contains(&code)) {
+            return Err(format!("status {code}"));
+        }
+        if let Some(re) = &self.body {
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(BODY_LIMIT)
+                .read_to_string()
+                .map_err(|e| format!("reading the body: {e}"))?;
+            if !re.is_match(&body) {
+                return Err(format!("status {code}, but the body does not match /{re}/"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Check for HttpCheck {
+    fn check(&mut self, cx: &Cx) -> Status {
+        self.cheap = false;
+        if let Ok(addrs) = resolve(&self.host, self.port) {
+            if local_listening(&addrs, self.port) == Some(false) {
+                self.cheap = true;
+                return Status::NotReady(format!("nothing listens on port {}", self.port));
+            }
+        }
+        match self.request(cx.attempt_timeout(REQUEST_TIMEOUT)) {
+            Ok(()) => Status::Ready,
+            Err(e) => Status::NotReady(e),
+        }
+    }
+
+    fn next(&self, cx: &Cx) -> Next {
+        if self.cheap {
+            Next::Backoff(cx.opts.interval.min(super::LOCAL_CAP))
+        } else {
+            Next::Backoff(cx.opts.interval)
+        }
+    }
+}

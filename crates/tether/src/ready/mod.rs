@@ -1,0 +1,803 @@
+//! Readiness waits: until a port accepts connections, an HTTP endpoint answers, a file appears,
+//! a log line is written, a process exits, a port is held by a given tree, or a command succeeds.
+//!
+//! How each kind is watched (never a sleep loop where the kernel can tell):
+//! - `file:`, `log:` and `unix:` paths: inotify on their directories (re-checked on any change);
+//! - `exit:` and the watched process of [`WaitOptions::watch`]: pidfds in the same `poll`;
+//! - `cmd:`: the running command's pidfd; the next run starts after a backoff;
+//! - network checks (`tcp`, `http`, `owner:`): attempts with exponential backoff from
+//!   [`FIRST_DELAY`] up to [`WaitOptions::interval`]. A local target (loopback or this host's
+//!   address) is first looked up in the kernel's socket table through sock_diag, which costs a
+//!   few microseconds and sends the server nothing; while nothing listens, that cheap check backs
+//!   off only up to [`LOCAL_CAP`], so a port opening is seen within milliseconds.
+//!
+//! ```no_run
+//! use tether::ready::{wait_for, Target, WaitOptions};
+//! let t: Target = "127.0.0.1:8080".parse().unwrap();
+//! let opts = WaitOptions { timeout: Some(std::time::Duration::from_secs(5)), ..Default::default() };
+//! let r = wait_for(vec![t], &opts, None).unwrap();
+//! assert!(r.ready);
+//! ```
+
+mod cmd;
+mod exit;
+mod file;
+mod http;
+mod log;
+mod owner;
+mod tcp;
+mod unix;
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::ProcessIdentity;
+use crate::net::{parse_port_spec, Proto};
+use crate::report::Report;
+use crate::sys::os::inotify::Watcher;
+
+/// The first retry delay of polled checks; it doubles up to the interval.
+pub const FIRST_DELAY: Duration = Duration::from_millis(1);
+/// The backoff cap of the cheap local socket-table check while nothing listens.
+pub const LOCAL_CAP: Duration = Duration::from_millis(10);
+
+/// What to wait for.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A TCP connect to `host:port` succeeds (`host:port`, `:port`, `tcp://host:port`).
+    Tcp { host: String, port: u16 },
+    /// An HTTP(S) GET answers with an accepted status (and body).
+    Http { url: String },
+    /// The path exists (see [`FileOptions`]).
+    File { path: PathBuf },
+    /// A Unix stream socket at the path accepts a connection.
+    Unix { path: PathBuf },
+    /// A line matching `regex` is appended to the file (from its end when the wait starts).
+    Log { path: PathBuf, regex: Regex },
+    /// The process is gone. With an identity, a reused PID counts as gone.
+    Exit {
+        pid: u32,
+        identity: Option<ProcessIdentity>,
+    },
+    /// The listening socket(s) on the port are held by `pid` or one of its descendants.
+    Owner { port: u16, proto: Proto, pid: u32 },
+    /// `sh -c COMMAND` exits 0.
+    Cmd { command: String },
+}
+
+impl Target {
+    /// The kind name: `tcp`, `http`, `file`, `unix`, `log`, `exit`, `owner`, `cmd`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Tcp { .. } => "tcp",
+            Target::Http { .. } => "http",
+            Target::File { .. } => "file",
+            Target::Unix { .. } => "unix",
+            Target::Log { .. } => "log",
+            Target::Exit { .. } => "exit",
+            Target::Owner { .. } => "owner",
+            Target::Cmd { .. } => "cmd",
+        }
+    }
+}
+
+fn non_empty<'a>(what: &str, s: &'a str, full: &str) -> Result<&'a str> {
+    if s.is_empty() {
+        Err(Error::invalid(format!("empty {what} in target '{full}'")))
+    } else {
+        Ok(s)
+    }
+}
+
+fn parse_host_port(s: &str, full: &str) -> Result<(String, u16)> {
+    let bad = || {
+        Error::invalid(format!(
+            "bad target '{full}': expected host:port, :port, tcp://host:port, http(s)://…, \
+             file:, unix:, log:PATH=REGEX, exit:, owner:PORT=PID or cmd:"
+        ))
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().ok().filter(|&p| p > 0).ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    Ok((host.to_string(), port))
+}
+
+impl FromStr for Target {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Target> {
+        if let Some(rest) = s.strip_prefix("tcp://") {
+            let (host, port) = parse_host_port(rest.trim_end_matches('/'), s)?;
+            return Ok(Target::Tcp { host, port });
+        }
+        if s.starts_with("http://") || s.starts_with("https://") {
+            return Ok(Target::Http { url: s.to_string() });
+        }
+        if let Some(p) = s.strip_prefix("file:") {
+            return Ok(Target::File {
+                path: non_empty("path", p, s)?.into(),
+            });
+        }
+        if let Some(p) = s.strip_prefix("unix:") {
+            return Ok(Target::Unix {
+                path: non_empty("path", p, s)?.into(),
+            });
+        }
+        if let Some(rest) = s.strip_prefix("log:") {
+            let (p, re) = rest.split_once('=').ok_or_else(|| {
+                Error::invalid(format!("bad target '{s}': expected log:PATH=REGEX"))
+            })?;
+            let regex = Regex::new(non_empty("regex", re, s)?)
+                .map_err(|e| Error::invalid(format!("bad regex in '{s}': {e}")))?;
+            return Ok(Target::Log {
+                path: non_empty("path", p, s)?.into(),
+                regex,
+            });
+        }
+        if let Some(rest) = s.strip_prefix("exit:") {
+            if rest.contains(':') {
+                let id: ProcessIdentity = rest.parse()?;
+                return Ok(Target::Exit {
+                    pid: id.pid,
+                    identity: Some(id),
+                });
+            }
+            return Ok(Target::Exit {
+                pid: parse_pid(rest)?,
+                identity: None,
+            });
+        }
+        if let Some(rest) = s.strip_prefix("owner:") {
+            let (port, pid) = rest.split_once('=').ok_or_else(|| {
+                Error::invalid(format!(
+                    "bad target '{s}': expected owner:PORT[/tcp|/udp]=PID"
+                ))
+            })?;
+            let (port, proto) = parse_port_spec(port)?;
+            return Ok(Target::Owner {
+                port,
+                proto: proto.unwrap_or(Proto::Tcp),
+                pid: parse_pid(pid)?,
+            });
+        }
+        if let Some(c) = s.strip_prefix("cmd:") {
+            return Ok(Target::Cmd {
+                command: non_empty("command", c, s)?.to_string(),
+            });
+        }
+        if s.contains("://") {
+            return Err(Error::invalid(format!(
+                "unsupported scheme in target '{s}': use tcp://, http:// or https://"
+            )));
+        }
+        let (host, port) = parse_host_port(s, s)?;
+        Ok(Target::Tcp { host, port })
+    }
+}
+
+/// Parse a PID with the rails of the library (no 0, no negative, nothing above i32::MAX).
+pub fn parse_pid(s: &str) -> Result<u32> {
+    match s.trim().parse::<u32>() {
+        Ok(p) if p > 0 && p <= i32::MAX as u32 => Ok(p),
+        _ => Err(Error::invalid(format!(
+            "bad PID '{s}': expected a number from 1 to {}",
+            i32::MAX
+        ))),
+    }
+}
+
+/// Read a PID file (first whitespace-separated token) and take the identity of that process.
+pub fn watch_pidfile(path: &Path) -> Result<ProcessIdentity> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::from_io(format_args!("reading PID file {}", path.display()), &e))?;
+    let tok = text.split_whitespace().next().unwrap_or("");
+    let pid = parse_pid(tok)
+        .map_err(|_| Error::invalid(format!("PID file {} holds no PID", path.display())))?;
+    ProcessIdentity::of(pid)
+}
+
+/// Options of HTTP checks.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Accepted status ranges (inclusive); default 200–399.
+    pub status: Vec<(u16, u16)>,
+    /// The body must match this.
+    pub body: Option<Regex>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            status: vec![(200, 399)],
+            body: None,
+        }
+    }
+}
+
+/// Parse a status list such as `200`, `200-299`, `200,204,300-399`.
+pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>> {
+    let bad = || {
+        Error::invalid(format!(
+            "bad status list '{s}': expected e.g. 200 or 200-299,304"
+        ))
+    };
+    s.split(',')
+        .map(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let a: u16 = a.trim().parse().map_err(|_| bad())?;
+            let b: u16 = b.trim().parse().map_err(|_| bad())?;
+            if !(100..=999).contains(&a) || !(100..=999).contains(&b) || a > b {
+                return Err(bad());
+            }
+            Ok((a, b))
+        })
+        .collect()
+}
+
+/// Options of `file:` targets.
+#[derive(Debug, Clone, Default)]
+pub struct FileOptions {
+    /// The file must be non-empty.
+    pub non_empty: bool,
+    /// The size (and modification time) must not have changed for this long.
+    pub stable: Option<Duration>,
+}
+
+/// How to wait.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    /// Give up after this long (`None`: wait forever).
+    pub timeout: Option<Duration>,
+    /// Backoff cap of polled checks.
+    pub interval: Duration,
+    /// Ready when any target is (default: all).
+    pub any: bool,
+    /// Wait until the targets are *not* ready (a port freed, a file removed, a process alive…).
+    pub reverse: bool,
+    /// Fail at once, with [`Outcome::ProcessDied`], if this process exits first.
+    pub watch: Option<ProcessIdentity>,
+    pub http: HttpOptions,
+    pub file: FileOptions,
+    /// How often the progress callback runs.
+    pub progress_every: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            timeout: None,
+            interval: Duration::from_secs(1),
+            any: false,
+            reverse: false,
+            watch: None,
+            http: HttpOptions::default(),
+            file: FileOptions::default(),
+            progress_every: Duration::from_millis(100),
+        }
+    }
+}
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The targets are ready (or, with `reverse`, no longer are).
+    Ready,
+    /// The timeout passed first.
+    TimedOut,
+    /// The watched process (`--pid`, `--pidfile`) exited first.
+    ProcessDied,
+    /// A target can never become ready (e.g. the PID of an `owner:` target exited).
+    Failed,
+}
+
+/// The state of one target.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TargetResult {
+    /// The target as given.
+    pub target: String,
+    pub kind: String,
+    pub ready: bool,
+    /// Milliseconds from the start of the wait to this target being ready.
+    pub time_to_ready_ms: Option<f64>,
+    /// Checks made (connect attempts, requests, file checks, command runs).
+    pub attempts: u64,
+    /// Why the last check was not ready.
+    pub last_error: Option<String>,
+}
+
+/// `tether wait-for --json`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct WaitForReport {
+    pub outcome: Outcome,
+    pub ready: bool,
+    pub elapsed_ms: f64,
+    pub any: bool,
+    pub reverse: bool,
+    /// The process whose death ends the wait, as an identity string.
+    pub watched: Option<String>,
+    pub targets: Vec<TargetResult>,
+}
+impl Report for WaitForReport {
+    const SCHEMA: &'static str = "tether.wait-for/v1";
+}
+
+/// What a progress callback sees.
+pub struct Progress<'a> {
+    pub elapsed: Duration,
+    pub targets: &'a [TargetResult],
+}
+
+/// The result of one check.
+pub(crate) enum Status {
+    Ready,
+    NotReady(String),
+    /// Can never become ready.
+    Fatal(String),
+}
+
+/// When to check a target again when it is not ready.
+pub(crate) enum Next {
+    /// After the backoff delay, which doubles up to this cap.
+    Backoff(Duration),
+    /// At this instant (e.g. when a file's size has been stable long enough).
+    At(Instant),
+    /// Only when woken by an event (inotify, a pidfd).
+    Event,
+}
+
+/// Shared context of the checks.
+pub(crate) struct Cx<'a> {
+    pub opts: &'a WaitOptions,
+    pub deadline: Option<Instant>,
+}
+
+impl Cx<'_> {
+    /// Time an attempt may take: until the deadline, at most `cap`.
+    pub fn attempt_timeout(&self, cap: Duration) -> Duration {
+        match self.deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .min(cap)
+                .max(Duration::from_millis(1)),
+            None => cap,
+        }
+    }
+}
+
+/// One target's checker.
+pub(crate) trait Check {
+    /// Run one check.
+    fn check(&mut self, cx: &Cx) -> Status;
+    /// When to check again after a not-ready answer.
+    fn next(&self, cx: &Cx) -> Next;
+    /// Directories whose changes warrant a re-check.
+    fn watch_dirs(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+    /// An fd whose readability warrants a re-check.
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// Attempts made, when the checker counts them itself.
+    fn attempts(&self) -> Option<u64> {
+        None
+    }
+}
+
+fn checker(t: &Target, opts: &WaitOptions) -> Result<Box<dyn Check>> {
+    Ok(match t {
+        Target::Tcp { host, port } => Box::new(tcp::TcpCheck::new(host, *port)),
+        Target::Http { url } => Box::new(http::HttpCheck::new(url, opts)?),
+        Target::File { path } => Box::new(file::FileCheck::new(path)),
+        Target::Unix { path } => Box::new(unix::UnixCheck::new(path)),
+        Target::Log { path, regex } => Box::new(log::LogCheck::new(path, regex.clone())),
+        Target::Exit { pid, identity } => Box::new(exit::ExitCheck::new(*pid, identity.as_ref())?),
+        Target::Owner { port, proto, pid } => Box::new(owner::OwnerCheck::new(*port, *proto, *pid)),
+        Target::Cmd { command } => Box::new(cmd::CmdCheck::new(command)),
+    })
+}
+
+/// The directory to watch for `path` to appear or change: its parent, or the nearest existing
+/// ancestor when the parent does not exist yet.
+pub(crate) fn watch_dir_for(path: &Path) -> Option<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    let mut dir = abs.parent()?.to_path_buf();
+    loop {
+        if dir.is_dir() {
+            return Some(dir);
+        }
+        dir = dir.parent()?.to_path_buf();
+    }
+}
+
+struct Slot {
+    check: Box<dyn Check>,
+    result: TargetResult,
+    due: Option<Instant>,
+    delay: Duration,
+    settled: bool,
+}
+
+/// Wait for `targets` (named by `labels` in the report, e.g. the strings the user typed).
+/// `progress` runs every `opts.progress_every` while waiting.
+///
+/// Errors only for setup failures (inotify unavailable, a bad URL); not-ready ends are
+/// reported through [`WaitForReport::outcome`].
+pub fn wait_for(
+    targets: Vec<Target>,
+    opts: &WaitOptions,
+    progress: Option<&mut dyn FnMut(&Progress)>,
+) -> Result<WaitForReport> {
+    let labels = targets.iter().map(label).collect();
+    wait_for_labeled(targets, labels, opts, progress)
+}
+
+/// A readable name for a target.
+pub fn label(t: &Target) -> String {
+    match t {
+        Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Target::Tcp { host, port } => format!("{host}:{port}"),
+        Target::Http { url } => url.clone(),
+        Target::File { path } => format!("file:{}", path.display()),
+        Target::Unix { path } => format!("unix:{}", path.display()),
+        Target::Log { path, regex } => format!("log:{}={}", path.display(), regex.as_str()),
+        Target::Exit { pid, identity } => match identity {
+            Some(id) => format!("exit:{id}"),
+            None => format!("exit:{pid}"),
+        },
+        Target::Owner { port, proto, pid } => format!("owner:{port}/{}={pid}", proto.as_str()),
+        Target::Cmd { command } => format!("cmd:{command}"),
+    }
+}
+
+/// [`wait_for`] with the report's target names given.
+pub fn wait_for_labeled(
+    targets: Vec<Target>,
+    labels: Vec<String>,
+    opts: &WaitOptions,
+    mut progress: Option<&mut dyn FnMut(&Progress)>,
+) -> Result<WaitForReport> {
+    if targets.is_empty() {
+        return Err(Error::invalid("no target to wait for"));
+    }
+    let start = Instant::now();
+    let deadline = opts.timeout.map(|t| start + t);
+    let cx = Cx { opts, deadline };
+    let watched: Option<OwnedFd> = match &opts.watch {
+        Some(id) => match id.open() {
+            Ok(fd) => Some(fd),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IdentityMismatch) => {
+                let mut slots = Vec::new();
+                for (t, l) in targets.iter().zip(labels) {
+                    slots.push(new_result(t, l));
+                }
+                return Ok(finish(Outcome::ProcessDied, start, opts, slots));
+            }
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let mut slots: Vec<Slot> = Vec::with_capacity(targets.len());
+    for (t, l) in targets.iter().zip(labels) {
+        slots.push(Slot {
+            check: checker(t, opts)?,
+            result: new_result(t, l),
+            due: Some(start),
+            delay: FIRST_DELAY,
+            settled: false,
+        });
+    }
+    let mut watcher =
+        Watcher::new().map_err(|e| Error::from_io("creating an inotify instance", &e))?;
+    let mut watched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut inotify_fired = false;
+    let mut last_progress = start;
+    let outcome = 'wait: loop {
+        // Watches first, then checks: a change between the two still wakes the next poll.
+        let dirs: BTreeSet<PathBuf> = slots
+            .iter()
+            .filter(|s| !s.settled)
+            .flat_map(|s| s.check.watch_dirs())
+            .collect();
+        if dirs != watched_dirs {
+            watcher.clear();
+            for d in &dirs {
+                // A directory removed meanwhile is found again on the next round.
+                let _ = watcher.watch_dir(d);
+            }
+            watched_dirs = dirs;
+            inotify_fired = true; // re-check against the new watches
+        }
+        let now = Instant::now();
+        let mut fd_ready = vec![false; slots.len()];
+        if inotify_fired {
+            for (i, s) in slots.iter().enumerate() {
+                fd_ready[i] = !s.check.watch_dirs().is_empty();
+            }
+        }
+        inotify_fired = false;
+        let mut fatal = false;
+        for (i, s) in slots.iter_mut().enumerate() {
+            if s.settled {
+                continue;
+            }
+            let woken = fd_ready[i] || s.due.is_some_and(|d| d <= now);
+            if !woken {
+                continue;
+            }
+            let st = s.check.check(&cx);
+            s.result.attempts = s.check.attempts().unwrap_or(s.result.attempts + 1);
+            let ready = match st {
+                Status::Ready => !opts.reverse,
+                Status::NotReady(why) => {
+                    if opts.reverse {
+                        true
+                    } else {
+                        s.result.last_error = Some(why);
+                        false
+                    }
+                }
+                Status::Fatal(why) => {
+                    s.result.last_error = Some(why);
+                    fatal = !opts.reverse;
+                    opts.reverse
+                }
+            };
+            if ready {
+                s.settled = true;
+                s.result.ready = true;
+                s.result.time_to_ready_ms = Some(ms(start.elapsed()));
+                if opts.reverse {
+                    s.result.last_error = None;
+                }
+                s.due = None;
+                continue;
+            }
+            if opts.reverse {
+                s.result.last_error = Some("still ready".into());
+            }
+            s.due = match s.check.next(&cx) {
+                Next::Backoff(cap) => {
+                    let d = s.delay.min(cap);
+                    s.delay = (s.delay * 2).min(cap.max(FIRST_DELAY));
+                    Some(Instant::now() + d)
+                }
+                Next::At(t) => Some(t),
+                Next::Event => None,
+            };
+        }
+        if fatal {
+            break 'wait Outcome::Failed;
+        }
+        let done = if opts.any {
+            slots.iter().any(|s| s.result.ready)
+        } else {
+            slots.iter().all(|s| s.result.ready)
+        };
+        if done {
+            break 'wait Outcome::Ready;
+        }
+        // Block until the earliest of: a due check, the deadline, a progress tick, an event.
+        let now = Instant::now();
+        if deadline.is_some_and(|d| d <= now) {
+            break 'wait Outcome::TimedOut;
+        }
+        let mut wake = slots
+            .iter()
+            .filter(|s| !s.settled)
+            .filter_map(|s| s.due)
+            .min();
+        if let Some(d) = deadline {
+            wake = Some(wake.map_or(d, |w| w.min(d)));
+        }
+        if progress.is_some() {
+            let tick = last_progress + opts.progress_every;
+            wake = Some(wake.map_or(tick, |w| w.min(tick)));
+        }
+        let mut pfds: Vec<rustix::event::PollFd> = Vec::with_capacity(slots.len() + 2);
+        pfds.push(rustix::event::PollFd::new(
+            &watcher,
+            rustix::event::PollFlags::IN,
+        ));
+        if let Some(w) = &watched {
+            pfds.push(rustix::event::PollFd::new(w, rustix::event::PollFlags::IN));
+        }
+        let mut fd_owner: Vec<usize> = Vec::new();
+        for (i, s) in slots.iter().enumerate() {
+            if s.settled {
+                continue;
+            }
+            if let Some(fd) = s.check.fd() {
+                pfds.push(rustix::event::PollFd::from_borrowed_fd(
+                    fd,
+                    rustix::event::PollFlags::IN,
+                ));
+                fd_owner.push(i);
+            }
+        }
+        let ts = wake.map(|w| {
+            let left = w.saturating_duration_since(Instant::now());
+            // Round up so that a wake-up is never early (an early one would spin).
+            let left = left + Duration::from_micros(50);
+            rustix::time::Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        match rustix::event::poll(&mut pfds, ts.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::from_errno("waiting for readiness events", e)),
+        }
+        let revents: Vec<bool> = pfds.iter().map(|p| !p.revents().is_empty()).collect();
+        drop(pfds);
+        if revents[0] {
+            let _ = watcher.drain();
+            inotify_fired = true;
+        }
+        let base = if watched.is_some() { 2 } else { 1 };
+        if watched.is_some() && revents[1] {
+            break 'wait Outcome::ProcessDied;
+        }
+        for (k, &i) in fd_owner.iter().enumerate() {
+            if revents[base + k] {
+                // Due now: the fd says something changed.
+                slots[i].due = Some(Instant::now());
+            }
+        }
+        if let Some(cb) = progress.as_mut() {
+            if last_progress.elapsed() >= opts.progress_every {
+                last_progress = Instant::now();
+                let results: Vec<TargetResult> = slots.iter().map(|s| s.result.clone()).collect();
+                cb(&Progress {
+                    elapsed: start.elapsed(),
+                    targets: &results,
+                });
+            }
+        }
+    };
+    let results = slots.into_iter().map(|s| s.result).collect();
+    Ok(finish(outcome, start, opts, results))
+}
+
+fn new_result(t: &Target, label: String) -> TargetResult {
+    TargetResult {
+        target: label,
+        kind: t.kind().to_string(),
+        ready: false,
+        time_to_ready_ms: None,
+        attempts: 0,
+        last_error: None,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn finish(
+    outcome: Outcome,
+    start: Instant,
+    opts: &WaitOptions,
+    targets: Vec<TargetResult>,
+) -> WaitForReport {
+    WaitForReport {
+        outcome,
+        ready: outcome == Outcome::Ready,
+        elapsed_ms: ms(start.elapsed()),
+        any: opts.any,
+        reverse: opts.reverse,
+        watched: opts.watch.as_ref().map(|w| w.to_string()),
+        targets,
+    }
+}
+
+/// Whether `ip` is an address of this host's network namespace that sock_diag can see
+/// (loopback, unspecified, or assigned to a local interface).
+pub(crate) fn is_local(ip: std::net::IpAddr) -> bool {
+    if ip.is_loopback() || ip.is_unspecified() {
+        return true;
+    }
+    // Binding to an address succeeds only when it is local.
+    let addr = std::net::SocketAddr::new(ip, 0);
+    std::net::UdpSocket::bind(addr).is_ok()
+}
+
+/// A fd borrowed from an owned one, for [`Check::fd`].
+pub(crate) fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
+    fd.as_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_targets() {
+        let t = |s: &str| s.parse::<Target>().unwrap();
+        assert!(matches!(t(":8080"), Target::Tcp { ref host, port: 8080 } if host == "127.0.0.1"));
+        assert!(matches!(t("db:5432"), Target::Tcp { ref host, port: 5432 } if host == "db"));
+        assert!(matches!(t("tcp://[::1]:80"), Target::Tcp { ref host, port: 80 } if host == "::1"));
+        assert!(matches!(t("https://x/y"), Target::Http { .. }));
+        assert!(matches!(t("file:/tmp/x"), Target::File { .. }));
+        assert!(matches!(t("unix:/run/s"), Target::Unix { .. }));
+        assert!(
+            matches!(t("log:/var/log/x=ready ok"), Target::Log { ref regex, .. } if regex.as_str() == "ready ok")
+        );
+        assert!(matches!(
+            t("exit:42"),
+            Target::Exit {
+                pid: 42,
+                identity: None
+            }
+        ));
+        assert!(matches!(
+            t("exit:42:100:abcdef01"),
+            Target::Exit {
+                pid: 42,
+                identity: Some(_)
+            }
+        ));
+        assert!(matches!(
+            t("owner:80=7"),
+            Target::Owner {
+                port: 80,
+                proto: Proto::Tcp,
+                pid: 7
+            }
+        ));
+        assert!(matches!(
+            t("owner:53/udp=7"),
+            Target::Owner {
+                port: 53,
+                proto: Proto::Udp,
+                pid: 7
+            }
+        ));
+        assert!(matches!(t("cmd:true"), Target::Cmd { .. }));
+        for bad in [
+            "",
+            "x",
+            "host:",
+            "host:0",
+            "host:99999",
+            "ftp://x",
+            "file:",
+            "log:/x",
+            "log:/x=(",
+            "exit:0",
+            "exit:-1",
+            "exit:abc",
+            "owner:80",
+            "owner:80=0",
+            "cmd:",
+        ] {
+            let e = bad.parse::<Target>().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(parse_status_ranges("200").unwrap(), vec![(200, 200)]);
+        assert_eq!(
+            parse_status_ranges("200-299,304").unwrap(),
+            vec![(200, 299), (304, 304)]
+        );
+        for bad in ["", "abc", "300-200", "99", "200-"] {
+            assert!(parse_status_ranges(bad).is_err(), "{bad}");
+        }
+    }
+}
