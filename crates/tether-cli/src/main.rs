@@ -35,6 +35,18 @@ enum Command {
     Kill(cmd::kill::Args),
     /// List signal names and numbers, like `kill -l`.
     Signals(cmd::signals::Args),
+    /// List sockets (TCP, UDP, Unix) and every process holding each one.
+    #[command(after_help = cmd::ports::HELP)]
+    Ports(cmd::ports::Args),
+    /// Show the processes holding a port, with their identity strings.
+    #[command(after_help = cmd::who::HELP)]
+    Who(cmd::who::Args),
+    /// List the open files of a process, with positions, flags and socket addresses.
+    #[command(after_help = cmd::fds::HELP)]
+    Fds(cmd::fds::Args),
+    /// Wait until ports, URLs, files, log lines, exits or commands are ready.
+    #[command(after_help = cmd::wait_for::HELP)]
+    WaitFor(cmd::wait_for::Args),
 }
 
 fn main() {
@@ -49,6 +61,10 @@ fn main() {
         Command::Info(a) => cmd::info::run(a, &ctx),
         Command::Kill(a) => cmd::kill::run(a, &ctx),
         Command::Signals(a) => cmd::signals::run(a, &ctx),
+        Command::Ports(a) => cmd::ports::run(a, &ctx),
+        Command::Who(a) => cmd::who::run(a, &ctx),
+        Command::Fds(a) => cmd::fds::run(a, &ctx),
+        Command::WaitFor(a) => cmd::wait_for::run(a, &ctx),
     };
     std::process::exit(exit::finish(result, &ctx));
 }

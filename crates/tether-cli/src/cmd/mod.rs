@@ -1,9 +1,13 @@
 //! One module per subcommand, plus the pieces several of them share.
 
 pub mod columns;
+pub mod fds;
 pub mod filters;
 pub mod info;
 pub mod kill;
+pub mod ports;
 pub mod ps;
 pub mod signals;
 pub mod tree;
+pub mod wait_for;
+pub mod who;

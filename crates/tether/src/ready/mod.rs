@@ -41,6 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
 use crate::net::{parse_port_spec, Proto};
 use crate::report::Report;
+use crate::signal::parse_pid;
 use crate::sys::os::inotify::Watcher;
 
 /// The first retry delay of polled checks; it doubles up to the interval.
@@ -180,17 +181,6 @@ impl FromStr for Target {
         }
         let (host, port) = parse_host_port(s, s)?;
         Ok(Target::Tcp { host, port })
-    }
-}
-
-/// Parse a PID with the rails of the library (no 0, no negative, nothing above i32::MAX).
-pub fn parse_pid(s: &str) -> Result<u32> {
-    match s.trim().parse::<u32>() {
-        Ok(p) if p > 0 && p <= i32::MAX as u32 => Ok(p),
-        _ => Err(Error::invalid(format!(
-            "bad PID '{s}': expected a number from 1 to {}",
-            i32::MAX
-        ))),
     }
 }
 

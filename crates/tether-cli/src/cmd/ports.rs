@@ -1,0 +1,115 @@
+//! `tether ports`: sockets and every process holding them.
+
+use tether::net::{list, Proto, SocketEntry, SocketQuery};
+use tether::Result;
+
+use super::info::resolve;
+use crate::output::{print_report, Ctx, Table};
+
+pub const HELP: &str = "Lists listening TCP sockets, bound UDP sockets and listening/unconnected \
+Unix sockets (all states with --all-states), IPv4 and IPv6, from netlink sock_diag (from /proc/net \
+when netlink is unavailable, with a note saying so). A socket shared by several processes \
+(pre-fork workers) lists every holder.\n\n\
+Exit codes: 0 success, also when nothing matches (an empty list); 1 the socket table could not be \
+read or --pid names no process; 2 usage error.";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// TCP sockets.
+    #[arg(long)]
+    pub tcp: bool,
+    /// UDP sockets.
+    #[arg(long)]
+    pub udp: bool,
+    /// Unix-domain sockets.
+    #[arg(long)]
+    pub unix: bool,
+    /// Every state (established, time-wait, …), not just listening/unconnected.
+    #[arg(long)]
+    pub all_states: bool,
+    /// Only this local port.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Only sockets held by this process (PID or identity string).
+    #[arg(long, value_name = "P")]
+    pub pid: Option<String>,
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let mut protos = Vec::new();
+    if a.tcp {
+        protos.push(Proto::Tcp);
+    }
+    if a.udp {
+        protos.push(Proto::Udp);
+    }
+    if a.unix {
+        protos.push(Proto::Unix);
+    }
+    let pid = a.pid.as_deref().map(resolve).transpose()?;
+    let r = list(&SocketQuery {
+        protos,
+        all_states: a.all_states,
+        port: a.port,
+        pid,
+        no_owners: false,
+    })?;
+    if let Some(n) = &r.note {
+        eprintln!("tether: {n}");
+    }
+    if ctx.json {
+        print_report(&r);
+        return Ok(0);
+    }
+    print_table(&r.sockets);
+    Ok(0)
+}
+
+/// `addr:port` with brackets for IPv6, or the unix path.
+pub fn endpoint(addr: Option<&str>, port: Option<u16>) -> String {
+    match (addr, port) {
+        (Some(a), Some(p)) if a.contains(':') => format!("[{a}]:{p}"),
+        (Some(a), Some(p)) => format!("{a}:{p}"),
+        (Some(a), None) => a.to_string(),
+        (None, _) => "*".to_string(),
+    }
+}
+
+/// `pid/name` of every owner, comma-separated.
+pub fn owners_cell(s: &SocketEntry) -> String {
+    if s.owners.is_empty() {
+        return "-".into();
+    }
+    s.owners
+        .iter()
+        .map(|o| format!("{}/{}", o.pid, o.name))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_table(sockets: &[SocketEntry]) {
+    let mut t = Table::new(
+        vec!["PROTO", "STATE", "LOCAL", "REMOTE", "INODE", "OWNERS"],
+        vec![false, false, false, false, true, false],
+    );
+    for s in sockets {
+        let proto = match (s.proto, s.family.as_str()) {
+            (Proto::Unix, _) => format!("unix/{}", s.socket_type.as_deref().unwrap_or("?")),
+            (p, "ipv6") => format!("{}6", p.as_str()),
+            (p, _) => p.as_str().to_string(),
+        };
+        t.push(vec![
+            proto,
+            s.state.clone(),
+            endpoint(s.local_addr.as_deref(), s.local_port),
+            match (&s.remote_addr, s.peer_inode) {
+                (Some(_), _) => endpoint(s.remote_addr.as_deref(), s.remote_port),
+                (None, Some(p)) => format!("peer:{p}"),
+                _ => "*".into(),
+            },
+            s.inode.to_string(),
+            owners_cell(s),
+        ]);
+    }
+    t.print();
+}
