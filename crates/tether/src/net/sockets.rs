@@ -510,9 +510,11 @@ mod tests {
             Some(true)
         );
         drop(l);
-        assert_eq!(
+        // Not held by us any more. (A child another test forks at this moment may hold a copy
+        // until its exec closes it, so the socket itself may linger for a moment.)
+        assert_ne!(
             port_held_by(port, Proto::Tcp, &[std::process::id()]).unwrap(),
-            None
+            Some(true)
         );
     }
 }

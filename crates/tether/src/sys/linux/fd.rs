@@ -10,6 +10,7 @@ use std::ffi::CStr;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{Mode, OFlags, RawDir};
 
@@ -114,63 +115,173 @@ pub fn socket_owners(
         return Ok(out);
     }
     let proc = open_proc()?;
-    let me = std::process::id();
-    let scan_one = |pid: u32, out: &mut OwnerMap| -> bool {
-        if pid == me {
-            return false;
-        }
-        let Ok(dir) = open_dir(&proc, &format!("{pid}/fd")) else {
-            return false;
-        };
-        let mut found: HashMap<u64, Vec<i32>> = HashMap::new();
-        let mut dbuf = [MaybeUninit::<u8>::uninit(); 4096];
-        let mut lbuf = [0u8; 256];
-        let mut iter = RawDir::new(&dir, &mut dbuf);
-        'entries: while let Some(Ok(e)) = iter.next() {
-            let name = e.file_name();
-            let Some(fd) = parse_fd(name.to_bytes()) else {
-                continue;
-            };
-            let Some(t) = readlink_into(&dir, name, &mut lbuf) else {
-                continue;
-            };
-            if let Some(ino) = socket_inode(t).filter(|i| wanted.contains(i)) {
-                found.entry(ino).or_default().push(fd);
-                if found.len() == wanted.len() {
-                    break 'entries;
-                }
-            }
-        }
-        let hit = !found.is_empty();
-        for (ino, fds) in found {
-            out.entry(ino).or_default().push((pid, fds));
-        }
-        hit
-    };
-    match pids {
-        Some(list) => {
-            for &pid in list {
-                if scan_one(pid, &mut out) && stop == ScanStop::FirstHolder {
-                    break;
-                }
-            }
-        }
+    let listed;
+    let pids: &[u32] = match pids {
+        Some(p) => p,
         None => {
-            let root = open_dir(&proc, ".")?;
-            let mut dbuf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
-            let mut iter = RawDir::new(&root, &mut dbuf);
-            while let Some(e) = iter.next() {
-                let e = e?;
-                let Some(pid) = parse_fd(e.file_name().to_bytes()) else {
-                    continue;
-                };
-                if scan_one(pid as u32, &mut out) && stop == ScanStop::FirstHolder {
-                    break;
-                }
+            listed = list_pids(&proc)?;
+            &listed
+        }
+    };
+    let me = std::process::id();
+    let done = AtomicBool::new(false);
+    // The walk is syscall-bound (open, getdents, readlink per fd), so it is split across the
+    // CPUs: each thread takes every n-th process. Small scopes (one tree) stay on this thread.
+    let threads = if pids.len() < 256 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    };
+    let scan = |part: usize| -> OwnerMap {
+        let mut local = OwnerMap::new();
+        let mut dbuf = [0u8; 4096];
+        let mut lbuf = [0u8; 256];
+        for &pid in pids.iter().skip(part).step_by(threads) {
+            if done.load(Ordering::Relaxed) {
+                break;
             }
+            if pid == me {
+                continue;
+            }
+            let hit = scan_process(&proc, pid, wanted, &mut local, &mut dbuf, &mut lbuf);
+            if hit && stop == ScanStop::FirstHolder {
+                done.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+        local
+    };
+    let parts: Vec<OwnerMap> = if threads == 1 {
+        vec![scan(0)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|i| s.spawn(move || scan(i))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
+    for part in parts {
+        for (ino, holders) in part {
+            out.entry(ino).or_default().extend(holders);
+        }
+    }
+    for holders in out.values_mut() {
+        holders.sort_by_key(|(pid, _)| *pid);
+    }
+    Ok(out)
+}
+
+/// Every numeric entry of /proc.
+fn list_pids(proc: &OwnedFd) -> io::Result<Vec<u32>> {
+    let root = open_dir(proc, ".")?;
+    let mut dbuf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
+    let mut iter = RawDir::new(&root, &mut dbuf);
+    let mut out = Vec::with_capacity(1024);
+    while let Some(e) = iter.next() {
+        if let Some(pid) = parse_fd(e?.file_name().to_bytes()) {
+            out.push(pid as u32);
         }
     }
     Ok(out)
+}
+
+/// Largest `linux_dirent64` record of an fd directory: 19 bytes of header, a name of at most 10
+/// digits and its NUL, rounded up to 8.
+const MAX_FD_DIRENT: usize = 32;
+
+/// Scan one process's fds for `wanted` inodes into `out`; `true` when it holds any.
+fn scan_process(
+    proc: &OwnedFd,
+    pid: u32,
+    wanted: &HashSet<u64>,
+    out: &mut OwnerMap,
+    dbuf: &mut [u8; 4096],
+    lbuf: &mut [u8; 256],
+) -> bool {
+    let mut path = [0u8; 24];
+    let plen = {
+        use std::io::Write;
+        let mut w = &mut path[..];
+        let _ = write!(w, "{pid}/fd\0");
+        24 - w.len()
+    };
+    let Ok(cpath) = CStr::from_bytes_with_nul(&path[..plen]) else {
+        return false;
+    };
+    let Ok(dir) = rustix::fs::openat(
+        proc,
+        cpath,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return false; // gone, or not ours to read
+    };
+    let mut found: Vec<(u64, i32)> = Vec::new();
+    let mut seen: Vec<u64> = Vec::new();
+    'calls: loop {
+        // SAFETY: the fd is a directory we own and the buffer is valid for its length.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                dbuf.as_mut_ptr(),
+                dbuf.len(),
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        let n = n as usize;
+        let mut off = 0;
+        while off + 19 <= n {
+            let reclen = u16::from_ne_bytes([dbuf[off + 16], dbuf[off + 17]]) as usize;
+            if reclen == 0 || off + reclen > n {
+                break 'calls;
+            }
+            let name_bytes = &dbuf[off + 19..off + reclen];
+            off += reclen;
+            let Some(nul) = name_bytes.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let name = &name_bytes[..=nul];
+            let Some(fd) = parse_fd(&name[..nul]) else {
+                continue;
+            };
+            let Ok(cname) = CStr::from_bytes_with_nul(name) else {
+                continue;
+            };
+            let Some(t) = readlink_into(&dir, cname, lbuf) else {
+                continue;
+            };
+            if let Some(ino) = socket_inode(t).filter(|i| wanted.contains(i)) {
+                found.push((ino, fd));
+                if !seen.contains(&ino) {
+                    seen.push(ino);
+                    if seen.len() == wanted.len() {
+                        break 'calls; // every wanted socket is in this process
+                    }
+                }
+            }
+        }
+        // procfs fills the buffer until an entry does not fit; room left for the largest
+        // entry means the listing is complete, which saves the final empty getdents.
+        if n + MAX_FD_DIRENT <= dbuf.len() {
+            break;
+        }
+    }
+    if found.is_empty() {
+        return false;
+    }
+    let mut by: HashMap<u64, Vec<i32>> = HashMap::new();
+    for (ino, fd) in found {
+        by.entry(ino).or_default().push(fd);
+    }
+    for (ino, fds) in by {
+        out.entry(ino).or_default().push((pid, fds));
+    }
+    true
 }
 
 /// Parse the text of `/proc/PID/fdinfo/N` into `e`.
