@@ -1,1 +1,54 @@
-fn main() {}
+//! `tether`: process primitives on the command line. This crate parses arguments, formats
+//! output and maps results to exit codes; every decision about processes is the library's.
+
+mod cmd;
+mod exit;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+/// Process primitives that never signal the wrong process, never lose a child, and never poll
+/// when the kernel can tell.
+#[derive(Parser)]
+#[command(name = "tether", version, about, long_about = None, after_help = exit::GENERAL_HELP)]
+struct Cli {
+    /// Print JSON (with a `schema` id) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List processes, with filters, columns and sorting.
+    #[command(after_help = exit::GENERAL_HELP)]
+    Ps(cmd::ps::Args),
+    /// Show a process and its descendants as a tree.
+    #[command(after_help = exit::GENERAL_HELP)]
+    Tree(cmd::tree::Args),
+    /// Show everything known about one process, including its identity string.
+    #[command(after_help = exit::GENERAL_HELP)]
+    Info(cmd::info::Args),
+    /// Send a signal, re-checking each target's identity on a pidfd at the moment of sending.
+    #[command(after_help = cmd::kill::HELP)]
+    Kill(cmd::kill::Args),
+    /// List signal names and numbers, like `kill -l`.
+    Signals(cmd::signals::Args),
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => exit::clap_error(e),
+    };
+    let ctx = output::Ctx { json: cli.json };
+    let result = match cli.command {
+        Command::Ps(a) => cmd::ps::run(a, &ctx),
+        Command::Tree(a) => cmd::tree::run(a, &ctx),
+        Command::Info(a) => cmd::info::run(a, &ctx),
+        Command::Kill(a) => cmd::kill::run(a, &ctx),
+        Command::Signals(a) => cmd::signals::run(a, &ctx),
+    };
+    std::process::exit(exit::finish(result, &ctx));
+}

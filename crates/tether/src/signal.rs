@@ -88,7 +88,8 @@ impl Signal {
         (1..32).chain(rtmin()..=rtmax()).map(Signal)
     }
 
-    /// The listing `kill -l` of bash prints: `NN) SIGNAME`, five to a line, tab-separated.
+    /// The listing `kill -l` of bash prints: `NN) SIGNAME`, five to a line, each entry followed
+    /// by a tab except at the end of a full line (bash leaves a tab before the final newline).
     pub fn kill_l_table() -> String {
         let mut out = String::new();
         for (i, s) in Signal::all().enumerate() {
@@ -96,7 +97,6 @@ impl Signal {
             out.push(if i % 5 == 4 { '\n' } else { '\t' });
         }
         if !out.ends_with('\n') {
-            out.pop();
             out.push('\n');
         }
         out

@@ -40,6 +40,12 @@ pub struct Filter {
     pub min_age_ms: Option<u64>,
 }
 
+/// Compile a regular expression given by a user, with an error that says which one was bad.
+pub fn compile_regex(pattern: &str) -> crate::Result<Regex> {
+    Regex::new(pattern)
+        .map_err(|e| crate::Error::invalid(format!("bad regular expression '{pattern}': {e}")))
+}
+
 /// A user given by name or number, as a uid.
 pub fn parse_user(s: &str) -> crate::Result<u32> {
     if let Ok(uid) = s.trim().parse::<u32>() {

@@ -22,8 +22,9 @@ mod tree;
 
 pub use cpu::sample_cpu;
 pub use fields::{Field, FieldSet};
-pub use filter::{parse_user, Filter, NameMatch};
+pub use filter::{compile_regex, parse_user, Filter, NameMatch};
 pub use info::{ProcessInfo, ProcessState};
+pub use regex::Regex;
 pub use snapshot::{get, snapshot, Query};
 pub use tree::{ancestors, descendants, forest, tree, ProcessTree};
 

@@ -1,0 +1,110 @@
+//! `tether info PID|IDENTITY`: the full record of one process.
+
+use tether::inspect::{ancestors, get, Field, FieldSet};
+use tether::report::InfoReport;
+use tether::{Error, ErrorKind, ProcessIdentity, Result};
+
+use super::columns;
+use crate::output::{print_report, Ctx};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A PID, or an identity string (refused when the PID now belongs to another process).
+    pub target: String,
+    /// Include the environment (capped at 64 KiB).
+    #[arg(long)]
+    pub env: bool,
+}
+
+/// A PID or an identity string to a PID; an identity must still name the same process.
+pub fn resolve(target: &str) -> Result<u32> {
+    match tether::signal::Target::parse(target)? {
+        tether::signal::Target::Identity(id) => {
+            id.open()?;
+            Ok(id.pid)
+        }
+        t => Ok(t.pid()),
+    }
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let pid = resolve(&a.target)?;
+    let mut fields = FieldSet::standard();
+    if a.env {
+        fields.insert(Field::Env);
+    }
+    let identity = ProcessIdentity::of(pid)?;
+    let mut process = get(pid, fields)?;
+    // The record must describe the identity we print: re-check after reading.
+    if process.start_ticks != Some(identity.start_ticks) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("process {pid} exited while being read"),
+        ));
+    }
+    process.identity = Some(identity.to_string());
+    let ancestors: Vec<u32> = ancestors(pid, FieldSet::empty())?
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    if ctx.json {
+        print_report(&InfoReport {
+            identity_string: identity.to_string(),
+            identity,
+            process,
+            ancestors,
+        });
+        return Ok(0);
+    }
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    for f in Field::ALL {
+        if f == Field::Env || f == Field::Cmdline || !fields.has(f) {
+            continue;
+        }
+        let label = match f {
+            Field::Cpu => "cpu %",
+            Field::CpuTime => "cpu time",
+            _ => f.name(),
+        };
+        lines.push((label, columns::cell(&process, f)));
+    }
+    if let (Some(u), Some(s)) = (process.cpu_user_ms, process.cpu_system_ms) {
+        lines.push(("cpu user/sys", format!("{u} ms / {s} ms")));
+    }
+    lines.push((
+        "cmdline",
+        format!("{:?}", process.cmdline.clone().unwrap_or_default()),
+    ));
+    lines.push((
+        "ancestors",
+        ancestors
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    ));
+    if let Some(env) = &process.environ {
+        lines.push((
+            "environ",
+            format!(
+                "{} variables{}",
+                env.len(),
+                if process.environ_truncated == Some(true) {
+                    " (truncated)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in lines {
+        println!("{k:>width$}: {v}");
+    }
+    if let Some(env) = &process.environ {
+        for e in env {
+            println!("  {e}");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand, plus the pieces several of them share.
+
+pub mod columns;
+pub mod filters;
+pub mod info;
+pub mod kill;
+pub mod ps;
+pub mod signals;
+pub mod tree;

@@ -1,0 +1,108 @@
+//! `tether ps`: list processes.
+
+use tether::inspect::{forest, snapshot, Field, FieldSet, Query};
+use tether::report::{PsReport, PsTreeReport};
+use tether::{Error, Result};
+
+use super::columns;
+use super::filters::FilterArgs;
+use crate::output::{print_report, Ctx, Table};
+
+/// Columns shown when `--fields` is not given.
+const DEFAULT_FIELDS: &str = "pid,ppid,user,state,cpu,rss,elapsed,cmdline";
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Columns (and so the /proc files read), comma-separated: pid, ppid, pgid, sid, tty, user,
+    /// uid, state, cpu, cpu_time, rss, vsz, threads, start, elapsed, name, exe, cmdline,
+    /// identity, env. Default: pid,ppid,user,state,cpu,rss,elapsed,cmdline (with --json: all
+    /// but env).
+    #[arg(long, value_name = "FIELD,...")]
+    pub fields: Option<String>,
+    /// Sort by a field; prefix with '-' for descending (e.g. --sort=-rss).
+    #[arg(long, value_name = "[-]FIELD", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Show parent/child relations as a tree.
+    #[arg(long)]
+    pub tree: bool,
+    /// Measure CPU % over this interval instead of the lifetime average (e.g. 500ms).
+    #[arg(long, value_name = "DURATION")]
+    pub sample: Option<String>,
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let (mut fields, order) = match (&a.fields, ctx.json) {
+        (Some(f), _) => FieldSet::parse_list(f)?,
+        (None, true) => (FieldSet::standard(), Field::ALL.to_vec()),
+        (None, false) => FieldSet::parse_list(DEFAULT_FIELDS)?,
+    };
+    let sort = a.sort.as_deref().map(parse_sort).transpose()?;
+    if let Some((f, _)) = sort {
+        fields.insert(f);
+    }
+    if a.tree {
+        fields.insert(Field::Ppid);
+    }
+    let cpu_sample = a
+        .sample
+        .as_deref()
+        .map(tether::duration::parse_duration)
+        .transpose()?;
+    if cpu_sample.is_some() {
+        fields.insert(Field::Cpu);
+    }
+    let mut read = fields;
+    if fields.has(Field::Cmdline) {
+        // Kernel threads have no command line; show `[name]` as ps does (stat is read anyway).
+        read.insert(Field::Name);
+    }
+    let mut list = snapshot(&Query {
+        fields: read,
+        filter: a.filter.to_filter()?,
+        cpu_sample,
+    })?;
+    if let Some((f, desc)) = sort {
+        list.sort_by(|x, y| {
+            let o = columns::compare(x, y, f);
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+    }
+    let columns: Vec<Field> = order.into_iter().filter(|f| fields.has(*f)).collect();
+    match (a.tree, ctx.json) {
+        (false, true) => print_report(&PsReport { processes: list }),
+        (true, true) => print_report(&PsTreeReport {
+            roots: forest(list),
+        }),
+        (false, false) => {
+            let mut t = Table::new(
+                columns.iter().map(|f| columns::header(*f)).collect(),
+                columns.iter().map(|f| columns::numeric(*f)).collect(),
+            );
+            for p in &list {
+                t.push(columns.iter().map(|f| columns::cell(p, *f)).collect());
+            }
+            t.print();
+        }
+        (true, false) => super::tree::print_forest(&forest(list), &columns),
+    }
+    Ok(0)
+}
+
+/// `rss` or `-rss`.
+fn parse_sort(s: &str) -> Result<(Field, bool)> {
+    let (name, desc) = match s.strip_prefix('-') {
+        Some(n) => (n, true),
+        None => (s.strip_prefix('+').unwrap_or(s), false),
+    };
+    let f: Field = name.parse()?;
+    if f == Field::Env {
+        return Err(Error::invalid("cannot sort by env"));
+    }
+    Ok((f, desc))
+}

@@ -1,0 +1,43 @@
+//! `tether signals`: the signal table, like `kill -l`.
+
+use tether::report::{SignalEntry, SignalsReport};
+use tether::signal::Signal;
+use tether::Result;
+
+use crate::output::{print_report, Ctx};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Translate these: a number prints its name, a name prints its number (like `kill -l 15`).
+    pub signals: Vec<String>,
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let list: Vec<Signal> = if a.signals.is_empty() {
+        Signal::all().collect()
+    } else {
+        a.signals.iter().map(|s| s.parse()).collect::<Result<_>>()?
+    };
+    if ctx.json {
+        print_report(&SignalsReport {
+            signals: list
+                .iter()
+                .map(|s| SignalEntry {
+                    number: s.number(),
+                    name: s.name(),
+                })
+                .collect(),
+        });
+    } else if a.signals.is_empty() {
+        print!("{}", Signal::kill_l_table());
+    } else {
+        for (s, arg) in list.iter().zip(&a.signals) {
+            if arg.trim().parse::<i32>().is_ok() {
+                println!("{}", s.name());
+            } else {
+                println!("{}", s.number());
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,75 @@
+//! `tether tree PID`: a process and its descendants.
+
+use tether::inspect::{tree, Field, FieldSet, ProcessTree};
+use tether::report::TreeReport;
+use tether::Result;
+
+use super::columns;
+use crate::output::{print_report, Ctx};
+
+/// Columns after the tree drawing.
+const TREE_FIELDS: [Field; 6] = [
+    Field::Pid,
+    Field::Name,
+    Field::State,
+    Field::Cpu,
+    Field::Rss,
+    Field::Elapsed,
+];
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The root process: a PID or an identity string.
+    pub target: String,
+    /// Show only this many levels below the root.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+}
+
+pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let pid = super::info::resolve(&a.target)?;
+    let mut fields = FieldSet::of(&TREE_FIELDS);
+    if ctx.json {
+        fields = FieldSet::standard();
+    }
+    let t = tree(pid, a.depth, fields)?;
+    if ctx.json {
+        print_report(&TreeReport { tree: t });
+    } else {
+        print_forest(std::slice::from_ref(&t), &TREE_FIELDS);
+    }
+    Ok(0)
+}
+
+/// Draw trees with box characters, one process per line:
+/// `1234 bash S 0.0 5.2M 3m04s`, children indented under `├─` / `└─`.
+pub fn print_forest(roots: &[ProcessTree], fields: &[Field]) {
+    let mut out = String::new();
+    for r in roots {
+        draw(r, "", None, fields, &mut out);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+fn draw(t: &ProcessTree, prefix: &str, last: Option<bool>, fields: &[Field], out: &mut String) {
+    let (branch, child_prefix) = match last {
+        None => (String::new(), String::new()),
+        Some(true) => (format!("{prefix}└─ "), format!("{prefix}   ")),
+        Some(false) => (format!("{prefix}├─ "), format!("{prefix}│  ")),
+    };
+    let cells: Vec<String> = fields
+        .iter()
+        .map(|f| match f {
+            Field::Cpu => format!("{}%", columns::cell(&t.process, *f)),
+            _ => columns::cell(&t.process, *f),
+        })
+        .collect();
+    out.push_str(&branch);
+    out.push_str(&cells.join(" "));
+    out.push('\n');
+    let n = t.children.len();
+    for (i, c) in t.children.iter().enumerate() {
+        draw(c, &child_prefix, Some(i + 1 == n), fields, out);
+    }
+}
