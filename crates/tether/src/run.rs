@@ -257,7 +257,7 @@ pub fn run(opts: &RunOptions) -> RunReport {
                     && sig != Signal::KILL
                     && sig != Signal::CONT;
                 if wake {
-                    let _ = tree.signal(Signal::CONT);
+                    tree.resume();
                 }
                 n
             }

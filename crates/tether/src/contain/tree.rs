@@ -371,7 +371,23 @@ impl Tree {
                 let _ = cgroup::set_frozen(dir, false, Duration::ZERO);
             }
         }
-        let _ = self.signal(Signal::CONT);
+        self.resume();
+    }
+
+    /// SIGCONT to the whole tree: the process group first, in one atomic group send, then each
+    /// member deepest first. Waking members one by one, leader first, could let the leader exit
+    /// while the others are still stopped, and the kernel then sends SIGHUP to a newly orphaned
+    /// process group that has stopped members.
+    pub fn resume(&mut self) {
+        if let Some(g) = self.pgid {
+            let _ = send_group(g, Signal::CONT);
+        }
+        let alive = self.alive();
+        for pid in alive.iter().rev() {
+            if let Some(m) = self.members.get(pid) {
+                let _ = pidfd::send_signal(m.fd.as_fd(), libc::SIGCONT);
+            }
+        }
     }
 
     /// Wait until every member is gone, the deadline passes, or one of `extra` becomes readable.
