@@ -47,9 +47,20 @@ enum Command {
     /// Wait until ports, URLs, files, log lines, exits or commands are ready.
     #[command(after_help = cmd::wait_for::HELP)]
     WaitFor(cmd::wait_for::Args),
+    /// Wait for any process (PID or identity) to exit, through a pidfd.
+    #[command(after_help = cmd::wait::HELP)]
+    Wait(cmd::wait::Args),
+    /// End a process and its whole tree: hold, signal, grace, kill what survives.
+    #[command(after_help = cmd::stop::HELP)]
+    Stop(cmd::stop::Args),
+    /// Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127).
+    #[command(after_help = cmd::run::HELP)]
+    Run(cmd::run::Args),
 }
 
 fn main() {
+    // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
+    cmd::run::intercept();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => exit::clap_error(e),
@@ -65,6 +76,9 @@ fn main() {
         Command::Who(a) => cmd::who::run(a, &ctx),
         Command::Fds(a) => cmd::fds::run(a, &ctx),
         Command::WaitFor(a) => cmd::wait_for::run(a, &ctx),
+        Command::Wait(a) => cmd::wait::run(a, &ctx),
+        Command::Stop(a) => cmd::stop::run(a, &ctx),
+        Command::Run(a) => cmd::run::run(a, &ctx),
     };
     std::process::exit(exit::finish(result, &ctx));
 }

@@ -78,6 +78,9 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<crate::net::WhoReport>(),
         one::<crate::net::FdsReport>(),
         one::<crate::ready::WaitForReport>(),
+        one::<crate::wait::WaitReport>(),
+        one::<crate::terminate::StopReport>(),
+        one::<crate::run::RunReport>(),
     ]
 }
 

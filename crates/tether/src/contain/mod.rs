@@ -1,0 +1,441 @@
+//! Contained spawn: start a command so that its whole tree can be found and ended later, in the
+//! strongest containment available, and say which one was used.
+//!
+//! 1. **cgroup**: a fresh cgroup v2 leaf; the child enters it before it runs its program, so
+//!    `setsid` and double-fork escapes stay inside; ending the tree is one write to `cgroup.kill`.
+//! 2. **session_subreaper**: a new session and process group, with this process as child
+//!    subreaper, so orphaned descendants are reparented here and can still be found.
+//!
+//! Either way the child gets PR_SET_PDEATHSIG(SIGKILL), and a small watchdog process ends the
+//! tree if this process dies without cleaning up (SIGKILL included).
+//!
+//! ```no_run
+//! use tether::contain::{spawn, SpawnSpec};
+//! let mut c = spawn(&SpawnSpec::new(["sh", "-c", "sleep 1 & sleep 2"])).unwrap();
+//! println!("{:?}", c.containment());
+//! let exit = c.wait(None).unwrap();
+//! c.end_tree().unwrap(); // the background `sleep 1` is ended too
+//! ```
+
+mod tree;
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use tree::{Hold, Tree, TreeWait};
+
+use crate::error::{Error, Result};
+use crate::sys::os::cgroup::{self, Leaf};
+use crate::sys::os::pidfd;
+use crate::sys::os::process::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
+use crate::wait::ExitInfo;
+
+/// Which containment a tree runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// Its own cgroup v2 leaf.
+    Cgroup,
+    /// A new session and process group, with the supervisor as child subreaper.
+    SessionSubreaper,
+    /// A process group only (the supervisor is not a subreaper for it, e.g. a process tether
+    /// did not start).
+    ProcessGroup,
+    /// No containment: the command shares the supervisor's group (GNU `--foreground`).
+    None,
+}
+
+/// How strongly the containment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// The kernel keeps every descendant inside (cgroup): no escape.
+    KernelEnforced,
+    /// Group/session plus subreaper: escapes are reparented to the supervisor and still found,
+    /// unless they outlive it.
+    GroupSubreaper,
+    /// Group or session only: a descendant that calls `setsid` and is orphaned can escape.
+    GroupOnly,
+    /// Nothing beyond the direct child.
+    None,
+}
+
+/// The containment of a tree, as every result reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Containment {
+    pub mechanism: Mechanism,
+    pub strength: Strength,
+    /// The cgroup path (relative to the cgroup2 mount) when the mechanism is `cgroup`.
+    pub cgroup: Option<String>,
+    /// The process group the tree started in, when it has its own.
+    pub pgid: Option<u32>,
+    /// Why a stronger mechanism was not used, when it was not.
+    pub fallback_reason: Option<String>,
+}
+
+/// What containment to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainMode {
+    /// The strongest available: cgroup, else session + subreaper.
+    #[default]
+    Auto,
+    /// A cgroup or an error.
+    Cgroup,
+    /// Session + subreaper, even where a cgroup is possible.
+    Group,
+    /// No containment (GNU `timeout --foreground`): the child stays in this process group.
+    None,
+}
+
+impl std::str::FromStr for ContainMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(ContainMode::Auto),
+            "cgroup" => Ok(ContainMode::Cgroup),
+            "group" => Ok(ContainMode::Group),
+            "none" => Ok(ContainMode::None),
+            _ => Err(Error::invalid(format!(
+                "unknown containment '{s}' (use auto, cgroup, group or none)"
+            ))),
+        }
+    }
+}
+
+/// Where a standard stream of the child goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdioSpec {
+    #[default]
+    Inherit,
+    Null,
+    Piped,
+}
+
+impl StdioSpec {
+    fn to_std(self) -> std::process::Stdio {
+        match self {
+            StdioSpec::Inherit => std::process::Stdio::inherit(),
+            StdioSpec::Null => std::process::Stdio::null(),
+            StdioSpec::Piped => std::process::Stdio::piped(),
+        }
+    }
+}
+
+/// What to start and how.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// Program and arguments; the program is looked up in PATH.
+    pub argv: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    /// Start from an empty environment.
+    pub env_clear: bool,
+    /// Variables to set (after clearing / removing).
+    pub env_set: Vec<(OsString, OsString)>,
+    /// Variables to remove.
+    pub env_remove: Vec<OsString>,
+    pub stdin: StdioSpec,
+    pub stdout: StdioSpec,
+    pub stderr: StdioSpec,
+    pub mode: ContainMode,
+    /// Kill the child (SIGKILL) when the spawning thread dies. Default true.
+    pub pdeathsig: bool,
+    /// Fork a watchdog that ends the tree if this process dies without cleaning up. Default true.
+    pub watchdog: bool,
+}
+
+impl SpawnSpec {
+    /// A spec for `argv` with defaults: inherited stdio and environment, `Auto` containment.
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        SpawnSpec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            env_clear: false,
+            env_set: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: StdioSpec::Inherit,
+            stdout: StdioSpec::Inherit,
+            stderr: StdioSpec::Inherit,
+            mode: ContainMode::Auto,
+            pdeathsig: true,
+            watchdog: true,
+        }
+    }
+}
+
+/// Why a spawn failed, in the terms GNU `timeout` distinguishes (126 vs 127).
+#[derive(Debug)]
+pub struct SpawnError {
+    pub error: Error,
+    /// The program was not found (exit 127) rather than found but not runnable (126).
+    pub not_found: bool,
+}
+
+/// A started, contained command. Dropping it ends whatever is left of the tree and removes the
+/// cgroup leaf; call [`Contained::end_tree`] to do so explicitly and see errors.
+pub struct Contained {
+    pid: u32,
+    pidfd: OwnedFd,
+    child: std::process::Child,
+    containment: Containment,
+    tree: Tree,
+    leaf: Option<Leaf>,
+    watchdog: Option<Watchdog>,
+    exit: Option<ExitInfo>,
+    started: Instant,
+}
+
+/// Start `spec` contained. Errors carry whether the program was missing (GNU's 127).
+pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
+    let sys = |e: Error| SpawnError {
+        error: e,
+        not_found: false,
+    };
+    let Some(program) = spec.argv.first() else {
+        return Err(sys(Error::invalid("no command given")));
+    };
+    let mut fallback_reason = None;
+    let leaf = match spec.mode {
+        ContainMode::Auto | ContainMode::Cgroup => match cgroup::create_leaf() {
+            Ok(l) => Some(l),
+            Err(e) if spec.mode == ContainMode::Auto => {
+                fallback_reason = Some(format!("no cgroup leaf could be created: {e}"));
+                None
+            }
+            Err(e) => return Err(sys(Error::from_io("creating a cgroup leaf", &e))),
+        },
+        ContainMode::Group | ContainMode::None => None,
+    };
+    let contained = spec.mode != ContainMode::None;
+    // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
+    let subreaper = contained && sysproc::set_child_subreaper().is_ok();
+    let watchdog = if spec.watchdog && contained {
+        let plan = WatchdogPlan {
+            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
+            events: leaf.as_ref().map(|l| l.events.as_fd()),
+            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
+        };
+        match Watchdog::spawn(&plan) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                if let Some(l) = &leaf {
+                    let _ = l.remove();
+                }
+                return Err(sys(Error::from_io("starting the watchdog", &e)));
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(&spec.argv[1..]);
+    if let Some(d) = &spec.cwd {
+        cmd.current_dir(d);
+    }
+    if spec.env_clear {
+        cmd.env_clear();
+    }
+    for k in &spec.env_remove {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &spec.env_set {
+        cmd.env(k, v);
+    }
+    cmd.stdin(spec.stdin.to_std())
+        .stdout(spec.stdout.to_std())
+        .stderr(spec.stderr.to_std());
+    let setup = ChildSetup {
+        parent: std::process::id() as libc::pid_t,
+        cgroup_procs: leaf.as_ref().map(|l| l.procs.as_raw_fd()),
+        new_session: contained,
+        new_group: false,
+        pdeathsig: spec.pdeathsig,
+    };
+    // SAFETY: ChildSetup::apply makes only async-signal-safe calls.
+    unsafe {
+        cmd.pre_exec(move || setup.apply());
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            drop(watchdog);
+            if let Some(l) = &leaf {
+                let _ = l.remove();
+            }
+            let not_found = e.kind() == std::io::ErrorKind::NotFound;
+            return Err(SpawnError {
+                error: Error::from_io(
+                    format_args!("failed to run command '{}'", program.to_string_lossy()),
+                    &e,
+                ),
+                not_found,
+            });
+        }
+    };
+    let pid = child.id();
+    // The child is unreaped until we wait for it, so its PID cannot have been reused.
+    let pidfd = match pidfd::open(pid) {
+        Ok(fd) => fd,
+        Err(e) => return Err(sys(e)),
+    };
+    let pgid = contained.then_some(pid);
+    if let (Some(w), Some(g)) = (&watchdog, pgid) {
+        w.set_group(g);
+    }
+    let (mechanism, strength) = match (&leaf, contained) {
+        (Some(_), _) => (Mechanism::Cgroup, Strength::KernelEnforced),
+        (None, true) if subreaper => (Mechanism::SessionSubreaper, Strength::GroupSubreaper),
+        (None, true) => (Mechanism::ProcessGroup, Strength::GroupOnly),
+        (None, false) => (Mechanism::None, Strength::None),
+    };
+    let containment = Containment {
+        mechanism,
+        strength,
+        cgroup: leaf.as_ref().map(|l| l.rel.clone()),
+        pgid,
+        fallback_reason,
+    };
+    let root_fd = pidfd.try_clone().ok();
+    let mut tree = Tree::new(
+        pid,
+        root_fd,
+        pgid,
+        leaf.as_ref().map(|l| l.dir.clone()),
+        contained,
+    );
+    tree.set_adopt_children(false);
+    if let Some(w) = &watchdog {
+        tree.exclude(w.pid());
+    }
+    Ok(Contained {
+        pid,
+        pidfd,
+        child,
+        containment,
+        tree,
+        leaf,
+        watchdog,
+        exit: None,
+        started: Instant::now(),
+    })
+}
+
+impl Contained {
+    /// The child's PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    /// The pidfd of the child.
+    pub fn pidfd(&self) -> &OwnedFd {
+        &self.pidfd
+    }
+    /// The containment used.
+    pub fn containment(&self) -> &Containment {
+        &self.containment
+    }
+    /// The std handle, for piped stdio (`child_mut().stdout.take()`). Do not wait on it: the
+    /// exit status is collected through the pidfd by [`Contained::wait`].
+    pub fn child_mut(&mut self) -> &mut std::process::Child {
+        &mut self.child
+    }
+    /// The tree handle (members, signalling, holding, waiting for it to empty).
+    pub fn tree(&mut self) -> &mut Tree {
+        &mut self.tree
+    }
+    /// When the child was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+    /// The exit of the child, once collected.
+    pub fn exit(&self) -> Option<ExitInfo> {
+        self.exit
+    }
+
+    /// Wait for the child (not the whole tree) to exit, up to `timeout` (`None` = forever).
+    /// Event-driven: poll on the pidfd, then `waitid(P_PIDFD)` for the status.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ExitInfo>> {
+        if let Some(e) = self.exit {
+            return Ok(Some(e));
+        }
+        if !pidfd::wait_readable(self.pidfd.as_fd(), timeout)? {
+            return Ok(None);
+        }
+        self.try_reap()
+    }
+
+    /// Collect the exit status if the child has exited, without blocking.
+    pub fn try_reap(&mut self) -> Result<Option<ExitInfo>> {
+        if let Some(e) = self.exit {
+            return Ok(Some(e));
+        }
+        match sysproc::waitid_pidfd(self.pidfd.as_fd(), true, false) {
+            Ok(Some(raw)) => {
+                let e = ExitInfo::from(raw);
+                self.exit = Some(e);
+                Ok(Some(e))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::from_io("collecting the child's exit status", &e)),
+        }
+    }
+
+    /// Adopt orphaned descendants reparented to this process (a subreaper) as tree members.
+    /// Only safe when this process owns all its children (a command-line tool), since any
+    /// child of this process then counts as part of the tree.
+    pub fn set_adopt_children(&mut self, on: bool) {
+        self.tree.set_adopt_children(on);
+    }
+
+    /// End whatever is left of the tree with SIGKILL, wait (event-driven, up to 5 s) for it to
+    /// be gone, reap what is ours, remove the cgroup leaf and release the watchdog.
+    /// Returns the PIDs that were still alive and had to be killed.
+    pub fn end_tree(&mut self) -> Result<Vec<u32>> {
+        let killed = self
+            .tree
+            .kill_remaining(Instant::now() + Duration::from_secs(5))?;
+        let _ = self.try_reap();
+        self.finish_cleanup();
+        Ok(killed)
+    }
+
+    fn finish_cleanup(&mut self) {
+        self.tree.reap_adopted();
+        if let Some(l) = self.leaf.take() {
+            if l.remove().is_err() {
+                // Still populated (a D-state straggler): let the watchdog logic do it later.
+                let _ = cgroup::kill_all(&l.dir);
+                let _ = cgroup::wait_event(
+                    &l.events,
+                    "populated",
+                    false,
+                    Some(Instant::now() + Duration::from_secs(2)),
+                );
+                let _ = l.remove();
+            }
+        }
+        if let Some(w) = self.watchdog.take() {
+            w.release();
+        }
+    }
+}
+
+impl Drop for Contained {
+    fn drop(&mut self) {
+        if self.leaf.is_some() || self.watchdog.is_some() {
+            let _ = self
+                .tree
+                .kill_remaining(Instant::now() + Duration::from_secs(5));
+        }
+        let _ = self.try_reap();
+        self.finish_cleanup();
+    }
+}
