@@ -469,3 +469,77 @@ srv.serve_forever()
         assert_eq!(t["ready"], true, "{t}");
     }
 }
+
+/// Live (non-zombie) members of process group `pgid`.
+fn live_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f[2] == pgid.to_string() && f[0] != "Z" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn stop_port_ends_the_owners_whole_tree() {
+    // A pre-fork server whose workers each start a helper that does not hold the socket.
+    let script = r#"
+import os, socket, subprocess, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+for _ in range(2):
+    if os.fork() == 0:
+        subprocess.Popen(["sleep", "600"], close_fds=True)
+        time.sleep(600)
+        os._exit(0)
+print(s.getsockname()[1], flush=True)
+time.sleep(600)
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let g = Group(child);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let port = line.trim().to_string();
+    // Wait until the helpers are up (1 parent + 2 workers + 2 sleeps).
+    let pgid = g.0.id();
+    let start = Instant::now();
+    while live_members(pgid).len() < 5 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(live_members(pgid).len(), 5);
+    let out = tether(&["--json", "stop", "--port", &port, "--grace", "5s"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json_of(&out);
+    assert_schema_valid(&v);
+    assert_eq!(v["owners"].as_array().unwrap().len(), 3, "{v:#}");
+    assert_eq!(v["roots"], serde_json::json!([pgid]));
+    assert_eq!(v["port_free"], true);
+    assert!(v["stops"][0]["signalled"].as_array().unwrap().len() >= 5);
+    assert_eq!(live_members(pgid), Vec::<u32>::new());
+    assert_eq!(tether(&["who", &port]).status.code(), Some(1));
+    // Nobody holds it now: exit 1.
+    let out = tether(&["stop", "--port", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody holds"));
+    assert_eq!(tether(&["stop", "--port", "0"]).status.code(), Some(2));
+    assert_eq!(
+        tether(&["stop", "--port", "80", "123"]).status.code(),
+        Some(2)
+    );
+}

@@ -78,6 +78,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<crate::net::WhoReport>(),
         one::<crate::net::FdsReport>(),
         one::<crate::ready::WaitForReport>(),
+        one::<crate::net::StopPortReport>(),
         one::<crate::wait::WaitReport>(),
         one::<crate::terminate::StopReport>(),
         one::<crate::run::RunReport>(),

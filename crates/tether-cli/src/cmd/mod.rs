@@ -10,6 +10,7 @@ pub mod ps;
 pub mod run;
 pub mod signals;
 pub mod stop;
+pub mod stop_port;
 pub mod tree;
 pub mod wait;
 pub mod wait_for;

@@ -14,13 +14,20 @@ when it owns one. The tree is held still (cgroup freezer, or SIGSTOP) while the 
 then continued with SIGCONT; the kill signal goes only to what is still alive when the grace ends, and stop \
 returns as soon as everything is gone. Stopping a process that is already gone succeeds.
 
+With --port, every owner of the port is stopped this way (exit 1 also when nobody holds it).
+
 Exit codes: 0 the tree is gone (or was already); 1 refused (PID 1, self, parent without --force), identity \
 mismatch (nothing was signalled), or processes remain; 2 usage error.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// PID or identity string (from `tether info`).
-    pub target: String,
+    #[arg(required_unless_present = "port", conflicts_with = "port")]
+    pub target: Option<String>,
+    /// Stop the owner(s) of this port instead (N, N/tcp or N/udp): every process holding it is
+    /// found, its identity verified, and its tree ended (pre-fork workers with their parent's).
+    #[arg(long, value_name = "N[/PROTO]")]
+    pub port: Option<String>,
     /// Time the tree gets after the graceful signal (5, 1.5, 2m, 500ms).
     #[arg(short, long, default_value = "10", value_name = "D")]
     pub grace: String,
@@ -36,7 +43,6 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let target = Target::parse(&a.target)?;
     let opts = StopOptions {
         signal: a.signal.parse::<Signal>()?,
         grace: parse_duration(&a.grace)?,
@@ -44,6 +50,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         force: a.force,
         ..Default::default()
     };
+    if let Some(p) = &a.port {
+        return super::stop_port::run(p, &opts, ctx);
+    }
+    let target = Target::parse(a.target.as_deref().unwrap_or_default())?;
     let r = stop(&target, &opts)?;
     if ctx.json {
         print_report(&r);
@@ -57,7 +67,7 @@ fn list(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
-fn print_human(r: &StopReport) {
+pub fn print_human(r: &StopReport) {
     if r.already_gone {
         println!("process {} was already gone; nothing to do", r.pid);
         return;

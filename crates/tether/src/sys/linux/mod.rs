@@ -6,6 +6,6 @@ pub mod fd;
 pub mod inotify;
 pub mod pidfd;
 pub mod proc;
-pub mod sock_diag;
 pub mod process;
+pub mod sock_diag;
 pub mod users;
