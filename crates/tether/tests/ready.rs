@@ -159,7 +159,7 @@ fn http_waits_for_an_accepted_status_and_body() {
     let o = WaitOptions {
         http: HttpOptions {
             status: vec![(204, 204)],
-            body: None,
+            ..Default::default()
         },
         ..opts(300)
     };
@@ -242,6 +242,21 @@ fn https_with_a_self_signed_certificate_fails_verification() {
         err.contains("certificate") || err.contains("issuer"),
         "{err}"
     );
+    // Only an explicit opt-out accepts it.
+    let o = WaitOptions {
+        http: HttpOptions {
+            insecure: true,
+            ..Default::default()
+        },
+        ..opts(5000)
+    };
+    let r = wait_for(
+        vec![t(&format!("https://localhost:{}/", srv.port))],
+        &o,
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
 }
 
 #[test]

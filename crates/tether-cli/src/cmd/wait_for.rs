@@ -22,6 +22,7 @@ pub const HELP: &str = "Targets:
   host:port, :port, tcp://host:port   a TCP connect succeeds (:port is 127.0.0.1)
   http://..., https://...             a GET answers with a status in --status (default 200-399)
                                       and a body matching --body; certificates are verified
+                                      unless --insecure
   file:PATH                           the path exists (--non-empty, --stable D)
   unix:PATH                           a Unix stream socket accepts a connection
   log:PATH=REGEX                      a line matching REGEX is appended (read from the file's
@@ -75,6 +76,9 @@ pub struct Args {
     /// HTTP body must match this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub body: Option<String>,
+    /// Do not verify HTTPS certificates (verification is on by default).
+    #[arg(long)]
+    pub insecure: bool,
     /// file: targets must be non-empty.
     #[arg(long)]
     pub non_empty: bool,
@@ -128,6 +132,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         http: HttpOptions {
             status: parse_status_ranges(&a.status)?,
             body,
+            insecure: a.insecure,
         },
         file: FileOptions {
             non_empty: a.non_empty,

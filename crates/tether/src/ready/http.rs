@@ -1,10 +1,10 @@
 //! `http://…`, `https://…`: a GET answers with an accepted status (and a matching body).
-//! Certificates are verified (webpki roots); there is no switch to turn that off.
+//! Certificates are verified against the webpki roots unless [`super::HttpOptions::insecure`].
 
 use std::time::Duration;
 
 use super::tcp::{local_listening, resolve};
-use super::{Check, Cx, Next, Status, WaitOptions};
+use super::{Check, Cx, Next, Pacer, Status, WaitOptions};
 use crate::error::{Error, Result};
 
 /// Requests time out after this long (or at the deadline, whichever is first).
@@ -18,7 +18,9 @@ pub(crate) struct HttpCheck {
     port: u16,
     status: Vec<(u16, u16)>,
     body: Option<regex::Regex>,
+    insecure: bool,
     cheap: bool,
+    real: Pacer,
 }
 
 impl HttpCheck {
@@ -45,12 +47,18 @@ impl HttpCheck {
             port,
             status: opts.http.status.clone(),
             body: opts.http.body.clone(),
+            insecure: opts.http.insecure,
             cheap: false,
+            real: Pacer::new(),
         })
     }
 
     fn request(&self, timeout: Duration) -> std::result::Result<(), String> {
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(self.insecure)
+            .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .build()
@@ -79,11 +87,12 @@ impl Check for HttpCheck {
     fn check(&mut self, cx: &Cx) -> Status {
         self.cheap = false;
         if let Ok(addrs) = resolve(&self.host, self.port) {
-            if local_listening(&addrs, self.port) == Some(false) {
+            if !self.real.due() && local_listening(&addrs, self.port) == Some(false) {
                 self.cheap = true;
                 return Status::NotReady(format!("nothing listens on port {}", self.port));
             }
         }
+        self.real.attempted(cx.opts.interval);
         match self.request(cx.attempt_timeout(REQUEST_TIMEOUT)) {
             Ok(()) => Status::Ready,
             Err(e) => Status::NotReady(e),

@@ -201,6 +201,8 @@ pub struct HttpOptions {
     pub status: Vec<(u16, u16)>,
     /// The body must match this.
     pub body: Option<Regex>,
+    /// Skip certificate verification (off by default).
+    pub insecure: bool,
 }
 
 impl Default for HttpOptions {
@@ -208,6 +210,7 @@ impl Default for HttpOptions {
         HttpOptions {
             status: vec![(200, 399)],
             body: None,
+            insecure: false,
         }
     }
 }
@@ -703,6 +706,35 @@ pub(crate) fn is_local(ip: std::net::IpAddr) -> bool {
     // Binding to an address succeeds only when it is local.
     let addr = std::net::SocketAddr::new(ip, 0);
     std::net::UdpSocket::bind(addr).is_ok()
+}
+
+/// The schedule of real attempts (connects, requests) of a check that also has a cheap local
+/// pre-check. Real attempts keep their own exponential backoff up to the interval even while
+/// the cheap check says nothing listens, so a port served without a local listener (e.g. a
+/// DNAT rule) is still found.
+pub(crate) struct Pacer {
+    delay: Duration,
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    pub fn new() -> Self {
+        Pacer {
+            delay: FIRST_DELAY,
+            next: None,
+        }
+    }
+
+    /// Whether a real attempt is due.
+    pub fn due(&self) -> bool {
+        self.next.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Record a real attempt and schedule the next one.
+    pub fn attempted(&mut self, cap: Duration) {
+        self.next = Some(Instant::now() + self.delay.min(cap));
+        self.delay = (self.delay * 2).min(cap.max(FIRST_DELAY));
+    }
 }
 
 /// A fd borrowed from an owned one, for [`Check::fd`].

@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use super::{is_local, Check, Cx, Next, Status};
+use super::{is_local, Check, Cx, Next, Pacer, Status};
 use crate::net::{port_in_use, Proto};
 
 /// Connects time out after this long (or at the deadline, whichever is first).
@@ -14,6 +14,7 @@ pub(crate) struct TcpCheck {
     port: u16,
     /// The last check only looked at the local socket table (nothing listened).
     cheap: bool,
+    real: Pacer,
 }
 
 impl TcpCheck {
@@ -22,6 +23,7 @@ impl TcpCheck {
             host: host.to_string(),
             port,
             cheap: false,
+            real: Pacer::new(),
         }
     }
 }
@@ -69,10 +71,11 @@ impl Check for TcpCheck {
             Ok(a) => a,
             Err(e) => return Status::NotReady(e),
         };
-        if local_listening(&addrs, self.port) == Some(false) {
+        if !self.real.due() && local_listening(&addrs, self.port) == Some(false) {
             self.cheap = true;
             return Status::NotReady(format!("nothing listens on port {}", self.port));
         }
+        self.real.attempted(cx.opts.interval);
         match connect_any(&addrs, cx.attempt_timeout(CONNECT_TIMEOUT)) {
             Ok(_) => Status::Ready,
             Err(e) => Status::NotReady(e),
