@@ -305,8 +305,9 @@ fn unix_socket_accepts_later() {
     server.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
     assert!(r.targets[0].time_to_ready_ms.unwrap() >= 110.0);
-    // Woken by inotify, not polled: a handful of checks.
-    assert!(r.targets[0].attempts <= 4, "{r:?}");
+    // Woken by inotify, not polled: a handful of checks (a few more only if the server is
+    // slow between bind and listen).
+    assert!(r.targets[0].attempts <= 10, "{r:?}");
 }
 
 #[test]
