@@ -8,9 +8,11 @@
 //! Early exits of the owner scan (there is no kernel query from a socket to its holders, and no
 //! count of them, so finding *all* holders needs a visit to every process):
 //! - only the inodes the socket query returned are looked for; with none, nothing is scanned;
-//! - per process, one `getdents` of `PID/fd` and one `readlinkat` per fd, compared as bytes;
-//!   no other /proc file is read for a process that holds nothing wanted (kernel threads and
-//!   processes we may not inspect cost one failed or empty directory read);
+//! - per process, one `openat` of `PID/fd`, one `getdents64` (the usual end-of-directory call
+//!   is skipped when the first one left room in the buffer) and one `readlinkat` per fd,
+//!   compared as bytes; no other /proc file is read for a process that holds nothing wanted
+//!   (kernel threads and processes we may not inspect cost one empty or failed directory read);
+//! - the walk over all processes is split across the CPUs (at most 4 threads);
 //! - within a process, reading stops once every wanted inode has been found in it;
 //! - [`OwnerScope::Pids`] limits the scan to given processes (`owner:` checks one tree),
 //!   and [`port_held_by`] stops at the first holder found in that tree.
