@@ -87,8 +87,8 @@ impl Check for HttpCheck {
     fn check(&mut self, cx: &Cx) -> Status {
         self.cheap = false;
         if let Ok(addrs) = resolve(&self.host, self.port) {
-            if !self.real.due() && local_listening(&addrs, self.port) == Some(false) {
-                self.cheap = true;
+            self.cheap = local_listening(&addrs, self.port) == Some(false);
+            if self.cheap && !self.real.due() {
                 return Status::NotReady(format!("nothing listens on port {}", self.port));
             }
         }

@@ -71,8 +71,10 @@ impl Check for TcpCheck {
             Ok(a) => a,
             Err(e) => return Status::NotReady(e),
         };
-        if !self.real.due() && local_listening(&addrs, self.port) == Some(false) {
-            self.cheap = true;
+        // While nothing listens locally, checks stay on the fast cheap schedule; real connects
+        // go on at their own backoff (see `Pacer`).
+        self.cheap = local_listening(&addrs, self.port) == Some(false);
+        if self.cheap && !self.real.due() {
             return Status::NotReady(format!("nothing listens on port {}", self.port));
         }
         self.real.attempted(cx.opts.interval);
