@@ -12,7 +12,7 @@
 //!   is skipped when the first one left room in the buffer) and one `readlinkat` per fd,
 //!   compared as bytes; no other /proc file is read for a process that holds nothing wanted
 //!   (kernel threads and processes we may not inspect cost one empty or failed directory read);
-//! - the walk over all processes is split across the CPUs (at most 4 threads);
+//! - the walk over all processes is split across threads (two per CPU, at most 8);
 //! - within a process, reading stops once every wanted inode has been found in it;
 //! - [`OwnerScope::Pids`] limits the scan to given processes (`owner:` checks one tree),
 //!   and [`port_held_by`] stops at the first holder found in that tree.

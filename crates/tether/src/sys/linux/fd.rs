@@ -125,12 +125,13 @@ pub fn socket_owners(
     };
     let me = std::process::id();
     let done = AtomicBool::new(false);
-    // The walk is syscall-bound (open, getdents, readlink per fd), so it is split across the
-    // CPUs: each thread takes every n-th process. Small scopes (one tree) stay on this thread.
+    // The walk is syscall-bound (open, getdents, readlink per fd), so it is split across
+    // threads, each taking every n-th process: two per CPU (at most 8), which measured faster
+    // than one per CPU on a busy machine (bench/net.md). Small scopes (one tree) stay here.
     let threads = if pids.len() < 256 {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        std::thread::available_parallelism().map_or(1, |n| (n.get() * 2).min(8))
     };
     let scan = |part: usize| -> OwnerMap {
         let mut local = OwnerMap::new();
