@@ -8,10 +8,12 @@
 //! Early exits of the owner scan (there is no kernel query from a socket to its holders, and no
 //! count of them, so finding *all* holders needs a visit to every process):
 //! - only the inodes the socket query returned are looked for; with none, nothing is scanned;
-//! - per process, one `openat` of `PID/fd`, one `getdents64` (the usual end-of-directory call
-//!   is skipped when the first one left room in the buffer) and one `readlinkat` per fd,
-//!   compared as bytes; no other /proc file is read for a process that holds nothing wanted
-//!   (kernel threads and processes we may not inspect cost one empty or failed directory read);
+//! - per process, one `stat` of `PID/fd`, whose size is its number of open fds (Linux 6.2+):
+//!   kernel threads and zombies (0) cost nothing more, and a small dense fd table is read with
+//!   one `readlinkat("PID/fd/N")` per fd, compared as bytes, without opening the directory;
+//!   sparse or large tables (and older kernels) are listed with `openat` + `getdents64` (the
+//!   usual end-of-directory call is skipped when the first one left room in the buffer);
+//!   no other /proc file is read for a process that holds nothing wanted;
 //! - the walk over all processes is split across threads (two per CPU, at most 8);
 //! - within a process, reading stops once every wanted inode has been found in it;
 //! - [`OwnerScope::Pids`] limits the scan to given processes (`owner:` checks one tree),

@@ -1,9 +1,10 @@
 //! Open file descriptors through `/proc/PID/fd` and `/proc/PID/fdinfo`, and the socket-inode
 //! scan that maps sockets to the processes holding them.
 //!
-//! Hand-written because the owner scan is the hot path of `tether who`: one `openat` of
-//! `PID/fd` relative to a /proc handle, one `getdents` into a stack buffer, and one `readlinkat`
-//! per fd into a stack buffer, compared as bytes; nothing else is read for non-matching processes.
+//! Hand-written because the owner scan is the hot path of `tether who`: per process one `stat`
+//! of `PID/fd` (its size is the number of open fds), then one `readlinkat` per fd into a stack
+//! buffer, compared as bytes (sparse or large tables are listed with one `getdents64` first);
+//! nothing else is read for processes that hold nothing wanted.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
@@ -80,6 +81,29 @@ fn readlink_into<'a>(dir: &impl AsFd, name: &CStr, buf: &'a mut [u8; 256]) -> Op
     Some(&buf[..n as usize])
 }
 
+/// `readlinkat` like [`readlink_into`], keeping the errno.
+fn readlink_errno<'a>(
+    dir: &impl AsFd,
+    name: &CStr,
+    buf: &'a mut [u8; 256],
+) -> Result<&'a [u8], i32> {
+    // SAFETY: as in `readlink_into`.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_fd().as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    Ok(&buf[..n as usize])
+}
+
 /// The inode inside a `socket:[N]` link target.
 pub fn socket_inode(target: &[u8]) -> Option<u64> {
     let rest = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
@@ -124,6 +148,7 @@ pub fn socket_owners(
         }
     };
     let me = std::process::id();
+    let counts = fd_count_supported(&proc);
     let done = AtomicBool::new(false);
     // The walk is syscall-bound (open, getdents, readlink per fd), so it is split across
     // threads, each taking every n-th process: two per CPU (at most 8), which measured faster
@@ -144,7 +169,7 @@ pub fn socket_owners(
             if pid == me {
                 continue;
             }
-            let hit = scan_process(&proc, pid, wanted, &mut local, &mut dbuf, &mut lbuf);
+            let hit = scan_process(&proc, pid, wanted, counts, &mut local, &mut dbuf, &mut lbuf);
             if hit && stop == ScanStop::FirstHolder {
                 done.store(true, Ordering::Relaxed);
                 break;
@@ -192,23 +217,112 @@ fn list_pids(proc: &OwnedFd) -> io::Result<Vec<u32>> {
 /// digits and its NUL, rounded up to 8.
 const MAX_FD_DIRENT: usize = 32;
 
+/// Whether `stat` of `/proc/PID/fd` gives the number of open fds as its size (Linux 6.2+;
+/// older kernels say 0). Checked on our own fd directory, which is never empty.
+fn fd_count_supported(proc: &OwnedFd) -> bool {
+    rustix::fs::statat(proc, "self/fd", rustix::fs::AtFlags::empty())
+        .map(|st| st.st_size > 0)
+        .unwrap_or(false)
+}
+
+/// Fd tables up to this many open fds are probed by number instead of listed.
+const PROBE_MAX: usize = 64;
+/// Probing gives up (and lists the directory) after this many unused fd numbers.
+const PROBE_MISSES: usize = 4;
+
+/// Record the fds of one process that point at `wanted` inodes, in `found`/`seen`; `true`
+/// when every wanted inode has been seen (nothing more to look for in this process).
+fn note(
+    target: &[u8],
+    fd: i32,
+    wanted: &HashSet<u64>,
+    found: &mut Vec<(u64, i32)>,
+    seen: &mut Vec<u64>,
+) -> bool {
+    if let Some(ino) = socket_inode(target).filter(|i| wanted.contains(i)) {
+        found.push((ino, fd));
+        if !seen.contains(&ino) {
+            seen.push(ino);
+            return seen.len() == wanted.len();
+        }
+    }
+    false
+}
+
 /// Scan one process's fds for `wanted` inodes into `out`; `true` when it holds any.
+///
+/// With fd counts available, one `stat` of `PID/fd` says how many fds are open: none (kernel
+/// threads, zombies) costs nothing more, and a small dense table (the common case) is read by
+/// `readlinkat("PID/fd/N")` for N = 0, 1, … until that many links were found, without opening
+/// and listing the directory. Sparse or large tables are listed with `getdents64`.
 fn scan_process(
     proc: &OwnedFd,
     pid: u32,
     wanted: &HashSet<u64>,
+    counts: bool,
     out: &mut OwnerMap,
     dbuf: &mut [u8; 4096],
     lbuf: &mut [u8; 256],
 ) -> bool {
-    let mut path = [0u8; 24];
-    let plen = {
+    let mut path = [0u8; 40];
+    let dir_len = {
         use std::io::Write;
         let mut w = &mut path[..];
-        let _ = write!(w, "{pid}/fd\0");
-        24 - w.len()
+        let _ = write!(w, "{pid}/fd");
+        40 - w.len()
     };
-    let Ok(cpath) = CStr::from_bytes_with_nul(&path[..plen]) else {
+    let mut found: Vec<(u64, i32)> = Vec::new();
+    let mut seen: Vec<u64> = Vec::new();
+    if counts {
+        let Ok(cdir) = CStr::from_bytes_with_nul(&path[..=dir_len]) else {
+            return false;
+        };
+        let Ok(st) = rustix::fs::statat(proc, cdir, rustix::fs::AtFlags::empty()) else {
+            return false; // gone, or not ours to read
+        };
+        let count = st.st_size.max(0) as usize;
+        if count == 0 {
+            return false;
+        }
+        if count <= PROBE_MAX {
+            let (mut links, mut misses, mut fd) = (0usize, 0usize, 0i32);
+            let complete = loop {
+                let len = {
+                    use std::io::Write;
+                    let mut w = &mut path[dir_len..];
+                    let _ = write!(w, "/{fd}\0");
+                    40 - dir_len - w.len()
+                };
+                let Ok(name) = CStr::from_bytes_with_nul(&path[..dir_len + len]) else {
+                    break false;
+                };
+                match readlink_errno(proc, name, lbuf) {
+                    Ok(t) => {
+                        links += 1;
+                        if note(t, fd, wanted, &mut found, &mut seen) || links >= count {
+                            break true;
+                        }
+                    }
+                    Err(libc::ENOENT) => {
+                        misses += 1;
+                        if misses > PROBE_MISSES {
+                            break false;
+                        }
+                    }
+                    Err(_) => return false, // not ours to read, or gone
+                }
+                fd += 1;
+            };
+            path[dir_len] = 0;
+            if complete {
+                return record(pid, found, out);
+            }
+            // Sparse table: list it instead.
+            found.clear();
+            seen.clear();
+        }
+    }
+    let Ok(cpath) = CStr::from_bytes_with_nul(&path[..=dir_len]) else {
         return false;
     };
     let Ok(dir) = rustix::fs::openat(
@@ -256,14 +370,8 @@ fn scan_process(
             let Some(t) = readlink_into(&dir, cname, lbuf) else {
                 continue;
             };
-            if let Some(ino) = socket_inode(t).filter(|i| wanted.contains(i)) {
-                found.push((ino, fd));
-                if !seen.contains(&ino) {
-                    seen.push(ino);
-                    if seen.len() == wanted.len() {
-                        break 'calls; // every wanted socket is in this process
-                    }
-                }
+            if note(t, fd, wanted, &mut found, &mut seen) {
+                break 'calls; // every wanted socket is in this process
             }
         }
         // procfs fills the buffer until an entry does not fit; room left for the largest
@@ -272,6 +380,11 @@ fn scan_process(
             break;
         }
     }
+    record(pid, found, out)
+}
+
+/// Add what one process holds to `out`; `true` when it holds anything.
+fn record(pid: u32, found: Vec<(u64, i32)>, out: &mut OwnerMap) -> bool {
     if found.is_empty() {
         return false;
     }
@@ -397,6 +510,33 @@ mod tests {
         assert_eq!(all[&ino], vec![(child.id(), vec![raw])]);
         assert_eq!(first[&ino], vec![(child.id(), vec![raw])]);
         drop(l);
+    }
+
+    #[test]
+    fn finds_a_socket_in_a_sparse_fd_table() {
+        // fd 200 in a child with 0-2 open: probing by number gives up, listing finds it.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let raw = l.as_raw_fd();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
+            .unwrap()
+            .ino();
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30");
+        // SAFETY: dup2 is async-signal-safe; the new fd has no FD_CLOEXEC.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                libc::dup2(raw, 200);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let wanted: HashSet<u64> = [ino].into();
+        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
+        let one = socket_owners(&wanted, Some(&[child.id()]), ScanStop::AllHolders).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(all[&ino], vec![(child.id(), vec![200])]);
+        assert_eq!(one[&ino], vec![(child.id(), vec![200])]);
     }
 
     #[test]
