@@ -320,7 +320,6 @@ fn wait_for_exit_codes() {
     assert!(v["targets"][0]["time_to_ready_ms"].as_f64().unwrap() > 100.0);
     assert!(v["targets"][0]["attempts"].as_u64().unwrap() > 1);
     // --reverse sees the port freed when the server dies.
-    let pid = server.0.id();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
         drop(server);
@@ -334,7 +333,6 @@ fn wait_for_exit_codes() {
     ]);
     killer.join().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let _ = pid;
 
     // Timeout: 124, with the last error in JSON.
     let free = free_port();
