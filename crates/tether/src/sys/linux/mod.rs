@@ -3,4 +3,5 @@
 pub mod clock;
 pub mod pidfd;
 pub mod proc;
+pub mod process;
 pub mod users;
