@@ -22,8 +22,8 @@ pub fn open(pid: u32) -> Result<OwnedFd> {
 pub fn inode(fd: BorrowedFd<'_>) -> Option<u64> {
     // Whether pidfds live on pidfs is a property of the kernel: ask once.
     static ON_PIDFS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on_pidfs = *ON_PIDFS
-        .get_or_init(|| rustix::fs::fstatfs(fd).is_ok_and(|fs| fs.f_type as i64 == PIDFS_MAGIC));
+    let on_pidfs =
+        *ON_PIDFS.get_or_init(|| rustix::fs::fstatfs(fd).is_ok_and(|fs| fs.f_type == PIDFS_MAGIC));
     if !on_pidfs {
         return None;
     }
