@@ -269,11 +269,6 @@ impl ProcReader {
             )),
         }
     }
-
-    /// Start time in clock ticks since boot (field 22 of stat).
-    pub fn start_ticks(&mut self, pid: u32) -> io::Result<u64> {
-        self.stat(pid).map(|s| s.starttime)
-    }
 }
 
 fn parse_u32(s: &[u8]) -> Option<u32> {
