@@ -192,7 +192,7 @@ impl Tree {
             // The PID could have been reused between the listing and the open: check that the
             // process behind the pidfd is the one listed (same start time, or still in the leaf).
             let same = match rows.as_ref().and_then(|r| r.get(&pid)) {
-                Some(row) => reader.start_ticks(pid).ok() == Some(row.start),
+                Some(row) => reader.stat(pid).ok().map(|s| s.starttime) == Some(row.start),
                 None => match &leaf_rel {
                     Some(rel) => {
                         cgroup::cgroup_of(pid).ok().as_deref() == Some(rel.as_str()) || {
