@@ -10,6 +10,7 @@ command -v timeout >/dev/null || need+=(coreutils)
 command -v pidwait >/dev/null || need+=(procps)
 command -v python3 >/dev/null || need+=(python3)
 command -v setsid >/dev/null || need+=(util-linux)
+command -v openssl >/dev/null || need+=(openssl)   # self-signed HTTPS test of wait-for
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
