@@ -495,6 +495,39 @@ mod tests {
     }
 
     #[test]
+    fn proc_net_fallback_agrees_with_sock_diag() {
+        let l = std::net::TcpListener::bind("[::1]:0")
+            .or_else(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = l.local_addr().unwrap().port();
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let uport = u.local_addr().unwrap().port();
+        let mut diag = Table::open();
+        assert_eq!(diag.source(), SocketSource::SockDiag);
+        let mut fallback = Table {
+            diag: None,
+            note: Some("test".into()),
+        };
+        assert_eq!(fallback.source(), SocketSource::ProcNet);
+        for (proto, p) in [(Proto::Tcp, port), (Proto::Udp, uport)] {
+            let a: Vec<SocketEntry> = diag
+                .inet_all(&[proto], false, Some(p))
+                .unwrap()
+                .iter()
+                .map(inet_entry)
+                .collect();
+            let b: Vec<SocketEntry> = fallback
+                .inet_all(&[proto], false, Some(p))
+                .unwrap()
+                .iter()
+                .map(inet_entry)
+                .collect();
+            assert_eq!(a.len(), 1, "{a:?}");
+            assert_eq!(a, b);
+        }
+    }
+
+    #[test]
     fn own_listener_is_listed_and_held_by_self() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
