@@ -32,9 +32,10 @@ pub const HELP: &str = "Targets:
                                       (a stale server on the port does not count)
   cmd:SHELL COMMAND                   `sh -c COMMAND` exits 0
 
-Files, sockets paths and logs are watched with inotify, exits through pidfds. Network checks
-start after 1 ms and back off exponentially up to --interval; while nothing listens on a local
-port, the check is a sock_diag lookup (no connection is made) that backs off only up to 10 ms.
+Files, Unix socket paths and logs are watched with inotify, exits through pidfds. Network
+checks run at once and are retried after 1 ms, the delay doubling up to --interval; while nothing
+listens on a local port, a sock_diag lookup (which makes no connection) runs in between, at least
+every 10 ms, so an opening port is seen within milliseconds.
 A progress line (elapsed time, last error per target) is shown when stderr is a terminal.
 
 Exit codes:
