@@ -168,7 +168,8 @@ fn stop_ends_a_tree_it_did_not_start() {
         .args([
             "sh",
             "-c",
-            &format!("{REC}sh -c 'trap \"\" TERM; sleep 100' & rec $!; sleep 100 & rec $!; echo go; wait"),
+            // The TERM-ignoring shell says "go" only once its trap is set.
+            &format!("{REC}sleep 100 & rec $!; sh -c 'trap \"\" TERM; echo go; exec sleep 100' & rec $!; wait"),
         ])
         .env("F", rec.file.path())
         .env("R", REC_DEF)

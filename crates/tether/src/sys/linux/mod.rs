@@ -5,4 +5,5 @@ pub mod clock;
 pub mod pidfd;
 pub mod proc;
 pub mod process;
+pub mod spawn;
 pub mod users;

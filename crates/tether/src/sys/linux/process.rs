@@ -43,8 +43,6 @@ pub fn set_child_subreaper() -> io::Result<()> {
 pub struct ChildSetup {
     /// PID of the supervisor before the fork, to detect that it died before PDEATHSIG was set.
     pub parent: libc::pid_t,
-    /// Open `cgroup.procs` of the leaf to enter, if any.
-    pub cgroup_procs: Option<RawFd>,
     /// Start a new session (and so a new process group).
     pub new_session: bool,
     /// Only a new process group (used when a session is not wanted).
@@ -54,17 +52,11 @@ pub struct ChildSetup {
 }
 
 impl ChildSetup {
-    /// Runs in the forked child: only async-signal-safe calls (write, setsid, prctl, getppid,
-    /// sigprocmask, signal, raise).
+    /// Runs in the forked child: only async-signal-safe calls (setsid, prctl, getppid,
+    /// sigprocmask, signal, _exit).
     pub fn apply(&self) -> io::Result<()> {
         // SAFETY: each call below is an async-signal-safe syscall on values owned by this child.
         unsafe {
-            if let Some(fd) = self.cgroup_procs {
-                let rc = libc::write(fd, b"0".as_ptr().cast(), 1);
-                if rc != 1 {
-                    return Err(last_err());
-                }
-            }
             if self.new_session {
                 cvt(libc::setsid())?;
             } else if self.new_group {
@@ -73,8 +65,9 @@ impl ChildSetup {
             if self.pdeathsig {
                 cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
                 // The parent may have died before the prctl: then nobody would kill us later.
+                // (_exit, not raise: after a raw clone3, libc's cached thread id is the parent's.)
                 if libc::getppid() != self.parent {
-                    libc::raise(libc::SIGKILL);
+                    libc::_exit(127);
                 }
             }
             let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -144,6 +137,25 @@ pub fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool, keep: bool) -> io::Result<
             return Ok(None);
         }
         return Ok(Some(exit_of(&info)));
+    }
+}
+
+/// `kill(pid, sig)` for one positive PID; refuses 0, 1, negative PIDs and this process, so it
+/// can never address a group or everything. Callers use it only where the PID cannot have been
+/// reused (a member listed from a frozen cgroup).
+pub fn kill_pid(pid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
+    if pid <= 1 || pid > i32::MAX as u32 || pid == std::process::id() {
+        return Err(rustix::io::Errno::INVAL);
+    }
+    // SAFETY: plain syscall on a checked positive PID.
+    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(rustix::io::Errno::from_raw_os_error(
+            io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        ))
     }
 }
 
@@ -483,4 +495,55 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// Time left until `deadline`, or `None` for no deadline.
 pub fn left(deadline: Option<Instant>) -> Option<Duration> {
     deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// An epoll set: waiting on many pidfds costs O(ready), not O(watched), per wakeup.
+pub struct Epoll {
+    fd: OwnedFd,
+    buf: Vec<rustix::event::epoll::Event>,
+}
+
+impl Epoll {
+    /// A new, empty set.
+    pub fn new() -> io::Result<Epoll> {
+        Ok(Epoll {
+            fd: rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC)?,
+            buf: Vec::with_capacity(256),
+        })
+    }
+
+    /// Watch `fd` for readability (`pri`: for POLLPRI, as cgroup.events signals changes);
+    /// `oneshot` reports it once (a pidfd stays readable after its process exits).
+    pub fn add(&self, fd: BorrowedFd<'_>, token: u64, pri: bool, oneshot: bool) -> io::Result<()> {
+        use rustix::event::epoll::{EventData, EventFlags};
+        let mut flags = if pri { EventFlags::PRI } else { EventFlags::IN };
+        if oneshot {
+            flags |= EventFlags::ONESHOT;
+        }
+        Ok(rustix::event::epoll::add(
+            &self.fd,
+            fd,
+            EventData::new_u64(token),
+            flags,
+        )?)
+    }
+
+    /// Wait until at least one watched fd is ready or `deadline` passes; returns the tokens of
+    /// the ready ones (empty at the deadline).
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Vec<u64>> {
+        loop {
+            let ts = deadline
+                .map(|d| super::cgroup::timespec(d.saturating_duration_since(Instant::now())));
+            self.buf.clear();
+            match rustix::event::epoll::wait(
+                &self.fd,
+                rustix::buffer::spare_capacity(&mut self.buf),
+                ts.as_ref(),
+            ) {
+                Ok(_) => return Ok(self.buf.iter().map(|e| e.data.u64()).collect()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
 }
