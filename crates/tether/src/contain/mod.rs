@@ -508,6 +508,9 @@ impl Contained {
     }
 
     fn finish_cleanup(&mut self) {
+        if let Some(w) = &mut self.watchdog {
+            w.notify_done();
+        }
         self.tree.reap_adopted();
         if let Some(l) = self.leaf.take() {
             if l.remove().is_err() {

@@ -386,16 +386,24 @@ impl Watchdog {
         self.release_inner();
     }
 
-    fn release_inner(&mut self) {
+    /// Tell the watchdog to exit without acting, without waiting for it (reap it later with
+    /// [`Watchdog::release`]), so its exit overlaps the caller's own cleanup.
+    pub fn notify_done(&mut self) {
         if let Some(p) = self.pipe.take() {
             let _ = rustix::io::write(&p, b"D");
-            drop(p);
+        }
+    }
+
+    fn release_inner(&mut self) {
+        self.notify_done();
+        if self.pid > 0 {
+            let pid = std::mem::replace(&mut self.pid, 0);
             let mut st = 0;
             // SAFETY: waiting for our own forked helper, which exits right after reading.
             unsafe {
-                while libc::waitpid(self.pid, &mut st, 0) < 0
-                    && *libc::__errno_location() == libc::EINTR
-                {}
+                while libc::waitpid(pid, &mut st, 0) < 0 && *libc::__errno_location() == libc::EINTR
+                {
+                }
             }
         }
     }
