@@ -310,7 +310,12 @@ pub fn run(opts: &RunOptions) -> RunReport {
         }
         let ready = match sysproc::poll_fds(&fds, next) {
             Ok(r) => r,
-            Err(_) => continue,
+            Err(e) => {
+                // Cannot wait any more: end the tree (below) and fail with 125.
+                eprintln!("{prog}: waiting for the command: {e}");
+                report.error = Some(format!("waiting for the command: {e}"));
+                break None;
+            }
         };
         drop(fds);
         if ready.get(1).copied().unwrap_or(false) {

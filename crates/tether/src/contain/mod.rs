@@ -214,24 +214,8 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let contained = spec.mode != ContainMode::None;
     // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
     let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    let watchdog = if spec.watchdog && contained {
-        let plan = WatchdogPlan {
-            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
-            events: leaf.as_ref().map(|l| l.events.as_fd()),
-            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
-        };
-        match Watchdog::spawn(&plan) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                if let Some(l) = &leaf {
-                    let _ = l.remove();
-                }
-                return Err(sys(Error::from_io("starting the watchdog", &e)));
-            }
-        }
-    } else {
-        None
-    };
+    // The watchdog is started right after the child (below), overlapping the child's exec.
+    let watchdog: Option<Watchdog> = None;
 
     let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
         drop(watchdog);
@@ -303,6 +287,37 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         }
     };
     drop(keep);
+    // Started after the child so that its fork overlaps the child's exec. Until it exists, the
+    // child's PDEATHSIG covers a supervisor killed in those microseconds (the child cannot have
+    // started anything yet).
+    let watchdog = if spec.watchdog && contained {
+        let plan = WatchdogPlan {
+            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
+            events: leaf.as_ref().map(|l| l.events.as_fd()),
+            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
+        };
+        match Watchdog::spawn(&plan) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
+                let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
+                if let Some(l) = &leaf {
+                    let _ = cgroup::kill_all(&l.dir);
+                    let _ = cgroup::wait_event(
+                        &l.events,
+                        "populated",
+                        false,
+                        Some(Instant::now() + Duration::from_secs(2)),
+                    );
+                    let _ = l.remove();
+                }
+                return Err(sys(Error::from_io("starting the watchdog", &e)));
+            }
+        }
+    } else {
+        None
+    };
     let [stdin, stdout, stderr] = parent_ends;
     let pgid = contained.then_some(pid);
     if let (Some(w), Some(g)) = (&watchdog, pgid) {
