@@ -162,49 +162,31 @@ impl Tree {
 
     /// Find current members and hold each by a pidfd. Returns how many were new.
     ///
-    /// In a cgroup the kernel keeps the member list (`cgroup.procs`), so /proc is not scanned;
-    /// otherwise one scan of /proc finds the group, session, descendants and adopted orphans.
+    /// In a cgroup the kernel keeps the member list (`cgroup.procs`): nothing is scanned or
+    /// opened, members are read when needed and signalled by PID only while the cgroup is frozen
+    /// (when no PID of it can be reused). Otherwise one scan of /proc finds the group, session,
+    /// descendants and adopted orphans, and each new member is held by a pidfd.
     pub fn collect(&mut self) -> Result<usize> {
         if self.cgroup.is_some() {
-            // The kernel keeps the list: members are read from cgroup.procs when needed, and
-            // signalled by PID only while the cgroup is frozen (so no PID can be reused then).
             return Ok(0);
         }
         let mut want: Vec<u32> = Vec::new();
-        let r = scan()?;
-        self.exclude_ancestors(&r);
-        self.want_from_scan(&r, &mut want);
-        let rows = Some(r);
-        let leaf_rel: Option<String> = None;
+        let rows = scan()?;
+        self.exclude_ancestors(&rows);
+        self.want_from_scan(&rows, &mut want);
         let mut reader = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
         let mut new = 0;
         for pid in want {
             if self.members.contains_key(&pid) || self.excluded.contains(&pid) {
                 continue;
             }
-            if let Some(rows) = &rows {
-                if rows.get(&pid).is_some_and(|r| r.zombie) {
-                    continue;
-                }
-            }
-            let Ok(fd) = pidfd::open(pid) else { continue };
-            // The PID could have been reused between the listing and the open: check that the
-            // process behind the pidfd is the one listed (same start time, or still in the leaf).
-            let same = match rows.as_ref().and_then(|r| r.get(&pid)) {
-                Some(row) => reader.start_ticks(pid).ok() == Some(row.start),
-                None => match &leaf_rel {
-                    Some(rel) => {
-                        cgroup::cgroup_of(pid).ok().as_deref() == Some(rel.as_str()) || {
-                            // A member of a nested cgroup below the leaf.
-                            cgroup::cgroup_of(pid)
-                                .ok()
-                                .is_some_and(|c| c.starts_with(&format!("{rel}/")))
-                        }
-                    }
-                    None => false,
-                },
+            let Some(row) = rows.get(&pid).filter(|r| !r.zombie) else {
+                continue;
             };
-            if !same {
+            let Ok(fd) = pidfd::open(pid) else { continue };
+            // The PID could have been reused between the scan and the open: the process behind
+            // the pidfd must have the start time the scan saw.
+            if reader.start_ticks(pid).ok() != Some(row.start) {
                 continue;
             }
             self.members.insert(pid, Member { fd, gone: false });
