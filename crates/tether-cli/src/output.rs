@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use tether::report::{to_json, Report};
+use tether::report::{tagged, Report};
 
 /// Options every command sees.
 pub struct Ctx {
@@ -12,10 +12,11 @@ pub struct Ctx {
 
 /// Print a report as one JSON document on stdout.
 pub fn print_report<R: Report>(r: &R) {
-    let v = to_json(r);
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, &v);
+    // Block-buffered: stdout's own buffer flushes at every newline of the pretty output.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let _ = serde_json::to_writer_pretty(&mut out, &tagged(r));
     let _ = writeln!(out);
+    let _ = out.flush();
 }
 
 /// A table with left- or right-aligned columns; the last column is never padded.

@@ -64,11 +64,14 @@ impl ProcessIdentity {
     }
 
     /// Take the identity of the process behind an open pidfd. The stat read happens after the
-    /// pidfd was opened; a check that the pidfd is still live afterwards ties the two together.
+    /// pidfd was opened, and the pidfd is checked afterwards: if its process is still running,
+    /// or is a zombie (whose PID cannot be handed out yet), the stat we read was its own.
     pub fn of_pidfd(pid: u32, fd: &OwnedFd) -> Result<Self> {
-        let start_ticks = read_start(pid)?;
-        if !pidfd::is_alive(fd) && read_start(pid).ok() != Some(start_ticks) {
-            return Err(Error::not_found(format!("process {pid} exited")));
+        let (start_ticks, state) = read_start(pid)?;
+        if !pidfd::is_alive(fd) && !matches!(state, 'Z' | 'X') {
+            return Err(Error::not_found(format!(
+                "process {pid} exited while being identified"
+            )));
         }
         Ok(ProcessIdentity {
             pid,
@@ -105,7 +108,7 @@ impl ProcessIdentity {
             }
         }
         match read_start(self.pid) {
-            Ok(t) if t == self.start_ticks => Ok(fd),
+            Ok((t, _)) if t == self.start_ticks => Ok(fd),
             Ok(_) => Err(self.reused()),
             Err(e) => Err(e),
         }
@@ -127,9 +130,10 @@ impl ProcessIdentity {
     }
 }
 
-fn read_start(pid: u32) -> Result<u64> {
+/// Start time and state letter of `pid`.
+fn read_start(pid: u32) -> Result<(u64, char)> {
     let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
-    r.start_ticks(pid).map_err(|e| {
+    r.stat(pid).map(|s| (s.starttime, s.state)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {
             Error::not_found(format!("no process {pid}"))
         } else {

@@ -15,20 +15,26 @@ pub trait Report: Serialize + schemars::JsonSchema {
     const SCHEMA: &'static str;
 }
 
-/// The report as a JSON object whose first key is `schema`.
-pub fn to_json<R: Report>(r: &R) -> Value {
-    let mut out = serde_json::Map::new();
-    out.insert("schema".into(), Value::String(R::SCHEMA.into()));
-    match serde_json::to_value(r) {
-        Ok(Value::Object(m)) => out.extend(m),
-        Ok(other) => {
-            out.insert("value".into(), other);
-        }
-        Err(e) => {
-            out.insert("error".into(), Value::String(e.to_string()));
-        }
+/// A report with its `schema` id as the first key, serialised in one pass.
+#[derive(Serialize)]
+pub struct Tagged<'a, R: Report> {
+    schema: &'static str,
+    #[serde(flatten)]
+    body: &'a R,
+}
+
+/// Wrap a report for serialisation with its `schema` id.
+pub fn tagged<R: Report>(r: &R) -> Tagged<'_, R> {
+    Tagged {
+        schema: R::SCHEMA,
+        body: r,
     }
-    Value::Object(out)
+}
+
+/// The report as a JSON value whose first key is `schema`.
+pub fn to_json<R: Report>(r: &R) -> Value {
+    serde_json::to_value(tagged(r))
+        .unwrap_or_else(|e| json!({ "schema": R::SCHEMA, "error": e.to_string() }))
 }
 
 /// The JSON Schema of a report, with the `schema` property pinned to its id.

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
-use crate::sys::os::process::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
+use crate::sys::os::supervise::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
 use crate::wait::ExitInfo;
 
 /// GNU `timeout`'s exit code when the limit passed.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::sys::os::{pidfd, proc::ProcReader};
+use crate::sys::os::{pidfd, proc::ProcReader, process};
 
 /// A Linux signal number, 1..=SIGRTMAX.
 ///
@@ -32,10 +32,10 @@ const NAMES: [&str; 32] = [
 const ALIASES: [(&str, i32); 4] = [("IOT", 6), ("CLD", 17), ("POLL", 29), ("UNUSED", 31)];
 
 fn rtmin() -> i32 {
-    libc::SIGRTMIN()
+    process::rt_range().0
 }
 fn rtmax() -> i32 {
-    libc::SIGRTMAX()
+    process::rt_range().1
 }
 
 impl Signal {
@@ -233,16 +233,18 @@ pub fn validate_pid(n: i64) -> Result<u32> {
 /// Returns the reason a target is refused, if it is.
 pub fn rail_reason(target: &Target) -> Option<String> {
     let me = std::process::id();
-    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
-    let own_group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    let parent = process::parent_pid();
+    let own_group = process::own_pgrp();
     match target {
         Target::Group(g) if *g == 1 => Some("process group 1 is init's".into()),
-        Target::Group(g) if *g == own_group => Some(format!("process group {g} is tether's own")),
+        Target::Group(g) if Some(*g) == own_group => {
+            Some(format!("process group {g} is tether's own"))
+        }
         Target::Group(_) => None,
         t => match t.pid() {
             1 => Some("PID 1 is init; ending it ends the system or container".into()),
             p if p == me => Some(format!("PID {p} is tether itself")),
-            p if p == parent => Some(format!("PID {p} is tether's parent")),
+            p if Some(p) == parent => Some(format!("PID {p} is tether's parent")),
             _ => None,
         },
     }
@@ -402,20 +404,7 @@ fn deliver(v: &Validated, sig: Signal) -> Result<SendState> {
 
 /// `kill(-pgid, sig)` with the rails applied (never 0 or 1).
 pub(crate) fn send_group(pgid: u32, sig: Signal) -> std::result::Result<(), rustix::io::Errno> {
-    if pgid <= 1 || pgid > i32::MAX as u32 {
-        return Err(rustix::io::Errno::INVAL);
-    }
-    // SAFETY: plain syscall; the negative pid addresses the group, never 0 or -1 (checked above).
-    let rc = unsafe { libc::kill(-(pgid as i32), sig.number()) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(rustix::io::Errno::from_raw_os_error(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
-    }
+    process::kill_group(pgid, sig.number())
 }
 
 #[cfg(test)]
@@ -463,25 +452,37 @@ mod tests {
     }
 
     #[test]
-    fn forceable_rails_refuse_before_sending() {
+    fn forceable_rails() {
         let me = std::process::id();
         let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
-        let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        // A dry run, so that even a broken rail could not deliver anything to these targets.
+        let group = unsafe { libc::getpgrp() } as u32;
+        // PID 1 and group 1 are only ever given to the rail check itself, never to a send.
+        for t in [
+            Target::Pid(1),
+            Target::Group(1),
+            Target::Pid(me),
+            Target::Pid(parent),
+            Target::Group(group),
+        ] {
+            assert!(rail_reason(&t).is_some(), "{t:?}");
+        }
+        // Through `send`, as a dry run so that even a broken rail could deliver nothing.
         let opts = SendOptions {
             dry_run: true,
             ..Default::default()
         };
-        for t in [
-            Target::Pid(1),
-            Target::Pid(me),
-            Target::Pid(parent),
-            Target::Group(group),
-            Target::Group(1),
-        ] {
+        for t in [Target::Pid(me), Target::Pid(parent), Target::Group(group)] {
             let e = send(std::slice::from_ref(&t), Signal::CONT, &opts).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Refused, "{t:?}");
         }
+        let forced = SendOptions {
+            force: true,
+            ..opts
+        };
+        assert_eq!(
+            send(&[Target::Pid(me)], Signal::CONT, &forced).unwrap()[0].outcome,
+            SendState::WouldSend
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::identity::ProcessIdentity;
 use crate::report::Report;
 use crate::signal::{rail_reason, validate_pid, Signal, Target};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, pidfd, process as sysproc};
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
 /// Options of [`stop`].
 #[derive(Debug, Clone)]

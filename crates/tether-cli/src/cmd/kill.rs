@@ -3,7 +3,7 @@
 use tether::inspect::{snapshot, Field, FieldSet, Query};
 use tether::report::KillReport;
 use tether::signal::{send, SendOptions, SendOutcome, SendState, Signal, Target};
-use tether::{Error, ProcessIdentity, Result};
+use tether::{Error, Result};
 
 use super::columns;
 use super::filters::FilterArgs;
@@ -138,7 +138,7 @@ fn explicit_targets(list: &[String], group: bool) -> Result<Vec<Target>> {
 /// without tether itself. The preview table goes to stderr on a terminal-less run too, since it
 /// is the point of a preview.
 fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
-    let fields = FieldSet::of(&[Field::Start, Field::Name, Field::User, Field::Cmdline]);
+    let fields = FieldSet::of(&[Field::Identity, Field::Name, Field::User, Field::Cmdline]);
     let me = std::process::id();
     let list: Vec<_> = snapshot(&Query {
         fields,
@@ -160,13 +160,8 @@ fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
         let mut err = std::io::stderr().lock();
         let _ = t.write(&mut err);
     }
-    Ok(list
-        .into_iter()
-        .filter_map(|p| {
-            Some(Target::Identity(ProcessIdentity::from_parts(
-                p.pid,
-                p.start_ticks?,
-            )))
-        })
-        .collect())
+    list.into_iter()
+        .filter_map(|p| p.identity)
+        .map(|id| id.parse().map(Target::Identity))
+        .collect()
 }

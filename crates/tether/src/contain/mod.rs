@@ -33,8 +33,8 @@ pub use tree::{scan_tree, Hold, Tree, TreeWait};
 use crate::error::{Error, Result};
 use crate::sys::os::cgroup::{self, Leaf};
 use crate::sys::os::pidfd;
-use crate::sys::os::process::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
 use crate::sys::os::spawn::{self as sysspawn, Plan};
+use crate::sys::os::supervise::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
 use crate::wait::ExitInfo;
 
 /// Which containment a tree runs in.

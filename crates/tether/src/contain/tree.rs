@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::signal::{send_group, Signal};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, pidfd, process as sysproc};
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
 struct Member {
     fd: OwnedFd,
@@ -93,8 +93,8 @@ impl Tree {
         cgroup_dir: Option<PathBuf>,
         descendants: bool,
     ) -> Tree {
-        let own_pgrp = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        let own_sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get() as u32);
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
         let ok = |g: u32| g > 1 && g != own_pgrp && g != own_sid;
         let mut excluded: HashSet<u32> = HashSet::new();
         excluded.insert(std::process::id());
@@ -125,8 +125,8 @@ impl Tree {
     /// Limit group/session membership: use `pgid` as process group only and `sid` as session
     /// only (either may be `None`).
     pub fn set_group_and_session(&mut self, pgid: Option<u32>, sid: Option<u32>) {
-        let own_pgrp = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        let own_sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get() as u32);
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
         let ok = |g: &u32| *g > 1 && *g != own_pgrp && *g != own_sid;
         self.pgid = pgid.filter(ok);
         self.sid = sid.filter(ok);
@@ -186,7 +186,7 @@ impl Tree {
             let Ok(fd) = pidfd::open(pid) else { continue };
             // The PID could have been reused between the scan and the open: the process behind
             // the pidfd must have the start time the scan saw.
-            if reader.start_ticks(pid).ok() != Some(row.start) {
+            if reader.stat(pid).ok().map(|s| s.starttime) != Some(row.start) {
                 continue;
             }
             self.members.insert(pid, Member { fd, gone: false });

@@ -7,7 +7,7 @@ use super::filter::{Filter, Stage};
 use super::info::{ProcessInfo, ProcessState};
 use super::ENV_MAX_BYTES;
 use crate::identity::ProcessIdentity;
-use crate::sys::os::{clock, proc::ProcReader, users};
+use crate::sys::os::{clock, pidfd, proc::ProcReader, users};
 
 /// Whether an error means "the process is gone" (it exited between listing and reading).
 pub(crate) fn is_gone(e: &io::Error) -> bool {
@@ -28,6 +28,13 @@ pub(crate) fn read_process(
         ..Default::default()
     };
     if fields.needs_stat() {
+        // The pidfd is opened before stat is read, so that the inode and the start time cannot
+        // come from two different processes that had this PID one after the other.
+        let inode = if fields.has(Field::Identity) {
+            pidfd::inode_of(pid)
+        } else {
+            None
+        };
         let st = r.stat(pid)?;
         let now = clock::now_ticks();
         let elapsed_ticks = now.saturating_sub(st.starttime);
@@ -60,7 +67,9 @@ pub(crate) fn read_process(
         }
         p.threads = want(Field::Threads).then_some(st.num_threads);
         if want(Field::Identity) {
-            p.identity = Some(ProcessIdentity::from_parts(pid, st.starttime).to_string());
+            let mut id = ProcessIdentity::from_parts(pid, st.starttime);
+            id.pidfs_inode = inode;
+            p.identity = Some(id.to_string());
         }
         p.name = want(Field::Name).then_some(st.comm);
         if !filter.check(&p, Stage::Stat) {
@@ -101,4 +110,99 @@ pub(crate) fn read_process(
         }
     }
     Ok(Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::snapshot::{get, snapshot, Query};
+
+    /// A fake /proc with one kernel thread: stat, an empty cmdline, and no exe link.
+    #[test]
+    fn kernel_thread_fixture_has_no_exe_or_cmdline() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("2");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(
+            p.join("stat"),
+            "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 5 0 0 20 0 1 0 1 0 0 18446744073709551615\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("cmdline"), "").unwrap();
+        let mut r = ProcReader::at(dir.path()).unwrap();
+        assert_eq!(r.pids().unwrap(), vec![2]);
+        let info = read_process(&mut r, 2, FieldSet::standard(), &Filter::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.name.as_deref(), Some("kthreadd"));
+        assert_eq!(info.cmdline, Some(vec![]));
+        assert_eq!(info.exe, None);
+        assert_eq!(info.command(), "[kthreadd]");
+        assert_eq!(info.rss_bytes, Some(0));
+        // A PID listed but gone by the time it is read is "gone", not garbage.
+        let e = read_process(&mut r, 3, FieldSet::standard(), &Filter::default()).unwrap_err();
+        assert!(is_gone(&e));
+    }
+
+    #[test]
+    fn zombie_is_reported_as_such() {
+        use std::os::fd::AsFd;
+        let child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Wait for the exit without reaping: the pidfd turns readable, the child stays a zombie.
+        let fd = crate::sys::os::pidfd::open(pid).unwrap();
+        assert!(crate::sys::os::pidfd::wait_readable(fd.as_fd(), None).unwrap());
+        let info = get(pid, FieldSet::standard()).unwrap();
+        assert_eq!(info.state, Some(ProcessState::Zombie));
+        assert_eq!(info.cmdline, Some(vec![]));
+        assert_eq!(info.exe, None);
+        drop(child); // std does not reap on drop; reap explicitly
+        rustix::process::waitpid(
+            rustix::process::Pid::from_raw(pid as i32),
+            rustix::process::WaitOptions::empty(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn vanished_processes_do_not_fail_a_snapshot() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let gone_pid = gone.id();
+        gone.wait().unwrap();
+        let me = std::process::id();
+        let q = Query {
+            fields: FieldSet::standard(),
+            filter: Filter {
+                pids: Some(vec![gone_pid, me]),
+                ..Default::default()
+            },
+            cpu_sample: None,
+        };
+        let list = snapshot(&q).unwrap();
+        assert_eq!(list.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![me]);
+
+        // Processes come and go while full snapshots are taken.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::process::Command::new("true").status().unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        for _ in 0..30 {
+            let all = snapshot(&Query {
+                fields: FieldSet::standard(),
+                ..Default::default()
+            })
+            .unwrap();
+            assert!(all.iter().any(|p| p.pid == me));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(churn.join().unwrap() > 0);
+    }
 }

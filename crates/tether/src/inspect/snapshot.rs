@@ -30,15 +30,34 @@ pub fn snapshot(q: &Query) -> Result<Vec<ProcessInfo>> {
         None => r.pids().map_err(|e| Error::from_io("listing /proc", &e))?,
     };
     let fields = q.fields.union(q.filter.needed_fields());
-    let mut out = Vec::with_capacity(pids.len());
-    for pid in pids {
-        match read_process(&mut r, pid, fields, &q.filter) {
-            Ok(Some(p)) => out.push(p),
-            Ok(None) => {}
-            // Vanished, or not ours to read: neither fails the snapshot.
-            Err(_) => {}
-        }
-    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let mut out = if threads > 1 && pids.len() >= PARALLEL_MIN {
+        // Nearly all the cost is the kernel generating /proc files, which scales with cores.
+        let chunk = pids.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = pids
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || -> Result<Vec<ProcessInfo>> {
+                        let mut r = open_proc()?;
+                        Ok(read_all(&mut r, part, fields, &q.filter))
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(pids.len());
+            for h in handles {
+                match h.join() {
+                    Ok(part) => all.extend(part?),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            Ok::<_, Error>(all)
+        })?
+    } else {
+        read_all(&mut r, &pids, fields, &q.filter)
+    };
     if let Some(interval) = q.cpu_sample.filter(|_| fields.has(Field::Cpu)) {
         let pids: Vec<u32> = out.iter().map(|p| p.pid).collect();
         let sampled = sample_cpu(&pids, interval)?;
@@ -54,6 +73,25 @@ pub fn snapshot(q: &Query) -> Result<Vec<ProcessInfo>> {
     out.retain(|p| q.filter.check_cpu(p));
     out.sort_unstable_by_key(|p| p.pid);
     Ok(out)
+}
+
+/// Below this many processes a snapshot is read on one thread.
+const PARALLEL_MIN: usize = 512;
+
+fn read_all(
+    r: &mut ProcReader,
+    pids: &[u32],
+    fields: FieldSet,
+    filter: &Filter,
+) -> Vec<ProcessInfo> {
+    let mut out = Vec::with_capacity(pids.len());
+    for &pid in pids {
+        // Vanished, or not ours to read: neither fails the snapshot.
+        if let Ok(Some(p)) = read_process(r, pid, fields, filter) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// One process with `fields`; `NotFound` when there is no such process.

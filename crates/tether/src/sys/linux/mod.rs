@@ -6,4 +6,5 @@ pub mod pidfd;
 pub mod proc;
 pub mod process;
 pub mod spawn;
+pub mod supervise;
 pub mod users;

@@ -20,11 +20,19 @@ pub fn open(pid: u32) -> Result<OwnedFd> {
 /// The pidfs inode of a pidfd, or `None` on kernels where pidfds are anonymous inodes
 /// (which all share one inode number, so it identifies nothing).
 pub fn inode(fd: BorrowedFd<'_>) -> Option<u64> {
-    let fs = rustix::fs::fstatfs(fd).ok()?;
-    if fs.f_type as i64 != PIDFS_MAGIC {
+    // Whether pidfds live on pidfs is a property of the kernel: ask once.
+    static ON_PIDFS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on_pidfs =
+        *ON_PIDFS.get_or_init(|| rustix::fs::fstatfs(fd).is_ok_and(|fs| fs.f_type == PIDFS_MAGIC));
+    if !on_pidfs {
         return None;
     }
     rustix::fs::fstat(fd).ok().map(|st| st.st_ino)
+}
+
+/// The pidfs inode of the process `pid`, or `None` (no pidfs, or no such process).
+pub fn inode_of(pid: u32) -> Option<u64> {
+    open(pid).ok().and_then(|fd| inode(fd.as_fd()))
 }
 
 /// Send signal `sig` (0 probes only) through a pidfd.

@@ -182,8 +182,12 @@ impl ProcReader {
             if self.buf.capacity() - self.buf.len() < 1024 {
                 self.buf.reserve(self.buf.capacity().max(4096));
             }
+            let room = self.buf.capacity() - self.buf.len();
             let n = rustix::io::read(&fd, rustix::buffer::spare_capacity(&mut self.buf))?;
-            if n == 0 {
+            // The per-process files read here (stat, cmdline, environ, status) fill a read as far
+            // as they have data, so a short read is the end: skipping the extra read that would
+            // return 0 saves a quarter of the syscalls of a snapshot.
+            if n == 0 || n < room {
                 break;
             }
         }
@@ -264,11 +268,6 @@ impl ProcReader {
                 "malformed Uid line",
             )),
         }
-    }
-
-    /// Start time in clock ticks since boot (field 22 of stat).
-    pub fn start_ticks(&mut self, pid: u32) -> io::Result<u64> {
-        self.stat(pid).map(|s| s.starttime)
     }
 }
 

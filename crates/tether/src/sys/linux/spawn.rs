@@ -10,7 +10,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-use super::process::ChildSetup;
+use super::supervise::ChildSetup;
 
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
@@ -104,7 +104,7 @@ pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
         return Ok((pid as u32, pidfd));
     }
     // The child failed before or at exec: reap it and report its errno.
-    let _ = super::process::waitid_pidfd(std::os::fd::AsFd::as_fd(&pidfd), false, false);
+    let _ = super::supervise::waitid_pidfd(std::os::fd::AsFd::as_fd(&pidfd), false, false);
     let errno = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let e = io::Error::from_raw_os_error(errno);
     if buf[4] == STAGE_SETUP {

@@ -1,0 +1,104 @@
+//! Helpers shared by the CLI tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Path of the built `tether` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tether")
+}
+
+/// Run `tether ARGS` and collect its output.
+pub fn tether(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tether")
+}
+
+/// The exit code (panics on death by signal, which a test should never see from tether).
+pub fn code(o: &Output) -> i32 {
+    o.status
+        .code()
+        .unwrap_or_else(|| panic!("tether died by a signal: {o:?}"))
+}
+
+/// Parse stdout as JSON and check it against its committed schema.
+pub fn json(o: &Output) -> Value {
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    assert_schema_valid(&v);
+    v
+}
+
+/// Validate a JSON output against `schemas/<schema id>.json`.
+pub fn assert_schema_valid(v: &Value) {
+    let id = v["schema"].as_str().expect("output has a schema id");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../schemas")
+        .join(format!("{}.json", id.replace('/', ".")));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match {id}: {errors:?}\n{v:#}"
+    );
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A child process that is killed and reaped when the guard drops, also when a test fails.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Spawn `cmd` with stdio detached.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        ChildGuard(
+            cmd.stdin(Stdio::null())
+                .spawn()
+                .expect("spawning test child"),
+        )
+    }
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    /// Whether it has exited (reaps it if so).
+    pub fn exited(&mut self) -> bool {
+        self.0.try_wait().expect("try_wait").is_some()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sleep 300`, as a child of the test.
+pub fn sleeper() -> ChildGuard {
+    ChildGuard::spawn(Command::new("sleep").arg("300"))
+}

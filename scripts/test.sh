@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests need, then checks format,
+# lints and runs every test. Tests run as root (PID namespaces, cgroups).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v unshare >/dev/null || need+=(util-linux)
+command -v timeout >/dev/null || need+=(coreutils)
+command -v pidwait >/dev/null || need+=(procps)
+command -v python3 >/dev/null || need+=(python3)
+command -v setsid >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
