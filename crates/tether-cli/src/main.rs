@@ -35,9 +35,20 @@ enum Command {
     Kill(cmd::kill::Args),
     /// List signal names and numbers, like `kill -l`.
     Signals(cmd::signals::Args),
+    /// Wait for any process (PID or identity) to exit, through a pidfd.
+    #[command(after_help = cmd::wait::HELP)]
+    Wait(cmd::wait::Args),
+    /// End a process and its whole tree: hold, signal, grace, kill what survives.
+    #[command(after_help = cmd::stop::HELP)]
+    Stop(cmd::stop::Args),
+    /// Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127).
+    #[command(after_help = cmd::run::HELP)]
+    Run(cmd::run::Args),
 }
 
 fn main() {
+    // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
+    cmd::run::intercept();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => exit::clap_error(e),
@@ -49,6 +60,9 @@ fn main() {
         Command::Info(a) => cmd::info::run(a, &ctx),
         Command::Kill(a) => cmd::kill::run(a, &ctx),
         Command::Signals(a) => cmd::signals::run(a, &ctx),
+        Command::Wait(a) => cmd::wait::run(a, &ctx),
+        Command::Stop(a) => cmd::stop::run(a, &ctx),
+        Command::Run(a) => cmd::run::run(a, &ctx),
     };
     std::process::exit(exit::finish(result, &ctx));
 }

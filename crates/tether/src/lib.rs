@@ -2,16 +2,24 @@
 //!
 //! - [`inspect`]: fast process snapshots and filters;
 //! - [`identity`]: tokens that survive PID reuse;
-//! - [`signal`]: signal names, safety rails, identity-checked sending through pidfds.
+//! - [`signal`]: signal names, safety rails, identity-checked sending through pidfds;
+//! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
+//! - [`wait`]: event-driven waiting on any process through pidfds;
+//! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
+//! - [`run`]: run with a time limit, the GNU `timeout` contract.
 
+pub mod contain;
 pub mod duration;
 pub mod error;
 pub mod identity;
 pub mod inspect;
 pub mod report;
+pub mod run;
 pub mod signal;
 pub mod size;
 pub mod sys;
+pub mod terminate;
+pub mod wait;
 
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{IdentityCheck, ProcessIdentity};

@@ -80,6 +80,9 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<InfoReport>(),
         one::<KillReport>(),
         one::<SignalsReport>(),
+        one::<crate::wait::WaitReport>(),
+        one::<crate::terminate::StopReport>(),
+        one::<crate::run::RunReport>(),
     ]
 }
 

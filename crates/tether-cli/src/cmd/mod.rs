@@ -5,5 +5,8 @@ pub mod filters;
 pub mod info;
 pub mod kill;
 pub mod ps;
+pub mod run;
 pub mod signals;
+pub mod stop;
 pub mod tree;
+pub mod wait;

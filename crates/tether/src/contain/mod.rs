@@ -1,0 +1,559 @@
+//! Contained spawn: start a command so that its whole tree can be found and ended later, in the
+//! strongest containment available, and say which one was used.
+//!
+//! 1. **cgroup**: a fresh cgroup v2 leaf; the child enters it before it runs its program, so
+//!    `setsid` and double-fork escapes stay inside; ending the tree is one write to `cgroup.kill`.
+//! 2. **session_subreaper**: a new session and process group, with this process as child
+//!    subreaper, so orphaned descendants are reparented here and can still be found.
+//!
+//! Either way the child gets PR_SET_PDEATHSIG(SIGKILL), and a small watchdog process ends the
+//! tree if this process dies without cleaning up (SIGKILL included).
+//!
+//! ```no_run
+//! use tether::contain::{spawn, SpawnSpec};
+//! let mut c = spawn(&SpawnSpec::new(["sh", "-c", "sleep 1 & sleep 2"])).unwrap();
+//! println!("{:?}", c.containment());
+//! let exit = c.wait(None).unwrap();
+//! c.end_tree().unwrap(); // the background `sleep 1` is ended too
+//! ```
+
+mod tree;
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use tree::{scan_tree, Hold, Tree, TreeWait};
+
+use crate::error::{Error, Result};
+use crate::sys::os::cgroup::{self, Leaf};
+use crate::sys::os::pidfd;
+use crate::sys::os::spawn::{self as sysspawn, Plan};
+use crate::sys::os::supervise::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
+use crate::wait::ExitInfo;
+
+/// Which containment a tree runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// Its own cgroup v2 leaf.
+    Cgroup,
+    /// A new session and process group, with the supervisor as child subreaper.
+    SessionSubreaper,
+    /// A process group only (the supervisor is not a subreaper for it, e.g. a process tether
+    /// did not start).
+    ProcessGroup,
+    /// No containment: the command shares the supervisor's group (GNU `--foreground`).
+    None,
+}
+
+/// How strongly the containment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strength {
+    /// The kernel keeps every descendant inside (cgroup): no escape.
+    KernelEnforced,
+    /// Group/session plus subreaper: escapes are reparented to the supervisor and still found,
+    /// unless they outlive it.
+    GroupSubreaper,
+    /// Group or session only: a descendant that calls `setsid` and is orphaned can escape.
+    GroupOnly,
+    /// Nothing beyond the direct child.
+    None,
+}
+
+/// The containment of a tree, as every result reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Containment {
+    pub mechanism: Mechanism,
+    pub strength: Strength,
+    /// The cgroup path (relative to the cgroup2 mount) when the mechanism is `cgroup`.
+    pub cgroup: Option<String>,
+    /// The process group the tree started in, when it has its own.
+    pub pgid: Option<u32>,
+    /// Why a stronger mechanism was not used, when it was not.
+    pub fallback_reason: Option<String>,
+}
+
+/// What containment to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainMode {
+    /// The strongest available: cgroup, else session + subreaper.
+    #[default]
+    Auto,
+    /// A cgroup or an error.
+    Cgroup,
+    /// Session + subreaper, even where a cgroup is possible.
+    Group,
+    /// No containment (GNU `timeout --foreground`): the child stays in this process group.
+    None,
+}
+
+impl std::str::FromStr for ContainMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(ContainMode::Auto),
+            "cgroup" => Ok(ContainMode::Cgroup),
+            "group" => Ok(ContainMode::Group),
+            "none" => Ok(ContainMode::None),
+            _ => Err(Error::invalid(format!(
+                "unknown containment '{s}' (use auto, cgroup, group or none)"
+            ))),
+        }
+    }
+}
+
+/// Where a standard stream of the child goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdioSpec {
+    #[default]
+    Inherit,
+    Null,
+    Piped,
+}
+
+/// What to start and how.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// Program and arguments; the program is looked up in PATH.
+    pub argv: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    /// Start from an empty environment.
+    pub env_clear: bool,
+    /// Variables to set (after clearing / removing).
+    pub env_set: Vec<(OsString, OsString)>,
+    /// Variables to remove.
+    pub env_remove: Vec<OsString>,
+    pub stdin: StdioSpec,
+    pub stdout: StdioSpec,
+    pub stderr: StdioSpec,
+    pub mode: ContainMode,
+    /// Kill the child (SIGKILL) when the spawning thread dies. Default true.
+    pub pdeathsig: bool,
+    /// Fork a watchdog that ends the tree if this process dies without cleaning up. Default true.
+    pub watchdog: bool,
+}
+
+impl SpawnSpec {
+    /// A spec for `argv` with defaults: inherited stdio and environment, `Auto` containment.
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        SpawnSpec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            env_clear: false,
+            env_set: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: StdioSpec::Inherit,
+            stdout: StdioSpec::Inherit,
+            stderr: StdioSpec::Inherit,
+            mode: ContainMode::Auto,
+            pdeathsig: true,
+            watchdog: true,
+        }
+    }
+}
+
+/// Why a spawn failed, in the terms GNU `timeout` distinguishes (126 vs 127).
+#[derive(Debug)]
+pub struct SpawnError {
+    pub error: Error,
+    /// The program was not found (exit 127) rather than found but not runnable (126).
+    pub not_found: bool,
+}
+
+/// A started, contained command. Dropping it ends whatever is left of the tree and removes the
+/// cgroup leaf; call [`Contained::end_tree`] to do so explicitly and see errors.
+pub struct Contained {
+    pid: u32,
+    pidfd: OwnedFd,
+    /// Our end of the child's stdin, when it is `Piped`.
+    pub stdin: Option<File>,
+    /// Our end of the child's stdout, when it is `Piped`.
+    pub stdout: Option<File>,
+    /// Our end of the child's stderr, when it is `Piped`.
+    pub stderr: Option<File>,
+    containment: Containment,
+    tree: Tree,
+    leaf: Option<Leaf>,
+    watchdog: Option<Watchdog>,
+    exit: Option<ExitInfo>,
+    started: Instant,
+}
+
+/// Start `spec` contained. Errors carry whether the program was missing (GNU's 127).
+pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
+    let sys = |e: Error| SpawnError {
+        error: e,
+        not_found: false,
+    };
+    let Some(program) = spec.argv.first() else {
+        return Err(sys(Error::invalid("no command given")));
+    };
+    let mut fallback_reason = None;
+    let leaf = match spec.mode {
+        ContainMode::Auto | ContainMode::Cgroup => match cgroup::create_leaf() {
+            Ok(l) => Some(l),
+            Err(e) if spec.mode == ContainMode::Auto => {
+                fallback_reason = Some(format!("no cgroup leaf could be created: {e}"));
+                None
+            }
+            Err(e) => return Err(sys(Error::from_io("creating a cgroup leaf", &e))),
+        },
+        ContainMode::Group | ContainMode::None => None,
+    };
+    let contained = spec.mode != ContainMode::None;
+    // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
+    let subreaper = contained && sysproc::set_child_subreaper().is_ok();
+    // The watchdog is started right after the child (below), overlapping the child's exec.
+    let watchdog: Option<Watchdog> = None;
+
+    let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
+        drop(watchdog);
+        if let Some(l) = leaf {
+            let _ = l.remove();
+        }
+    };
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let mut parent_ends: [Option<File>; 3] = [None, None, None];
+    let mut stdio: [Option<RawFd>; 3] = [None, None, None];
+    for (i, how) in [spec.stdin, spec.stdout, spec.stderr]
+        .into_iter()
+        .enumerate()
+    {
+        match how {
+            StdioSpec::Inherit => {}
+            StdioSpec::Null => match rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    stdio[i] = Some(fd.as_raw_fd());
+                    keep.push(fd);
+                }
+                Err(e) => {
+                    cleanup(watchdog, &leaf);
+                    return Err(sys(Error::from_errno("opening /dev/null", e)));
+                }
+            },
+            StdioSpec::Piped => match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+                Ok((r, w)) => {
+                    let (child_end, ours) = if i == 0 { (r, w) } else { (w, r) };
+                    stdio[i] = Some(child_end.as_raw_fd());
+                    keep.push(child_end);
+                    parent_ends[i] = Some(File::from(ours));
+                }
+                Err(e) => {
+                    cleanup(watchdog, &leaf);
+                    return Err(sys(Error::from_errno("creating a pipe", e)));
+                }
+            },
+        }
+    }
+    let plan = match build_plan(
+        spec,
+        stdio,
+        leaf.as_ref().map(|l| l.dir_fd.as_raw_fd()),
+        contained,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            cleanup(watchdog, &leaf);
+            return Err(sys(e));
+        }
+    };
+    let (pid, pidfd) = match sysspawn::spawn(&plan) {
+        Ok(x) => x,
+        Err(e) => {
+            cleanup(watchdog, &leaf);
+            let not_found = e.raw_os_error() == Some(libc::ENOENT);
+            return Err(SpawnError {
+                error: Error::from_io(
+                    format_args!("failed to run command '{}'", program.to_string_lossy()),
+                    &e,
+                ),
+                not_found,
+            });
+        }
+    };
+    drop(keep);
+    // Started after the child so that its fork overlaps the child's exec. Until it exists, the
+    // child's PDEATHSIG covers a supervisor killed in those microseconds (the child cannot have
+    // started anything yet).
+    let watchdog = if spec.watchdog && contained {
+        let plan = WatchdogPlan {
+            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
+            events: leaf.as_ref().map(|l| l.events.as_fd()),
+            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
+        };
+        match Watchdog::spawn(&plan) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
+                let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
+                if let Some(l) = &leaf {
+                    let _ = cgroup::kill_all(&l.dir);
+                    let _ = cgroup::wait_event(
+                        &l.events,
+                        "populated",
+                        false,
+                        Some(Instant::now() + Duration::from_secs(2)),
+                    );
+                    let _ = l.remove();
+                }
+                return Err(sys(Error::from_io("starting the watchdog", &e)));
+            }
+        }
+    } else {
+        None
+    };
+    let [stdin, stdout, stderr] = parent_ends;
+    let pgid = contained.then_some(pid);
+    if let (Some(w), Some(g)) = (&watchdog, pgid) {
+        w.set_group(g);
+    }
+    let (mechanism, strength) = match (&leaf, contained) {
+        (Some(_), _) => (Mechanism::Cgroup, Strength::KernelEnforced),
+        (None, true) if subreaper => (Mechanism::SessionSubreaper, Strength::GroupSubreaper),
+        (None, true) => (Mechanism::ProcessGroup, Strength::GroupOnly),
+        (None, false) => (Mechanism::None, Strength::None),
+    };
+    let containment = Containment {
+        mechanism,
+        strength,
+        cgroup: leaf.as_ref().map(|l| l.rel.clone()),
+        pgid,
+        fallback_reason,
+    };
+    let root_fd = pidfd.try_clone().ok();
+    let mut tree = Tree::new(
+        pid,
+        root_fd,
+        pgid,
+        leaf.as_ref().map(|l| l.dir.clone()),
+        contained,
+    );
+    tree.set_adopt_children(false);
+    if let Some(w) = &watchdog {
+        tree.exclude(w.pid());
+    }
+    Ok(Contained {
+        pid,
+        pidfd,
+        stdin,
+        stdout,
+        stderr,
+        containment,
+        tree,
+        leaf,
+        watchdog,
+        exit: None,
+        started: Instant::now(),
+    })
+}
+
+fn cstring(s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes())
+        .map_err(|_| Error::invalid("an argument or variable contains a NUL byte"))
+}
+
+/// Prepare argv, the environment, the PATH search and the child setup before the clone.
+fn build_plan(
+    spec: &SpawnSpec,
+    stdio: [Option<RawFd>; 3],
+    cgroup: Option<RawFd>,
+    contained: bool,
+) -> Result<Plan> {
+    let mut env: Vec<(OsString, OsString)> = if spec.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    env.retain(|(k, _)| !spec.env_remove.contains(k));
+    for (k, v) in &spec.env_set {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv)
+                .map_err(|_| Error::invalid("an environment variable contains a NUL byte"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Result<Vec<_>>>()?;
+    let program = &spec.argv[0];
+    // execvp's search, done here: the child's PATH when it was set, else ours.
+    let candidates = if program.as_bytes().contains(&b'/') {
+        vec![cstring(program)?]
+    } else if program.is_empty() {
+        Vec::new()
+    } else {
+        let path = spec
+            .env_set
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+        path.as_bytes()
+            .split(|&b| b == b':')
+            .map(|dir| {
+                let mut p = if dir.is_empty() {
+                    b".".to_vec()
+                } else {
+                    dir.to_vec()
+                };
+                p.push(b'/');
+                p.extend_from_slice(program.as_bytes());
+                cstring(OsStr::from_bytes(&p))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let cwd = spec
+        .cwd
+        .as_ref()
+        .map(|d| cstring(d.as_os_str()))
+        .transpose()?;
+    Ok(Plan {
+        candidates,
+        argv,
+        envp,
+        cwd,
+        stdio,
+        cgroup,
+        setup: ChildSetup {
+            parent: std::process::id() as libc::pid_t,
+            new_session: contained,
+            new_group: false,
+            pdeathsig: spec.pdeathsig,
+        },
+    })
+}
+
+impl Contained {
+    /// The child's PID.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+    /// The pidfd of the child.
+    pub fn pidfd(&self) -> &OwnedFd {
+        &self.pidfd
+    }
+    /// The containment used.
+    pub fn containment(&self) -> &Containment {
+        &self.containment
+    }
+    /// The tree handle (members, signalling, holding, waiting for it to empty).
+    pub fn tree(&mut self) -> &mut Tree {
+        &mut self.tree
+    }
+    /// When the child was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+    /// The exit of the child, once collected.
+    pub fn exit(&self) -> Option<ExitInfo> {
+        self.exit
+    }
+
+    /// Wait for the child (not the whole tree) to exit, up to `timeout` (`None` = forever).
+    /// Event-driven: poll on the pidfd, then `waitid(P_PIDFD)` for the status.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ExitInfo>> {
+        if let Some(e) = self.exit {
+            return Ok(Some(e));
+        }
+        if !pidfd::wait_readable(self.pidfd.as_fd(), timeout)? {
+            return Ok(None);
+        }
+        self.try_reap()
+    }
+
+    /// Collect the exit status if the child has exited, without blocking.
+    pub fn try_reap(&mut self) -> Result<Option<ExitInfo>> {
+        if let Some(e) = self.exit {
+            return Ok(Some(e));
+        }
+        match sysproc::waitid_pidfd(self.pidfd.as_fd(), true, false) {
+            Ok(Some(raw)) => {
+                let e = ExitInfo::from(raw);
+                self.exit = Some(e);
+                Ok(Some(e))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::from_io("collecting the child's exit status", &e)),
+        }
+    }
+
+    /// Adopt orphaned descendants reparented to this process (a subreaper) as tree members.
+    /// Only safe when this process owns all its children (a command-line tool), since any
+    /// child of this process then counts as part of the tree.
+    pub fn set_adopt_children(&mut self, on: bool) {
+        self.tree.set_adopt_children(on);
+    }
+
+    /// End whatever is left of the tree with SIGKILL, wait (event-driven, up to 5 s) for it to
+    /// be gone, reap what is ours, remove the cgroup leaf and release the watchdog.
+    /// Returns the PIDs that were still alive and had to be killed.
+    pub fn end_tree(&mut self) -> Result<Vec<u32>> {
+        let killed = self
+            .tree
+            .kill_remaining(Instant::now() + Duration::from_secs(5))?;
+        let _ = self.try_reap();
+        self.finish_cleanup();
+        Ok(killed)
+    }
+
+    fn finish_cleanup(&mut self) {
+        if let Some(w) = &mut self.watchdog {
+            w.notify_done();
+        }
+        self.tree.reap_adopted();
+        if let Some(l) = self.leaf.take() {
+            if l.remove().is_err() {
+                // Still populated (a D-state straggler): let the watchdog logic do it later.
+                let _ = cgroup::kill_all(&l.dir);
+                let _ = cgroup::wait_event(
+                    &l.events,
+                    "populated",
+                    false,
+                    Some(Instant::now() + Duration::from_secs(2)),
+                );
+                let _ = l.remove();
+            }
+        }
+        if let Some(w) = self.watchdog.take() {
+            w.release();
+        }
+    }
+}
+
+impl Drop for Contained {
+    fn drop(&mut self) {
+        if self.leaf.is_some() || self.watchdog.is_some() {
+            let _ = self
+                .tree
+                .kill_remaining(Instant::now() + Duration::from_secs(5));
+        }
+        let _ = self.try_reap();
+        self.finish_cleanup();
+    }
+}

@@ -1,0 +1,541 @@
+//! A process tree as one unit: its members (cgroup, process group, session, descendants,
+//! adopted orphans), each held by a pidfd so that nothing is signalled after its PID is reused.
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::signal::{send_group, Signal};
+use crate::sys::os::proc::ProcReader;
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
+
+struct Member {
+    fd: OwnedFd,
+    gone: bool,
+}
+
+/// How a tree was held still while it was signalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The cgroup was frozen.
+    Frozen,
+    /// Every member was sent SIGSTOP.
+    Stopped,
+    /// The tree could not be held (it was empty).
+    None,
+}
+
+/// What ended a [`Tree::wait_empty`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeWait {
+    /// Every member is gone.
+    Empty,
+    /// The deadline passed first.
+    Deadline,
+    /// One of the extra fds became readable (its index).
+    Fd(usize),
+}
+
+/// A process tree. Build one with [`Tree::new`]; `collect` finds its current members.
+pub struct Tree {
+    root: u32,
+    pgid: Option<u32>,
+    sid: Option<u32>,
+    cgroup: Option<PathBuf>,
+    events: Option<OwnedFd>,
+    descendants: bool,
+    adopt: bool,
+    excluded: HashSet<u32>,
+    members: HashMap<u32, Member>,
+    order: Vec<u32>,
+    frozen: bool,
+}
+
+struct Row {
+    ppid: u32,
+    pgrp: i32,
+    session: i32,
+    start: u64,
+    zombie: bool,
+}
+
+fn scan() -> Result<HashMap<u32, Row>> {
+    let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
+    let pids = r.pids().map_err(|e| Error::from_io("listing /proc", &e))?;
+    let mut out = HashMap::with_capacity(pids.len());
+    for pid in pids {
+        if let Ok(st) = r.stat(pid) {
+            out.insert(
+                pid,
+                Row {
+                    ppid: st.ppid,
+                    pgrp: st.pgrp,
+                    session: st.session,
+                    start: st.starttime,
+                    zombie: st.state == 'Z' || st.state == 'X',
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+impl Tree {
+    /// A tree rooted at `root` (held by `root_fd`), with its process group / session `pgid`
+    /// (also used as session id when the root leads a session), its cgroup directory, and
+    /// whether descendants by parent links belong to it.
+    pub fn new(
+        root: u32,
+        root_fd: Option<OwnedFd>,
+        pgid: Option<u32>,
+        cgroup_dir: Option<PathBuf>,
+        descendants: bool,
+    ) -> Tree {
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
+        let ok = |g: u32| g > 1 && g != own_pgrp && g != own_sid;
+        let mut excluded: HashSet<u32> = HashSet::new();
+        excluded.insert(std::process::id());
+        excluded.insert(1);
+        let events = cgroup_dir
+            .as_deref()
+            .and_then(|d| cgroup::open_events(d).ok());
+        let mut t = Tree {
+            root,
+            pgid: pgid.filter(|g| ok(*g)),
+            sid: pgid.filter(|g| ok(*g)),
+            cgroup: cgroup_dir,
+            events,
+            descendants,
+            adopt: false,
+            excluded,
+            members: HashMap::new(),
+            order: Vec::new(),
+            frozen: false,
+        };
+        if let Some(fd) = root_fd {
+            t.members.insert(root, Member { fd, gone: false });
+            t.order.push(root);
+        }
+        t
+    }
+
+    /// Limit group/session membership: use `pgid` as process group only and `sid` as session
+    /// only (either may be `None`).
+    pub fn set_group_and_session(&mut self, pgid: Option<u32>, sid: Option<u32>) {
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
+        let ok = |g: &u32| *g > 1 && *g != own_pgrp && *g != own_sid;
+        self.pgid = pgid.filter(ok);
+        self.sid = sid.filter(ok);
+    }
+
+    /// Treat every child of this process (orphans reparented to it as subreaper) as a member.
+    pub fn set_adopt_children(&mut self, on: bool) {
+        self.adopt = on;
+    }
+
+    /// Never count `pid` as a member (e.g. the watchdog).
+    pub fn exclude(&mut self, pid: u32) {
+        self.excluded.insert(pid);
+        if pid != self.root {
+            self.members.remove(&pid);
+        }
+    }
+
+    /// The cgroup directory the tree lives in, if any.
+    pub fn cgroup_dir(&self) -> Option<&Path> {
+        self.cgroup.as_deref()
+    }
+
+    /// The root PID.
+    pub fn root(&self) -> u32 {
+        self.root
+    }
+
+    /// Every PID ever seen as a member, in the order they were found.
+    pub fn seen(&self) -> &[u32] {
+        &self.order
+    }
+
+    /// Find current members and hold each by a pidfd. Returns how many were new.
+    ///
+    /// In a cgroup the kernel keeps the member list (`cgroup.procs`): nothing is scanned or
+    /// opened, members are read when needed and signalled by PID only while the cgroup is frozen
+    /// (when no PID of it can be reused). Otherwise one scan of /proc finds the group, session,
+    /// descendants and adopted orphans, and each new member is held by a pidfd.
+    pub fn collect(&mut self) -> Result<usize> {
+        if self.cgroup.is_some() {
+            return Ok(0);
+        }
+        let mut want: Vec<u32> = Vec::new();
+        let rows = scan()?;
+        self.exclude_ancestors(&rows);
+        self.want_from_scan(&rows, &mut want);
+        let mut reader = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
+        let mut new = 0;
+        for pid in want {
+            if self.members.contains_key(&pid) || self.excluded.contains(&pid) {
+                continue;
+            }
+            let Some(row) = rows.get(&pid).filter(|r| !r.zombie) else {
+                continue;
+            };
+            let Ok(fd) = pidfd::open(pid) else { continue };
+            // The PID could have been reused between the scan and the open: the process behind
+            // the pidfd must have the start time the scan saw.
+            if reader.stat(pid).ok().map(|s| s.starttime) != Some(row.start) {
+                continue;
+            }
+            self.members.insert(pid, Member { fd, gone: false });
+            self.order.push(pid);
+            new += 1;
+        }
+        Ok(new)
+    }
+
+    fn exclude_ancestors(&mut self, rows: &HashMap<u32, Row>) {
+        // Never our own ancestors, whatever group or session they share with the target.
+        let mut p = std::process::id();
+        while let Some(r) = rows.get(&p) {
+            if r.ppid == 0 || !self.excluded.insert(r.ppid) {
+                break;
+            }
+            p = r.ppid;
+        }
+    }
+
+    fn want_from_scan(&self, rows: &HashMap<u32, Row>, want: &mut Vec<u32>) {
+        let me = std::process::id();
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (&pid, r) in rows {
+            children.entry(r.ppid).or_default().push(pid);
+            let in_group = self.pgid.is_some_and(|g| r.pgrp == g as i32);
+            let in_session = self.sid.is_some_and(|s| r.session == s as i32);
+            let adopted = self.adopt && r.ppid == me;
+            if in_group || in_session || adopted {
+                want.push(pid);
+            }
+        }
+        if self.descendants {
+            // Start from live members only: a gone member's PID may belong to a stranger now.
+            let mut stack: Vec<u32> = self
+                .order
+                .iter()
+                .filter(|p| self.members.get(p).is_some_and(|m| !m.gone))
+                .copied()
+                .collect();
+            stack.extend(want.iter().copied());
+            let mut visited: HashSet<u32> = HashSet::new();
+            while let Some(p) = stack.pop() {
+                if !visited.insert(p) {
+                    continue;
+                }
+                if let Some(kids) = children.get(&p) {
+                    want.extend(kids.iter().copied());
+                    stack.extend(kids.iter().copied());
+                }
+            }
+        }
+    }
+
+    fn refresh_gone(&mut self) {
+        let pids: Vec<u32> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !m.gone)
+            .map(|(p, _)| *p)
+            .collect();
+        if pids.is_empty() {
+            return;
+        }
+        let fds: Vec<(BorrowedFd<'_>, bool)> = pids
+            .iter()
+            .map(|p| (self.members[p].fd.as_fd(), false))
+            .collect();
+        let ready = sysproc::poll_fds(&fds, Some(Instant::now())).unwrap_or_default();
+        drop(fds);
+        for (p, r) in pids.iter().zip(ready) {
+            if r {
+                if let Some(m) = self.members.get_mut(p) {
+                    m.gone = true;
+                }
+            }
+        }
+    }
+
+    /// Members still alive (zombies count as gone), in the order found.
+    pub fn alive(&mut self) -> Vec<u32> {
+        if let Some(dir) = &self.cgroup {
+            let mut v = cgroup::procs_recursive(dir).unwrap_or_default();
+            v.retain(|p| !self.excluded.contains(p));
+            v.sort_unstable();
+            return v;
+        }
+        self.refresh_gone();
+        self.order
+            .iter()
+            .filter(|p| self.members.get(p).is_some_and(|m| !m.gone))
+            .copied()
+            .collect()
+    }
+
+    fn populated(&self) -> bool {
+        match &self.events {
+            Some(ev) => cgroup::event_value(ev, "populated").unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Whether nothing of the tree is left (after a fresh collection).
+    pub fn is_empty(&mut self) -> Result<bool> {
+        self.collect()?;
+        Ok(self.alive().is_empty() && !self.populated())
+    }
+
+    /// Send `sig` to every live member (through its pidfd) and to the tree's process group.
+    /// Returns the PIDs it was delivered to.
+    pub fn signal(&mut self, sig: Signal) -> Result<Vec<u32>> {
+        if let Some(dir) = self.cgroup.clone() {
+            let was_frozen = self.frozen;
+            if !was_frozen {
+                cgroup::set_frozen(&dir, true, Duration::from_secs(1))
+                    .map_err(|e| Error::from_io("freezing the cgroup", &e))?;
+            }
+            let mut sent = Vec::new();
+            for pid in self.alive() {
+                if sysproc::kill_pid(pid, sig.number()).is_ok() {
+                    sent.push(pid);
+                }
+            }
+            if !was_frozen {
+                let _ = cgroup::set_frozen(&dir, false, Duration::ZERO);
+            }
+            return Ok(sent);
+        }
+        self.collect()?;
+        let mut sent = Vec::new();
+        for pid in self.alive() {
+            if let Some(m) = self.members.get(&pid) {
+                if pidfd::send_signal(m.fd.as_fd(), sig.number()).is_ok() {
+                    sent.push(pid);
+                }
+            }
+        }
+        if self.cgroup.is_none() {
+            if let Some(g) = self.pgid {
+                let _ = send_group(g, sig);
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Keep the tree from changing while it is signalled: freeze its cgroup, or SIGSTOP every
+    /// member until a fresh collection finds no new one (so a fork loop cannot outrun it).
+    pub fn hold(&mut self) -> Result<Hold> {
+        if let Some(dir) = self.cgroup.clone() {
+            cgroup::set_frozen(&dir, true, Duration::from_secs(1))
+                .map_err(|e| Error::from_io("freezing the cgroup", &e))?;
+            self.frozen = true;
+            return Ok(Hold::Frozen);
+        }
+        let mut stopped: HashSet<u32> = HashSet::new();
+        for _ in 0..50 {
+            self.collect()?;
+            let mut fresh = 0;
+            for pid in self.alive() {
+                if stopped.insert(pid) {
+                    fresh += 1;
+                    if let Some(m) = self.members.get(&pid) {
+                        let _ = pidfd::send_signal(m.fd.as_fd(), libc::SIGSTOP);
+                    }
+                }
+            }
+            if let Some(g) = self.pgid {
+                let _ = send_group(g, Signal::STOP);
+            }
+            if fresh == 0 {
+                break;
+            }
+        }
+        Ok(if stopped.is_empty() {
+            Hold::None
+        } else {
+            Hold::Stopped
+        })
+    }
+
+    /// Undo [`Tree::hold`]: thaw the cgroup and send SIGCONT to every member and the group
+    /// (also waking members that were stopped before we came).
+    pub fn release(&mut self, hold: Hold) {
+        // While still frozen, so that the PIDs read from cgroup.procs stay valid.
+        self.resume();
+        if hold == Hold::Frozen {
+            if let Some(dir) = &self.cgroup {
+                let _ = cgroup::set_frozen(dir, false, Duration::ZERO);
+            }
+            self.frozen = false;
+        }
+    }
+
+    /// SIGCONT to the whole tree: the process group first, in one atomic group send, then each
+    /// member deepest first. Waking members one by one, leader first, could let the leader exit
+    /// while the others are still stopped, and the kernel then sends SIGHUP to a newly orphaned
+    /// process group that has stopped members.
+    pub fn resume(&mut self) {
+        if self.cgroup.is_some() {
+            let _ = self.signal(Signal::CONT);
+            return;
+        }
+        if let Some(g) = self.pgid {
+            let _ = send_group(g, Signal::CONT);
+        }
+        let alive = self.alive();
+        for pid in alive.iter().rev() {
+            if let Some(m) = self.members.get(pid) {
+                let _ = pidfd::send_signal(m.fd.as_fd(), libc::SIGCONT);
+            }
+        }
+    }
+
+    /// Wait until every member is gone, the deadline passes, or one of `extra` becomes readable.
+    /// New members that appear meanwhile (forks) are collected and waited for too.
+    ///
+    /// With a cgroup, `cgroup.events` ("populated 0") says when it is empty; without one, every
+    /// member's pidfd is in one epoll set, so each exit costs O(1) to notice, not O(members).
+    pub fn wait_empty(
+        &mut self,
+        deadline: Option<Instant>,
+        extra: &[BorrowedFd<'_>],
+    ) -> Result<TreeWait> {
+        const EVENTS: u64 = u64::MAX;
+        const EXTRA: u64 = 1 << 40;
+        let sys = |e: std::io::Error| Error::from_io("waiting for the tree", &e);
+        let mut ep = sysproc::Epoll::new().map_err(sys)?;
+        for (i, f) in extra.iter().enumerate() {
+            ep.add(*f, EXTRA + i as u64, false, false).map_err(sys)?;
+        }
+        if let Some(ev) = &self.events {
+            ep.add(ev.as_fd(), EVENTS, true, false).map_err(sys)?;
+        }
+        let mut watched: HashSet<u32> = HashSet::new();
+        self.refresh_gone();
+        loop {
+            if self.events.is_none() {
+                for (pid, m) in &self.members {
+                    if !m.gone && watched.insert(*pid) {
+                        ep.add(m.fd.as_fd(), *pid as u64, false, true)
+                            .map_err(sys)?;
+                    }
+                }
+            }
+            let any_alive = if self.events.is_some() {
+                self.populated()
+            } else {
+                self.members.values().any(|m| !m.gone)
+            };
+            if !any_alive {
+                // Every member we knew is gone: look once more for forks we have not seen.
+                self.refresh_gone();
+                if self.collect()? == 0 && !self.populated() {
+                    return Ok(TreeWait::Empty);
+                }
+                continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(TreeWait::Deadline);
+            }
+            for t in ep.wait(deadline).map_err(sys)? {
+                if t == EVENTS {
+                    continue;
+                }
+                if t >= EXTRA {
+                    return Ok(TreeWait::Fd((t - EXTRA) as usize));
+                }
+                if let Some(m) = self.members.get_mut(&(t as u32)) {
+                    m.gone = true;
+                }
+            }
+        }
+    }
+
+    /// Kill whatever is left with SIGKILL (cgroup.kill when there is a cgroup), then wait for
+    /// it to be gone up to `deadline`. Returns the PIDs that were alive when it began.
+    pub fn kill_remaining(&mut self, deadline: Instant) -> Result<Vec<u32>> {
+        self.collect()?;
+        let alive = self.alive();
+        if alive.is_empty() && !self.populated() {
+            return Ok(alive);
+        }
+        if let Some(dir) = &self.cgroup {
+            cgroup::kill_all(dir).map_err(|e| Error::from_io("writing cgroup.kill", &e))?;
+        } else {
+            let hold = self.hold()?;
+            self.signal(Signal::KILL)?;
+            if hold == Hold::Stopped {
+                // KILL ends stopped processes; nothing to continue.
+            }
+        }
+        self.wait_empty(Some(deadline), &[])?;
+        Ok(alive)
+    }
+
+    /// Reap members that are zombie children of this process (adopted orphans), except the root.
+    pub fn reap_adopted(&mut self) {
+        for (pid, m) in &self.members {
+            if *pid != self.root {
+                // Through the pidfd, so a reused PID can never be reaped by mistake.
+                let _ = sysproc::waitid_pidfd(m.fd.as_fd(), true, false);
+            }
+        }
+        let leaf = self.cgroup.as_deref().map(cgroup::rel_of);
+        for pid in sysproc::own_children() {
+            if pid == self.root || self.excluded.contains(&pid) {
+                continue;
+            }
+            // Orphans adopted as subreaper: any child when this process owns all its children,
+            // else those still shown in our leaf (a zombie keeps its cgroup path).
+            let ours = self.adopt
+                || leaf
+                    .as_deref()
+                    .is_some_and(|l| cgroup::cgroup_of(pid).ok().as_deref() == Some(l));
+            if ours {
+                if let Ok(fd) = pidfd::open(pid) {
+                    let _ = sysproc::waitid_pidfd(fd.as_fd(), true, false);
+                }
+            }
+        }
+    }
+
+    /// Count the directory as the tree's cgroup (for trees found rather than spawned).
+    pub fn set_cgroup(&mut self, dir: PathBuf) {
+        self.events = cgroup::open_events(&dir).ok();
+        self.cgroup = Some(dir);
+    }
+}
+
+/// The PIDs of `root`'s tree by one /proc scan, without opening anything: `root`, the members
+/// of process group `pgid` and session `sid`, and all their descendants.
+pub fn scan_tree(root: u32, pgid: Option<u32>, sid: Option<u32>) -> Result<HashSet<u32>> {
+    let rows = scan()?;
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut out: HashSet<u32> = HashSet::new();
+    out.insert(root);
+    for (&pid, r) in &rows {
+        children.entry(r.ppid).or_default().push(pid);
+        if pgid.is_some_and(|g| r.pgrp == g as i32) || sid.is_some_and(|s| r.session == s as i32) {
+            out.insert(pid);
+        }
+    }
+    let mut stack: Vec<u32> = out.iter().copied().collect();
+    while let Some(p) = stack.pop() {
+        for k in children.get(&p).into_iter().flatten() {
+            if out.insert(*k) {
+                stack.push(*k);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,311 @@
+//! cgroup v2: finding the mount, making leaves, moving, freezing, killing, and waiting for a
+//! cgroup to empty through `cgroup.events` (the kernel signals changes with POLLPRI).
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
+
+/// The cgroup2 mount point, from `/proc/self/mountinfo` (fstype `cgroup2`); `None` when cgroup v2
+/// is not mounted in this mount namespace.
+pub fn mount_point() -> Option<&'static Path> {
+    static M: OnceLock<Option<PathBuf>> = OnceLock::new();
+    M.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        find_cgroup2_mount(&text)
+    })
+    .as_deref()
+}
+
+/// Parse mountinfo text for the first cgroup2 mount whose root is `/`.
+pub fn find_cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
+    for line in mountinfo.lines() {
+        // Fields: id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+        let (pre, post) = line.split_once(" - ")?;
+        if post.split_ascii_whitespace().next() != Some("cgroup2") {
+            continue;
+        }
+        let f: Vec<&str> = pre.split_ascii_whitespace().collect();
+        if f.len() >= 5 && f[3] == "/" {
+            return Some(PathBuf::from(unescape_mountinfo(f[4])));
+        }
+    }
+    None
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The v2 cgroup path (`0::/a/b`) of a process, relative to the cgroup2 mount.
+pub fn cgroup_of(pid: u32) -> io::Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    parse_proc_cgroup(&text)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 line"))
+}
+
+/// The `0::PATH` entry of /proc/PID/cgroup text.
+pub fn parse_proc_cgroup(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim_end_matches(" (deleted)").to_string())
+}
+
+/// The directory of a cgroup path under the mount.
+pub fn dir_of(rel: &str) -> Option<PathBuf> {
+    let m = mount_point()?;
+    Some(m.join(rel.trim_start_matches('/')))
+}
+
+/// Whether this cgroup directory has the v2 kill and freeze files (Linux 5.14+ / 5.2+).
+pub fn has_kill_and_freeze(dir: &Path) -> bool {
+    dir.join("cgroup.kill").exists() && dir.join("cgroup.freeze").exists()
+}
+
+/// A cgroup leaf this process created. Its directory is removed by [`Leaf::remove`] (callers
+/// make sure the tree is gone first).
+#[derive(Debug)]
+pub struct Leaf {
+    /// Absolute directory.
+    pub dir: PathBuf,
+    /// Path relative to the cgroup2 mount, as /proc/PID/cgroup shows it.
+    pub rel: String,
+    /// The directory itself, for clone3(CLONE_INTO_CGROUP).
+    pub dir_fd: OwnedFd,
+    /// `cgroup.events`, for event-driven "populated 0" / "frozen 1".
+    pub events: OwnedFd,
+    /// `cgroup.kill`, opened up front so that a watchdog can use it after fork.
+    pub kill: OwnedFd,
+}
+
+static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Create a fresh leaf `tether-<pid>-<n>` inside this process's own cgroup.
+/// Fails when cgroup v2 is absent, this process may not create cgroups there, or the leaf would
+/// lack `cgroup.kill`.
+pub fn create_leaf() -> io::Result<Leaf> {
+    let own = cgroup_of(std::process::id())?;
+    let parent =
+        dir_of(&own).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount"))?;
+    let n = LEAF_SEQ.fetch_add(1, Ordering::Relaxed);
+    let name = format!("tether-{}-{n}", std::process::id());
+    let dir = parent.join(&name);
+    rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755))?;
+    let open = |f: &str, flags: OFlags| {
+        rustix::fs::open(dir.join(f), flags | OFlags::CLOEXEC, Mode::empty())
+            .map_err(io::Error::from)
+    };
+    let made = (|| {
+        let dir_fd = rustix::fs::open(
+            &dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let events = open("cgroup.events", OFlags::RDONLY)?;
+        let kill = open("cgroup.kill", OFlags::WRONLY)?;
+        if !dir.join("cgroup.freeze").exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no cgroup.freeze",
+            ));
+        }
+        Ok((dir_fd, events, kill))
+    })();
+    match made {
+        Ok((dir_fd, events, kill)) => {
+            let rel = format!("{}/{name}", own.trim_end_matches('/'));
+            Ok(Leaf {
+                dir,
+                rel,
+                dir_fd,
+                events,
+                kill,
+            })
+        }
+        Err(e) => {
+            let _ = rustix::fs::rmdir(&dir);
+            Err(e)
+        }
+    }
+}
+
+impl Leaf {
+    /// Remove the directory (fails with EBUSY while it still has members).
+    pub fn remove(&self) -> io::Result<()> {
+        match rustix::fs::rmdir(&self.dir) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Write a small value to a cgroup control file.
+pub fn write_file(dir: &Path, file: &str, value: &str) -> io::Result<()> {
+    let fd = rustix::fs::open(
+        dir.join(file),
+        OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::io::write(&fd, value.as_bytes())?;
+    Ok(())
+}
+
+/// Kill every process in the cgroup (and its descendants) with SIGKILL, in one kernel operation.
+pub fn kill_all(dir: &Path) -> io::Result<()> {
+    write_file(dir, "cgroup.kill", "1")
+}
+
+/// The PIDs in a cgroup (this level only).
+pub fn procs(dir: &Path) -> io::Result<Vec<u32>> {
+    let text = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
+/// The PIDs in a cgroup and all cgroups below it.
+pub fn procs_recursive(dir: &Path) -> io::Result<Vec<u32>> {
+    let mut out = procs(dir)?;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            if let Ok(mut more) = procs_recursive(&e.path()) {
+                out.append(&mut more);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Read a key of `cgroup.events` (`populated`, `frozen`) through an open fd.
+pub fn event_value(events: impl AsFd, key: &str) -> io::Result<bool> {
+    let mut buf = [0u8; 256];
+    let n = rustix::io::pread(events.as_fd(), &mut buf, 0)?;
+    let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim() == "1"))
+        .unwrap_or(false))
+}
+
+/// Open `cgroup.events` of a cgroup directory.
+pub fn open_events(dir: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        dir.join("cgroup.events"),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Wait until `key` in cgroup.events has value `want`, or `deadline` passes. Event-driven: the
+/// kernel wakes pollers of cgroup.events with POLLPRI on every change. Returns whether it did.
+pub fn wait_event(
+    events: impl AsFd,
+    key: &str,
+    want: bool,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    loop {
+        if event_value(events.as_fd(), key)? == want {
+            return Ok(true);
+        }
+        let left = match deadline {
+            Some(d) => {
+                let l = d.saturating_duration_since(Instant::now());
+                if l.is_zero() {
+                    return Ok(false);
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &events,
+            rustix::event::PollFlags::PRI,
+        )];
+        match rustix::event::poll(&mut fds, left.map(timespec).as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Freeze (`true`) or thaw a cgroup; freezing waits for `frozen 1` up to `limit`.
+pub fn set_frozen(dir: &Path, frozen: bool, limit: Duration) -> io::Result<bool> {
+    write_file(dir, "cgroup.freeze", if frozen { "1" } else { "0" })?;
+    if !frozen {
+        return Ok(true);
+    }
+    let ev = open_events(dir)?;
+    wait_event(&ev, "frozen", true, Some(Instant::now() + limit))
+}
+
+/// A relative path under the mount for display (`/a/b`).
+pub fn rel_of(dir: &Path) -> String {
+    match mount_point().and_then(|m| dir.strip_prefix(m).ok()) {
+        Some(r) => format!("/{}", r.as_os_str().to_string_lossy()),
+        None => dir.display().to_string(),
+    }
+}
+
+/// Whether `dir` is an existing directory (a cgroup that still exists).
+pub fn exists(dir: &Path) -> bool {
+    rustix::fs::statat(
+        rustix::fs::CWD,
+        OsStr::from_bytes(dir.as_os_str().as_bytes()),
+        rustix::fs::AtFlags::empty(),
+    )
+    .is_ok()
+}
+
+pub(crate) fn timespec(d: Duration) -> rustix::time::Timespec {
+    rustix::time::Timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_parsing() {
+        let text = "24 1 0:22 / /proc rw - proc proc rw\n\
+                    41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:9 - cgroup2 cgroup2 rw\n";
+        assert_eq!(
+            find_cgroup2_mount(text).unwrap(),
+            PathBuf::from("/sys/fs/cgroup/unified")
+        );
+        assert_eq!(
+            find_cgroup2_mount("24 1 0:22 / /proc rw - proc proc rw\n"),
+            None
+        );
+        let esc = "41 31 0:38 / /a\\040b rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(find_cgroup2_mount(esc).unwrap(), PathBuf::from("/a b"));
+        assert_eq!(
+            parse_proc_cgroup("4:memory:/x\n0::/user.slice/a\n").as_deref(),
+            Some("/user.slice/a")
+        );
+    }
+}

@@ -1,0 +1,286 @@
+//! Terminate a process tree, also one tether did not start: verify the identity, collect the
+//! tree (descendants, the process group or session it leads, and its cgroup when it owns one),
+//! hold it still (freeze the cgroup, or SIGSTOP), send the graceful signal and SIGCONT, wait
+//! event-driven, and send the kill signal only to what is still alive when the grace ends.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::contain::{scan_tree, Containment, Hold, Mechanism, Strength, Tree, TreeWait};
+use crate::error::{Error, ErrorKind, Result};
+use crate::identity::ProcessIdentity;
+use crate::report::Report;
+use crate::signal::{rail_reason, validate_pid, Signal, Target};
+use crate::sys::os::proc::ProcReader;
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
+
+/// Options of [`stop`].
+#[derive(Debug, Clone)]
+pub struct StopOptions {
+    /// The graceful signal (default TERM).
+    pub signal: Signal,
+    /// How long the tree gets to exit after the graceful signal (default 10 s).
+    pub grace: Duration,
+    /// Sent to survivors when the grace ends (default KILL).
+    pub kill_signal: Signal,
+    /// Override the forceable rails (PID 1, self, parent).
+    pub force: bool,
+    /// How long to wait for the kill signal to take effect before reporting what remains.
+    pub kill_wait: Duration,
+}
+
+impl Default for StopOptions {
+    fn default() -> Self {
+        StopOptions {
+            signal: Signal::TERM,
+            grace: Duration::from_secs(10),
+            kill_signal: Signal::KILL,
+            force: false,
+            kill_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `tether stop --json`: what was done to the tree.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct StopReport {
+    /// The target PID.
+    pub pid: u32,
+    /// Its identity, verified before anything was sent.
+    pub identity: Option<String>,
+    /// The target was gone before anything was done (stopping it is then a success).
+    pub already_gone: bool,
+    /// How the tree was found and held.
+    pub containment: Containment,
+    /// `frozen` (cgroup freezer), `stopped` (SIGSTOP) or `none`.
+    pub held_by: String,
+    /// Graceful signal, without `SIG`.
+    pub signal: String,
+    /// Kill signal, without `SIG`.
+    pub kill_signal: String,
+    /// Every PID the graceful signal was delivered to.
+    pub signalled: Vec<u32>,
+    /// PIDs still alive when the grace ended.
+    pub survivors: Vec<u32>,
+    /// Whether the kill signal was sent.
+    pub escalated: bool,
+    /// PIDs still alive when `stop` returned (normally empty).
+    pub remaining: Vec<u32>,
+    /// Grace period in milliseconds.
+    pub grace_ms: u64,
+    /// Time taken, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl Report for StopReport {
+    const SCHEMA: &'static str = "tether.stop/v1";
+}
+
+fn held_name(h: Hold) -> &'static str {
+    match h {
+        Hold::Frozen => "frozen",
+        Hold::Stopped => "stopped",
+        Hold::None => "none",
+    }
+}
+
+/// Stop `target` and its tree. Idempotent: a target already gone is a success with
+/// `already_gone`. A stale identity is refused (`IdentityMismatch`) and nothing is signalled.
+pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
+    let began = Instant::now();
+    let pid = target.pid();
+    validate_pid(pid as i64)?;
+    if matches!(target, Target::Group(_)) {
+        return Err(Error::invalid(
+            "stop takes a PID or an identity; the process group is included when it leads one",
+        ));
+    }
+    if !opts.force {
+        if let Some(why) = rail_reason(target) {
+            return Err(Error::new(
+                ErrorKind::Refused,
+                format!("refusing: {why} (use force to override)"),
+            ));
+        }
+    }
+    let mut report = StopReport {
+        pid,
+        identity: None,
+        already_gone: false,
+        containment: Containment {
+            mechanism: Mechanism::None,
+            strength: Strength::None,
+            cgroup: None,
+            pgid: None,
+            fallback_reason: None,
+        },
+        held_by: "none".into(),
+        signal: opts.signal.name(),
+        kill_signal: opts.kill_signal.name(),
+        signalled: Vec::new(),
+        survivors: Vec::new(),
+        escalated: false,
+        remaining: Vec::new(),
+        grace_ms: opts.grace.as_millis() as u64,
+        elapsed_ms: 0,
+    };
+    let opened = match target {
+        Target::Identity(id) => id.open().map(|fd| (fd, id.clone())),
+        _ => pidfd::open(pid).and_then(|fd| ProcessIdentity::of_pidfd(pid, &fd).map(|i| (fd, i))),
+    };
+    let (fd, id) = match opened {
+        Ok(x) => x,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            report.already_gone = true;
+            report.elapsed_ms = began.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    report.identity = Some(id.to_string());
+    sysproc::raise_nofile_limit();
+
+    let st = ProcReader::new()
+        .and_then(|mut r| r.stat(pid))
+        .map_err(|e| Error::from_io(format_args!("reading /proc/{pid}/stat"), &e));
+    let st = match st {
+        Ok(s) => s,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            report.already_gone = true;
+            return Ok(report);
+        }
+        Err(e) => return Err(e),
+    };
+    if !pidfd::is_alive(fd.as_fd()) {
+        report.already_gone = true;
+        return Ok(report);
+    }
+    let pgid = (st.pgrp == pid as i32).then_some(pid);
+    let sid = (st.session == pid as i32).then_some(pid);
+    let owned = owned_cgroup(pid, pgid, sid);
+    let mut tree = Tree::new(
+        pid,
+        Some(fd),
+        None,
+        owned.as_ref().map(|(_, d)| d.clone()),
+        true,
+    );
+    tree.set_group_and_session(pgid, sid);
+    tree.collect()?;
+    report.containment = match &owned {
+        Some((rel, _)) => Containment {
+            mechanism: Mechanism::Cgroup,
+            strength: Strength::KernelEnforced,
+            cgroup: Some(rel.clone()),
+            pgid,
+            fallback_reason: None,
+        },
+        None if pgid.is_some() || sid.is_some() => Containment {
+            mechanism: Mechanism::ProcessGroup,
+            strength: Strength::GroupOnly,
+            cgroup: None,
+            pgid,
+            fallback_reason: Some("the target owns no cgroup of its own".into()),
+        },
+        None => Containment {
+            mechanism: Mechanism::None,
+            strength: Strength::None,
+            cgroup: None,
+            pgid: None,
+            fallback_reason: Some(
+                "the target owns no cgroup and leads no process group: descendants only".into(),
+            ),
+        },
+    };
+
+    let outcome = terminate_tree(&mut tree, opts)?;
+    report.held_by = held_name(outcome.held).into();
+    report.signalled = outcome.signalled;
+    report.survivors = outcome.survivors;
+    report.escalated = outcome.escalated;
+    report.remaining = outcome.remaining;
+    report.elapsed_ms = began.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// The result of [`terminate_tree`].
+#[derive(Debug, Clone)]
+pub struct TreeOutcome {
+    pub held: Hold,
+    pub signalled: Vec<u32>,
+    pub survivors: Vec<u32>,
+    pub escalated: bool,
+    pub remaining: Vec<u32>,
+}
+
+/// The policy shared by `stop` and `run`: hold, signal, continue, wait for the grace, escalate
+/// survivors, wait.
+pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome> {
+    let held = tree.hold()?;
+    let signalled = tree.signal(opts.signal)?;
+    tree.release(held);
+    let mut out = TreeOutcome {
+        held,
+        signalled,
+        survivors: Vec::new(),
+        escalated: false,
+        remaining: Vec::new(),
+    };
+    let grace_end = Instant::now() + opts.grace;
+    if tree.wait_empty(Some(grace_end), &[])? == TreeWait::Empty {
+        tree.reap_adopted();
+        return Ok(out);
+    }
+    out.survivors = tree.alive();
+    out.escalated = true;
+    let kill_end = Instant::now() + opts.kill_wait;
+    if opts.kill_signal == Signal::KILL && tree.cgroup_dir().is_some() {
+        tree.kill_remaining(kill_end)?;
+    } else {
+        let h = tree.hold()?;
+        tree.signal(opts.kill_signal)?;
+        if opts.kill_signal != Signal::KILL {
+            tree.release(h);
+        }
+        tree.wait_empty(Some(kill_end), &[])?;
+    }
+    tree.collect()?;
+    out.remaining = tree.alive();
+    tree.reap_adopted();
+    Ok(out)
+}
+
+/// The target's cgroup, when it owns it: not the root, not tether's own cgroup or one of its
+/// ancestors, and either a tether leaf or holding nothing but the target's tree (its
+/// descendants, and the group and session it leads).
+fn owned_cgroup(
+    pid: u32,
+    pgid: Option<u32>,
+    sid: Option<u32>,
+) -> Option<(String, std::path::PathBuf)> {
+    let rel = cgroup::cgroup_of(pid).ok()?;
+    if rel == "/" || rel.is_empty() {
+        return None;
+    }
+    let own = cgroup::cgroup_of(std::process::id()).ok()?;
+    let own_slash = format!("{}/", own.trim_end_matches('/'));
+    let rel_slash = format!("{}/", rel.trim_end_matches('/'));
+    if own_slash.starts_with(&rel_slash) {
+        return None;
+    }
+    let dir = cgroup::dir_of(&rel)?;
+    if !cgroup::has_kill_and_freeze(&dir) {
+        return None;
+    }
+    if rel.rsplit('/').next().unwrap_or("").starts_with("tether-") {
+        return Some((rel, dir));
+    }
+    let members = cgroup::procs_recursive(&dir).ok()?;
+    let tree = scan_tree(pid, pgid, sid).ok()?;
+    members
+        .iter()
+        .all(|p| tree.contains(p))
+        .then_some((rel, dir))
+}
