@@ -303,14 +303,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
                 let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
                 let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
                 if let Some(l) = &leaf {
-                    let _ = cgroup::kill_all(&l.dir);
-                    let _ = cgroup::wait_event(
-                        &l.events,
-                        "populated",
-                        false,
-                        Some(Instant::now() + Duration::from_secs(2)),
-                    );
-                    let _ = l.remove();
+                    let _ = l.kill_and_remove(Duration::from_secs(2));
                 }
                 return Err(sys(Error::from_io("starting the watchdog", &e)));
             }
@@ -529,15 +522,8 @@ impl Contained {
         self.tree.reap_adopted();
         if let Some(l) = self.leaf.take() {
             if l.remove().is_err() {
-                // Still populated (a D-state straggler): let the watchdog logic do it later.
-                let _ = cgroup::kill_all(&l.dir);
-                let _ = cgroup::wait_event(
-                    &l.events,
-                    "populated",
-                    false,
-                    Some(Instant::now() + Duration::from_secs(2)),
-                );
-                let _ = l.remove();
+                // Still populated (a D-state straggler): end it and try once more.
+                let _ = l.kill_and_remove(Duration::from_secs(2));
             }
         }
         if let Some(w) = self.watchdog.take() {

@@ -159,6 +159,18 @@ impl Leaf {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Kill every member, wait (event-driven, up to `limit`) until the leaf is empty, remove it.
+    pub fn kill_and_remove(&self, limit: std::time::Duration) -> io::Result<()> {
+        let _ = kill_all(&self.dir);
+        let _ = wait_event(
+            &self.events,
+            "populated",
+            false,
+            Some(std::time::Instant::now() + limit),
+        );
+        self.remove()
+    }
 }
 
 /// Write a small value to a cgroup control file.

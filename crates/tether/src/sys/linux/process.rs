@@ -26,13 +26,5 @@ pub fn kill_group(pgid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
     }
     // SAFETY: plain syscall; the pid argument is a negative group id below -1 (checked above).
     let rc = unsafe { libc::kill(-(pgid as i32), sig) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(rustix::io::Errno::from_raw_os_error(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
-    }
+    super::errno_result(rc.into())
 }

@@ -154,15 +154,8 @@ pub fn kill_pid(pid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
         return Err(rustix::io::Errno::INVAL);
     }
     // SAFETY: plain syscall on a checked positive PID.
-    if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
-        Ok(())
-    } else {
-        Err(rustix::io::Errno::from_raw_os_error(
-            io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
-    }
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    super::errno_result(rc.into())
 }
 
 /// Reap `pid` if it is a zombie child of ours; returns its exit when it was reaped.
