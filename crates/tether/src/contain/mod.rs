@@ -67,6 +67,28 @@ pub enum Strength {
     None,
 }
 
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mechanism::Cgroup => "cgroup",
+            Mechanism::SessionSubreaper => "session+subreaper",
+            Mechanism::ProcessGroup => "process group",
+            Mechanism::None => "no containment",
+        })
+    }
+}
+
+impl std::fmt::Display for Strength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strength::KernelEnforced => "kernel-enforced",
+            Strength::GroupSubreaper => "group+subreaper",
+            Strength::GroupOnly => "group only",
+            Strength::None => "none",
+        })
+    }
+}
+
 /// The containment of a tree, as every result reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Containment {
