@@ -115,12 +115,9 @@ fn regex_escape(s: &str) -> String {
 
 #[test]
 fn group_send_reaches_every_member() {
-    // A shell in its own process group with two children; the group is the test's own creation.
-    let mut leader = ChildGuard::spawn(Command::new("setsid").args([
-        "sh",
-        "-c",
-        "sleep 300 & sleep 300 & wait",
-    ]));
+    // A shell leading its own process group (ChildGuard::spawn makes one) with two children.
+    let mut leader =
+        ChildGuard::spawn(Command::new("sh").args(["-c", "sleep 300 & sleep 300 & wait"]));
     let pgid = leader.pid();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while json(&tether(&[

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
-use crate::sys::os::process::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
+use crate::sys::os::supervise::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
 use crate::wait::ExitInfo;
 
 /// GNU `timeout`'s exit code when the limit passed.
@@ -310,7 +310,12 @@ pub fn run(opts: &RunOptions) -> RunReport {
         }
         let ready = match sysproc::poll_fds(&fds, next) {
             Ok(r) => r,
-            Err(_) => continue,
+            Err(e) => {
+                // Cannot wait any more: end the tree (below) and fail with 125.
+                eprintln!("{prog}: waiting for the command: {e}");
+                report.error = Some(format!("waiting for the command: {e}"));
+                break None;
+            }
         };
         drop(fds);
         if ready.get(1).copied().unwrap_or(false) {

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::contain::{Containment, Hold, Mechanism, Strength, Tree, TreeWait};
+use crate::contain::{scan_tree, Containment, Hold, Mechanism, Strength, Tree, TreeWait};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
 use crate::report::Report;
 use crate::signal::{rail_reason, validate_pid, Signal, Target};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, pidfd, process as sysproc};
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
 /// Options of [`stop`].
 #[derive(Debug, Clone)]
@@ -159,21 +159,24 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     }
     let pgid = (st.pgrp == pid as i32).then_some(pid);
     let sid = (st.session == pid as i32).then_some(pid);
-    let mut tree = Tree::new(pid, Some(fd), None, None, true);
+    let owned = owned_cgroup(pid, pgid, sid);
+    let mut tree = Tree::new(
+        pid,
+        Some(fd),
+        None,
+        owned.as_ref().map(|(_, d)| d.clone()),
+        true,
+    );
     tree.set_group_and_session(pgid, sid);
     tree.collect()?;
-    let owned = owned_cgroup(pid, &mut tree);
     report.containment = match &owned {
-        Some((rel, dir)) => {
-            tree.set_cgroup(dir.clone());
-            Containment {
-                mechanism: Mechanism::Cgroup,
-                strength: Strength::KernelEnforced,
-                cgroup: Some(rel.clone()),
-                pgid,
-                fallback_reason: None,
-            }
-        }
+        Some((rel, _)) => Containment {
+            mechanism: Mechanism::Cgroup,
+            strength: Strength::KernelEnforced,
+            cgroup: Some(rel.clone()),
+            pgid,
+            fallback_reason: None,
+        },
         None if pgid.is_some() || sid.is_some() => Containment {
             mechanism: Mechanism::ProcessGroup,
             strength: Strength::GroupOnly,
@@ -250,8 +253,13 @@ pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome
 }
 
 /// The target's cgroup, when it owns it: not the root, not tether's own cgroup or one of its
-/// ancestors, and either a tether leaf or holding nothing but the target's tree.
-fn owned_cgroup(pid: u32, tree: &mut Tree) -> Option<(String, std::path::PathBuf)> {
+/// ancestors, and either a tether leaf or holding nothing but the target's tree (its
+/// descendants, and the group and session it leads).
+fn owned_cgroup(
+    pid: u32,
+    pgid: Option<u32>,
+    sid: Option<u32>,
+) -> Option<(String, std::path::PathBuf)> {
     let rel = cgroup::cgroup_of(pid).ok()?;
     if rel == "/" || rel.is_empty() {
         return None;
@@ -266,9 +274,13 @@ fn owned_cgroup(pid: u32, tree: &mut Tree) -> Option<(String, std::path::PathBuf
     if !cgroup::has_kill_and_freeze(&dir) {
         return None;
     }
-    let leaf_name = rel.rsplit('/').next().unwrap_or("");
+    if rel.rsplit('/').next().unwrap_or("").starts_with("tether-") {
+        return Some((rel, dir));
+    }
     let members = cgroup::procs_recursive(&dir).ok()?;
-    let seen = tree.seen();
-    let all_ours = members.iter().all(|p| seen.contains(p));
-    (leaf_name.starts_with("tether-") || all_ours).then_some((rel, dir))
+    let tree = scan_tree(pid, pgid, sid).ok()?;
+    members
+        .iter()
+        .all(|p| tree.contains(p))
+        .then_some((rel, dir))
 }

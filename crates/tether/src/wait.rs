@@ -13,7 +13,7 @@ use crate::identity::ProcessIdentity;
 use crate::report::Report;
 use crate::signal::{validate_pid, Target};
 use crate::sys::os::pidfd;
-use crate::sys::os::process::{self as sysproc, RawExit};
+use crate::sys::os::supervise::{self as sysproc, RawExit};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]

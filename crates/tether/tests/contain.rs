@@ -168,7 +168,8 @@ fn stop_ends_a_tree_it_did_not_start() {
         .args([
             "sh",
             "-c",
-            &format!("{REC}sh -c 'trap \"\" TERM; sleep 100' & rec $!; sleep 100 & rec $!; echo go; wait"),
+            // The TERM-ignoring shell says "go" only once its trap is set.
+            &format!("{REC}sleep 100 & rec $!; sh -c 'trap \"\" TERM; echo go; exec sleep 100' & rec $!; wait"),
         ])
         .env("F", rec.file.path())
         .env("R", REC_DEF)
@@ -202,4 +203,58 @@ fn stop_ends_a_tree_it_did_not_start() {
         Ok(r2) => assert!(r2.already_gone || r2.signalled.is_empty()),
         Err(e) => panic!("{e}"),
     }
+}
+
+#[test]
+fn spawn_sets_cwd_environment_and_pipes() {
+    use std::io::Read;
+    use tether::contain::spawn;
+    std::env::set_var("TETHER_TEST_REMOVED", "should-not-be-seen");
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = SpawnSpec::new([
+        "sh",
+        "-c",
+        "echo \"$TETHER_A:${TETHER_TEST_REMOVED-unset}:$(pwd)\"; echo err >&2; exit 5",
+    ]);
+    spec.cwd = Some(dir.path().to_path_buf());
+    spec.env_set.push(("TETHER_A".into(), "a b".into()));
+    spec.env_remove.push("TETHER_TEST_REMOVED".into());
+    spec.stdout = StdioSpec::Piped;
+    spec.stderr = StdioSpec::Piped;
+    spec.stdin = StdioSpec::Null;
+    let mut c = spawn(&spec).unwrap();
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut err = String::new();
+    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let exit = c.wait(Some(Duration::from_secs(10))).unwrap().unwrap();
+    assert_eq!(exit.code, Some(5));
+    let cwd = std::fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(out.trim(), format!("a b:unset:{}", cwd.display()));
+    assert_eq!(err.trim(), "err");
+    assert!(c.end_tree().unwrap().is_empty());
+
+    // A cleared environment has nothing but what is set; PATH then comes from ours for lookup.
+    let mut spec = SpawnSpec::new(["sh", "-c", "env | sort | tr '\\n' ' '"]);
+    spec.env_clear = true;
+    spec.env_set.push(("ONLY".into(), "1".into()));
+    spec.stdout = StdioSpec::Piped;
+    let mut c = spawn(&spec).unwrap();
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    c.wait(None).unwrap();
+    assert!(out.contains("ONLY=1"), "{out}");
+    assert!(!out.contains("HOME="), "{out}");
+}
+
+#[test]
+fn spawn_errors_distinguish_missing_from_not_executable() {
+    use tether::contain::spawn;
+    let e = spawn(&SpawnSpec::new(["tether-no-such-program-xyz"]))
+        .err()
+        .unwrap();
+    assert!(e.not_found);
+    let e = spawn(&SpawnSpec::new(["/etc/passwd"])).err().unwrap();
+    assert!(!e.not_found);
+    assert_eq!(e.error.kind(), tether::ErrorKind::PermissionDenied);
 }

@@ -73,7 +73,7 @@ pub fn print_human(r: &StopReport) {
         return;
     }
     println!(
-        "stopped process {} ({:?}, {:?}; held by {}): {} signalled with {}",
+        "stopped process {} ({}, {}; held by {}): {} signalled with {}",
         r.pid,
         r.containment.mechanism,
         r.containment.strength,

@@ -70,13 +70,17 @@ pub fn stdout(o: &Output) -> String {
 }
 
 /// A child process that is killed and reaped when the guard drops, also when a test fails.
+/// Children spawned with [`ChildGuard::spawn`] lead their own process group, and the whole group
+/// is killed, so that grandchildren (which would hold the test's output pipes) go too.
 pub struct ChildGuard(pub Child);
 
 impl ChildGuard {
-    /// Spawn `cmd` with stdio detached.
+    /// Spawn `cmd` in a new process group of its own, with stdin detached.
     pub fn spawn(cmd: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
         ChildGuard(
             cmd.stdin(Stdio::null())
+                .process_group(0)
                 .spawn()
                 .expect("spawning test child"),
         )
@@ -93,6 +97,12 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        let pgid = self.0.id() as i32;
+        // The group is this test's own (the child leads it); never 0, 1 or negative here.
+        if pgid > 1 {
+            // SAFETY: plain kill(2) of a process group this test created.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -19,20 +19,22 @@
 
 mod tree;
 
-use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use tree::{Hold, Tree, TreeWait};
+pub use tree::{scan_tree, Hold, Tree, TreeWait};
 
 use crate::error::{Error, Result};
 use crate::sys::os::cgroup::{self, Leaf};
 use crate::sys::os::pidfd;
-use crate::sys::os::process::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
+use crate::sys::os::spawn::{self as sysspawn, Plan};
+use crate::sys::os::supervise::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
 use crate::wait::ExitInfo;
 
 /// Which containment a tree runs in.
@@ -63,6 +65,28 @@ pub enum Strength {
     GroupOnly,
     /// Nothing beyond the direct child.
     None,
+}
+
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mechanism::Cgroup => "cgroup",
+            Mechanism::SessionSubreaper => "session+subreaper",
+            Mechanism::ProcessGroup => "process group",
+            Mechanism::None => "no containment",
+        })
+    }
+}
+
+impl std::fmt::Display for Strength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Strength::KernelEnforced => "kernel-enforced",
+            Strength::GroupSubreaper => "group+subreaper",
+            Strength::GroupOnly => "group only",
+            Strength::None => "none",
+        })
+    }
 }
 
 /// The containment of a tree, as every result reports it.
@@ -114,16 +138,6 @@ pub enum StdioSpec {
     Inherit,
     Null,
     Piped,
-}
-
-impl StdioSpec {
-    fn to_std(self) -> std::process::Stdio {
-        match self {
-            StdioSpec::Inherit => std::process::Stdio::inherit(),
-            StdioSpec::Null => std::process::Stdio::null(),
-            StdioSpec::Piped => std::process::Stdio::piped(),
-        }
-    }
 }
 
 /// What to start and how.
@@ -184,7 +198,12 @@ pub struct SpawnError {
 pub struct Contained {
     pid: u32,
     pidfd: OwnedFd,
-    child: std::process::Child,
+    /// Our end of the child's stdin, when it is `Piped`.
+    pub stdin: Option<File>,
+    /// Our end of the child's stdout, when it is `Piped`.
+    pub stdout: Option<File>,
+    /// Our end of the child's stderr, when it is `Piped`.
+    pub stderr: Option<File>,
     containment: Containment,
     tree: Tree,
     leaf: Option<Leaf>,
@@ -217,61 +236,69 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let contained = spec.mode != ContainMode::None;
     // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
     let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    let watchdog = if spec.watchdog && contained {
-        let plan = WatchdogPlan {
-            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
-            events: leaf.as_ref().map(|l| l.events.as_fd()),
-            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
-        };
-        match Watchdog::spawn(&plan) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                if let Some(l) = &leaf {
-                    let _ = l.remove();
-                }
-                return Err(sys(Error::from_io("starting the watchdog", &e)));
-            }
-        }
-    } else {
-        None
-    };
+    // The watchdog is started right after the child (below), overlapping the child's exec.
+    let watchdog: Option<Watchdog> = None;
 
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(&spec.argv[1..]);
-    if let Some(d) = &spec.cwd {
-        cmd.current_dir(d);
-    }
-    if spec.env_clear {
-        cmd.env_clear();
-    }
-    for k in &spec.env_remove {
-        cmd.env_remove(k);
-    }
-    for (k, v) in &spec.env_set {
-        cmd.env(k, v);
-    }
-    cmd.stdin(spec.stdin.to_std())
-        .stdout(spec.stdout.to_std())
-        .stderr(spec.stderr.to_std());
-    let setup = ChildSetup {
-        parent: std::process::id() as libc::pid_t,
-        cgroup_procs: leaf.as_ref().map(|l| l.procs.as_raw_fd()),
-        new_session: contained,
-        new_group: false,
-        pdeathsig: spec.pdeathsig,
+    let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
+        drop(watchdog);
+        if let Some(l) = leaf {
+            let _ = l.remove();
+        }
     };
-    // SAFETY: ChildSetup::apply makes only async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || setup.apply());
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let mut parent_ends: [Option<File>; 3] = [None, None, None];
+    let mut stdio: [Option<RawFd>; 3] = [None, None, None];
+    for (i, how) in [spec.stdin, spec.stdout, spec.stderr]
+        .into_iter()
+        .enumerate()
+    {
+        match how {
+            StdioSpec::Inherit => {}
+            StdioSpec::Null => match rustix::fs::open(
+                "/dev/null",
+                rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    stdio[i] = Some(fd.as_raw_fd());
+                    keep.push(fd);
+                }
+                Err(e) => {
+                    cleanup(watchdog, &leaf);
+                    return Err(sys(Error::from_errno("opening /dev/null", e)));
+                }
+            },
+            StdioSpec::Piped => match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+                Ok((r, w)) => {
+                    let (child_end, ours) = if i == 0 { (r, w) } else { (w, r) };
+                    stdio[i] = Some(child_end.as_raw_fd());
+                    keep.push(child_end);
+                    parent_ends[i] = Some(File::from(ours));
+                }
+                Err(e) => {
+                    cleanup(watchdog, &leaf);
+                    return Err(sys(Error::from_errno("creating a pipe", e)));
+                }
+            },
+        }
     }
-    let child = match cmd.spawn() {
-        Ok(c) => c,
+    let plan = match build_plan(
+        spec,
+        stdio,
+        leaf.as_ref().map(|l| l.dir_fd.as_raw_fd()),
+        contained,
+    ) {
+        Ok(p) => p,
         Err(e) => {
-            drop(watchdog);
-            if let Some(l) = &leaf {
-                let _ = l.remove();
-            }
-            let not_found = e.kind() == std::io::ErrorKind::NotFound;
+            cleanup(watchdog, &leaf);
+            return Err(sys(e));
+        }
+    };
+    let (pid, pidfd) = match sysspawn::spawn(&plan) {
+        Ok(x) => x,
+        Err(e) => {
+            cleanup(watchdog, &leaf);
+            let not_found = e.raw_os_error() == Some(libc::ENOENT);
             return Err(SpawnError {
                 error: Error::from_io(
                     format_args!("failed to run command '{}'", program.to_string_lossy()),
@@ -281,12 +308,32 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             });
         }
     };
-    let pid = child.id();
-    // The child is unreaped until we wait for it, so its PID cannot have been reused.
-    let pidfd = match pidfd::open(pid) {
-        Ok(fd) => fd,
-        Err(e) => return Err(sys(e)),
+    drop(keep);
+    // Started after the child so that its fork overlaps the child's exec. Until it exists, the
+    // child's PDEATHSIG covers a supervisor killed in those microseconds (the child cannot have
+    // started anything yet).
+    let watchdog = if spec.watchdog && contained {
+        let plan = WatchdogPlan {
+            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
+            events: leaf.as_ref().map(|l| l.events.as_fd()),
+            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
+        };
+        match Watchdog::spawn(&plan) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
+                let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
+                if let Some(l) = &leaf {
+                    let _ = l.kill_and_remove(Duration::from_secs(2));
+                }
+                return Err(sys(Error::from_io("starting the watchdog", &e)));
+            }
+        }
+    } else {
+        None
     };
+    let [stdin, stdout, stderr] = parent_ends;
     let pgid = contained.then_some(pid);
     if let (Some(w), Some(g)) = (&watchdog, pgid) {
         w.set_group(g);
@@ -319,13 +366,101 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     Ok(Contained {
         pid,
         pidfd,
-        child,
+        stdin,
+        stdout,
+        stderr,
         containment,
         tree,
         leaf,
         watchdog,
         exit: None,
         started: Instant::now(),
+    })
+}
+
+fn cstring(s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes())
+        .map_err(|_| Error::invalid("an argument or variable contains a NUL byte"))
+}
+
+/// Prepare argv, the environment, the PATH search and the child setup before the clone.
+fn build_plan(
+    spec: &SpawnSpec,
+    stdio: [Option<RawFd>; 3],
+    cgroup: Option<RawFd>,
+    contained: bool,
+) -> Result<Plan> {
+    let mut env: Vec<(OsString, OsString)> = if spec.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    env.retain(|(k, _)| !spec.env_remove.contains(k));
+    for (k, v) in &spec.env_set {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv)
+                .map_err(|_| Error::invalid("an environment variable contains a NUL byte"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Result<Vec<_>>>()?;
+    let program = &spec.argv[0];
+    // execvp's search, done here: the child's PATH when it was set, else ours.
+    let candidates = if program.as_bytes().contains(&b'/') {
+        vec![cstring(program)?]
+    } else if program.is_empty() {
+        Vec::new()
+    } else {
+        let path = spec
+            .env_set
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_else(|| OsString::from("/bin:/usr/bin"));
+        path.as_bytes()
+            .split(|&b| b == b':')
+            .map(|dir| {
+                let mut p = if dir.is_empty() {
+                    b".".to_vec()
+                } else {
+                    dir.to_vec()
+                };
+                p.push(b'/');
+                p.extend_from_slice(program.as_bytes());
+                cstring(OsStr::from_bytes(&p))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let cwd = spec
+        .cwd
+        .as_ref()
+        .map(|d| cstring(d.as_os_str()))
+        .transpose()?;
+    Ok(Plan {
+        candidates,
+        argv,
+        envp,
+        cwd,
+        stdio,
+        cgroup,
+        setup: ChildSetup {
+            parent: std::process::id() as libc::pid_t,
+            new_session: contained,
+            new_group: false,
+            pdeathsig: spec.pdeathsig,
+        },
     })
 }
 
@@ -341,11 +476,6 @@ impl Contained {
     /// The containment used.
     pub fn containment(&self) -> &Containment {
         &self.containment
-    }
-    /// The std handle, for piped stdio (`child_mut().stdout.take()`). Do not wait on it: the
-    /// exit status is collected through the pidfd by [`Contained::wait`].
-    pub fn child_mut(&mut self) -> &mut std::process::Child {
-        &mut self.child
     }
     /// The tree handle (members, signalling, holding, waiting for it to empty).
     pub fn tree(&mut self) -> &mut Tree {
@@ -408,18 +538,14 @@ impl Contained {
     }
 
     fn finish_cleanup(&mut self) {
+        if let Some(w) = &mut self.watchdog {
+            w.notify_done();
+        }
         self.tree.reap_adopted();
         if let Some(l) = self.leaf.take() {
             if l.remove().is_err() {
-                // Still populated (a D-state straggler): let the watchdog logic do it later.
-                let _ = cgroup::kill_all(&l.dir);
-                let _ = cgroup::wait_event(
-                    &l.events,
-                    "populated",
-                    false,
-                    Some(Instant::now() + Duration::from_secs(2)),
-                );
-                let _ = l.remove();
+                // Still populated (a D-state straggler): end it and try once more.
+                let _ = l.kill_and_remove(Duration::from_secs(2));
             }
         }
         if let Some(w) = self.watchdog.take() {

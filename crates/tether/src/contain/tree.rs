@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::signal::{send_group, Signal};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, pidfd, process as sysproc};
+use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
 struct Member {
     fd: OwnedFd,
@@ -50,6 +50,7 @@ pub struct Tree {
     excluded: HashSet<u32>,
     members: HashMap<u32, Member>,
     order: Vec<u32>,
+    frozen: bool,
 }
 
 struct Row {
@@ -92,8 +93,8 @@ impl Tree {
         cgroup_dir: Option<PathBuf>,
         descendants: bool,
     ) -> Tree {
-        let own_pgrp = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        let own_sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get() as u32);
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
         let ok = |g: u32| g > 1 && g != own_pgrp && g != own_sid;
         let mut excluded: HashSet<u32> = HashSet::new();
         excluded.insert(std::process::id());
@@ -112,6 +113,7 @@ impl Tree {
             excluded,
             members: HashMap::new(),
             order: Vec::new(),
+            frozen: false,
         };
         if let Some(fd) = root_fd {
             t.members.insert(root, Member { fd, gone: false });
@@ -123,8 +125,8 @@ impl Tree {
     /// Limit group/session membership: use `pgid` as process group only and `sid` as session
     /// only (either may be `None`).
     pub fn set_group_and_session(&mut self, pgid: Option<u32>, sid: Option<u32>) {
-        let own_pgrp = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        let own_sid = rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get() as u32);
+        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
+        let own_sid = sysproc::own_sid().unwrap_or(0);
         let ok = |g: &u32| *g > 1 && *g != own_pgrp && *g != own_sid;
         self.pgid = pgid.filter(ok);
         self.sid = sid.filter(ok);
@@ -160,52 +162,31 @@ impl Tree {
 
     /// Find current members and hold each by a pidfd. Returns how many were new.
     ///
-    /// In a cgroup the kernel keeps the member list (`cgroup.procs`), so /proc is not scanned;
-    /// otherwise one scan of /proc finds the group, session, descendants and adopted orphans.
+    /// In a cgroup the kernel keeps the member list (`cgroup.procs`): nothing is scanned or
+    /// opened, members are read when needed and signalled by PID only while the cgroup is frozen
+    /// (when no PID of it can be reused). Otherwise one scan of /proc finds the group, session,
+    /// descendants and adopted orphans, and each new member is held by a pidfd.
     pub fn collect(&mut self) -> Result<usize> {
+        if self.cgroup.is_some() {
+            return Ok(0);
+        }
         let mut want: Vec<u32> = Vec::new();
-        let mut rows = None;
-        if let Some(dir) = &self.cgroup {
-            if let Ok(p) = cgroup::procs_recursive(dir) {
-                want.extend(p);
-            }
-        }
-        if self.cgroup.is_none() || self.adopt {
-            let r = scan()?;
-            self.exclude_ancestors(&r);
-            self.want_from_scan(&r, &mut want);
-            rows = Some(r);
-        }
-        let leaf_rel = self.cgroup.as_deref().map(cgroup::rel_of);
+        let rows = scan()?;
+        self.exclude_ancestors(&rows);
+        self.want_from_scan(&rows, &mut want);
         let mut reader = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
         let mut new = 0;
         for pid in want {
             if self.members.contains_key(&pid) || self.excluded.contains(&pid) {
                 continue;
             }
-            if let Some(rows) = &rows {
-                if rows.get(&pid).is_some_and(|r| r.zombie) {
-                    continue;
-                }
-            }
-            let Ok(fd) = pidfd::open(pid) else { continue };
-            // The PID could have been reused between the listing and the open: check that the
-            // process behind the pidfd is the one listed (same start time, or still in the leaf).
-            let same = match rows.as_ref().and_then(|r| r.get(&pid)) {
-                Some(row) => reader.stat(pid).ok().map(|s| s.starttime) == Some(row.start),
-                None => match &leaf_rel {
-                    Some(rel) => {
-                        cgroup::cgroup_of(pid).ok().as_deref() == Some(rel.as_str()) || {
-                            // A member of a nested cgroup below the leaf.
-                            cgroup::cgroup_of(pid)
-                                .ok()
-                                .is_some_and(|c| c.starts_with(&format!("{rel}/")))
-                        }
-                    }
-                    None => false,
-                },
+            let Some(row) = rows.get(&pid).filter(|r| !r.zombie) else {
+                continue;
             };
-            if !same {
+            let Ok(fd) = pidfd::open(pid) else { continue };
+            // The PID could have been reused between the scan and the open: the process behind
+            // the pidfd must have the start time the scan saw.
+            if reader.stat(pid).ok().map(|s| s.starttime) != Some(row.start) {
                 continue;
             }
             self.members.insert(pid, Member { fd, gone: false });
@@ -287,6 +268,12 @@ impl Tree {
 
     /// Members still alive (zombies count as gone), in the order found.
     pub fn alive(&mut self) -> Vec<u32> {
+        if let Some(dir) = &self.cgroup {
+            let mut v = cgroup::procs_recursive(dir).unwrap_or_default();
+            v.retain(|p| !self.excluded.contains(p));
+            v.sort_unstable();
+            return v;
+        }
         self.refresh_gone();
         self.order
             .iter()
@@ -311,6 +298,23 @@ impl Tree {
     /// Send `sig` to every live member (through its pidfd) and to the tree's process group.
     /// Returns the PIDs it was delivered to.
     pub fn signal(&mut self, sig: Signal) -> Result<Vec<u32>> {
+        if let Some(dir) = self.cgroup.clone() {
+            let was_frozen = self.frozen;
+            if !was_frozen {
+                cgroup::set_frozen(&dir, true, Duration::from_secs(1))
+                    .map_err(|e| Error::from_io("freezing the cgroup", &e))?;
+            }
+            let mut sent = Vec::new();
+            for pid in self.alive() {
+                if sysproc::kill_pid(pid, sig.number()).is_ok() {
+                    sent.push(pid);
+                }
+            }
+            if !was_frozen {
+                let _ = cgroup::set_frozen(&dir, false, Duration::ZERO);
+            }
+            return Ok(sent);
+        }
         self.collect()?;
         let mut sent = Vec::new();
         for pid in self.alive() {
@@ -332,10 +336,10 @@ impl Tree {
     /// member until a fresh collection finds no new one (so a fork loop cannot outrun it).
     pub fn hold(&mut self) -> Result<Hold> {
         if let Some(dir) = self.cgroup.clone() {
-            if cgroup::set_frozen(&dir, true, Duration::from_secs(1)).is_ok() {
-                self.collect()?;
-                return Ok(Hold::Frozen);
-            }
+            cgroup::set_frozen(&dir, true, Duration::from_secs(1))
+                .map_err(|e| Error::from_io("freezing the cgroup", &e))?;
+            self.frozen = true;
+            return Ok(Hold::Frozen);
         }
         let mut stopped: HashSet<u32> = HashSet::new();
         for _ in 0..50 {
@@ -366,12 +370,14 @@ impl Tree {
     /// Undo [`Tree::hold`]: thaw the cgroup and send SIGCONT to every member and the group
     /// (also waking members that were stopped before we came).
     pub fn release(&mut self, hold: Hold) {
+        // While still frozen, so that the PIDs read from cgroup.procs stay valid.
+        self.resume();
         if hold == Hold::Frozen {
             if let Some(dir) = &self.cgroup {
                 let _ = cgroup::set_frozen(dir, false, Duration::ZERO);
             }
+            self.frozen = false;
         }
-        self.resume();
     }
 
     /// SIGCONT to the whole tree: the process group first, in one atomic group send, then each
@@ -379,6 +385,10 @@ impl Tree {
     /// while the others are still stopped, and the kernel then sends SIGHUP to a newly orphaned
     /// process group that has stopped members.
     pub fn resume(&mut self) {
+        if self.cgroup.is_some() {
+            let _ = self.signal(Signal::CONT);
+            return;
+        }
         if let Some(g) = self.pgid {
             let _ = send_group(g, Signal::CONT);
         }
@@ -392,15 +402,43 @@ impl Tree {
 
     /// Wait until every member is gone, the deadline passes, or one of `extra` becomes readable.
     /// New members that appear meanwhile (forks) are collected and waited for too.
+    ///
+    /// With a cgroup, `cgroup.events` ("populated 0") says when it is empty; without one, every
+    /// member's pidfd is in one epoll set, so each exit costs O(1) to notice, not O(members).
     pub fn wait_empty(
         &mut self,
         deadline: Option<Instant>,
         extra: &[BorrowedFd<'_>],
     ) -> Result<TreeWait> {
+        const EVENTS: u64 = u64::MAX;
+        const EXTRA: u64 = 1 << 40;
+        let sys = |e: std::io::Error| Error::from_io("waiting for the tree", &e);
+        let mut ep = sysproc::Epoll::new().map_err(sys)?;
+        for (i, f) in extra.iter().enumerate() {
+            ep.add(*f, EXTRA + i as u64, false, false).map_err(sys)?;
+        }
+        if let Some(ev) = &self.events {
+            ep.add(ev.as_fd(), EVENTS, true, false).map_err(sys)?;
+        }
+        let mut watched: HashSet<u32> = HashSet::new();
+        self.refresh_gone();
         loop {
-            let alive = self.alive();
-            if alive.is_empty() && !self.populated() {
+            if self.events.is_none() {
+                for (pid, m) in &self.members {
+                    if !m.gone && watched.insert(*pid) {
+                        ep.add(m.fd.as_fd(), *pid as u64, false, true)
+                            .map_err(sys)?;
+                    }
+                }
+            }
+            let any_alive = if self.events.is_some() {
+                self.populated()
+            } else {
+                self.members.values().any(|m| !m.gone)
+            };
+            if !any_alive {
                 // Every member we knew is gone: look once more for forks we have not seen.
+                self.refresh_gone();
                 if self.collect()? == 0 && !self.populated() {
                     return Ok(TreeWait::Empty);
                 }
@@ -409,24 +447,16 @@ impl Tree {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(TreeWait::Deadline);
             }
-            let mut fds: Vec<(BorrowedFd<'_>, bool)> = extra.iter().map(|f| (*f, false)).collect();
-            if let Some(ev) = &self.events {
-                fds.push((ev.as_fd(), true));
-            }
-            // With a cgroup, "populated 0" says it all; without one, each member's pidfd.
-            if self.events.is_none() {
-                for p in &alive {
-                    fds.push((self.members[p].fd.as_fd(), false));
+            for t in ep.wait(deadline).map_err(sys)? {
+                if t == EVENTS {
+                    continue;
                 }
-            }
-            let ready = sysproc::poll_fds(&fds, deadline)
-                .map_err(|e| Error::from_io("waiting for the tree", &e))?;
-            if let Some(i) = ready.iter().take(extra.len()).position(|r| *r) {
-                return Ok(TreeWait::Fd(i));
-            }
-            if self.events.is_none() && !ready.iter().skip(extra.len()).any(|r| *r) {
-                // Nothing ready, so the deadline passed; the loop head reports it.
-                continue;
+                if t >= EXTRA {
+                    return Ok(TreeWait::Fd((t - EXTRA) as usize));
+                }
+                if let Some(m) = self.members.get_mut(&(t as u32)) {
+                    m.gone = true;
+                }
             }
         }
     }
@@ -460,11 +490,20 @@ impl Tree {
                 let _ = sysproc::waitid_pidfd(m.fd.as_fd(), true, false);
             }
         }
-        if self.adopt {
-            // This process owns all its children: reap orphans we never saw alive, too.
-            for pid in sysproc::own_children() {
-                if pid != self.root && !self.excluded.contains(&pid) {
-                    let _ = sysproc::reap_pid(pid);
+        let leaf = self.cgroup.as_deref().map(cgroup::rel_of);
+        for pid in sysproc::own_children() {
+            if pid == self.root || self.excluded.contains(&pid) {
+                continue;
+            }
+            // Orphans adopted as subreaper: any child when this process owns all its children,
+            // else those still shown in our leaf (a zombie keeps its cgroup path).
+            let ours = self.adopt
+                || leaf
+                    .as_deref()
+                    .is_some_and(|l| cgroup::cgroup_of(pid).ok().as_deref() == Some(l));
+            if ours {
+                if let Ok(fd) = pidfd::open(pid) {
+                    let _ = sysproc::waitid_pidfd(fd.as_fd(), true, false);
                 }
             }
         }
@@ -475,4 +514,28 @@ impl Tree {
         self.events = cgroup::open_events(&dir).ok();
         self.cgroup = Some(dir);
     }
+}
+
+/// The PIDs of `root`'s tree by one /proc scan, without opening anything: `root`, the members
+/// of process group `pgid` and session `sid`, and all their descendants.
+pub fn scan_tree(root: u32, pgid: Option<u32>, sid: Option<u32>) -> Result<HashSet<u32>> {
+    let rows = scan()?;
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut out: HashSet<u32> = HashSet::new();
+    out.insert(root);
+    for (&pid, r) in &rows {
+        children.entry(r.ppid).or_default().push(pid);
+        if pgid.is_some_and(|g| r.pgrp == g as i32) || sid.is_some_and(|s| r.session == s as i32) {
+            out.insert(pid);
+        }
+    }
+    let mut stack: Vec<u32> = out.iter().copied().collect();
+    while let Some(p) = stack.pop() {
+        for k in children.get(&p).into_iter().flatten() {
+            if out.insert(*k) {
+                stack.push(*k);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -27,6 +27,8 @@ pub(crate) fn read_process(
         pid,
         ..Default::default()
     };
+    let wants_uid = fields.has(Field::Uid) || fields.has(Field::User);
+    let mut owner = None;
     if fields.needs_stat() {
         // The pidfd is opened before stat is read, so that the inode and the start time cannot
         // come from two different processes that had this PID one after the other.
@@ -35,7 +37,8 @@ pub(crate) fn read_process(
         } else {
             None
         };
-        let st = r.stat(pid)?;
+        let (st, uid) = r.stat_owned(pid, wants_uid)?;
+        owner = uid;
         let now = clock::now_ticks();
         let elapsed_ticks = now.saturating_sub(st.starttime);
         let want = |f| fields.has(f);
@@ -76,8 +79,11 @@ pub(crate) fn read_process(
             return Ok(None);
         }
     }
-    if fields.has(Field::Uid) || fields.has(Field::User) {
-        let uid = r.owner_uid(pid)?;
+    if wants_uid {
+        let uid = match owner {
+            Some(uid) => uid,
+            None => r.owner_uid(pid)?,
+        };
         p.uid = Some(uid);
         if !filter.check(&p, Stage::Uid) {
             return Ok(None);

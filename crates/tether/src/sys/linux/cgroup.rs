@@ -92,8 +92,8 @@ pub struct Leaf {
     pub dir: PathBuf,
     /// Path relative to the cgroup2 mount, as /proc/PID/cgroup shows it.
     pub rel: String,
-    /// `cgroup.procs`, opened before any fork so that a child can move itself with one write(2).
-    pub procs: OwnedFd,
+    /// The directory itself, for clone3(CLONE_INTO_CGROUP).
+    pub dir_fd: OwnedFd,
     /// `cgroup.events`, for event-driven "populated 0" / "frozen 1".
     pub events: OwnedFd,
     /// `cgroup.kill`, opened up front so that a watchdog can use it after fork.
@@ -118,7 +118,11 @@ pub fn create_leaf() -> io::Result<Leaf> {
             .map_err(io::Error::from)
     };
     let made = (|| {
-        let procs = open("cgroup.procs", OFlags::WRONLY)?;
+        let dir_fd = rustix::fs::open(
+            &dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         let events = open("cgroup.events", OFlags::RDONLY)?;
         let kill = open("cgroup.kill", OFlags::WRONLY)?;
         if !dir.join("cgroup.freeze").exists() {
@@ -127,15 +131,15 @@ pub fn create_leaf() -> io::Result<Leaf> {
                 "no cgroup.freeze",
             ));
         }
-        Ok((procs, events, kill))
+        Ok((dir_fd, events, kill))
     })();
     match made {
-        Ok((procs, events, kill)) => {
+        Ok((dir_fd, events, kill)) => {
             let rel = format!("{}/{name}", own.trim_end_matches('/'));
             Ok(Leaf {
                 dir,
                 rel,
-                procs,
+                dir_fd,
                 events,
                 kill,
             })
@@ -154,6 +158,18 @@ impl Leaf {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Kill every member, wait (event-driven, up to `limit`) until the leaf is empty, remove it.
+    pub fn kill_and_remove(&self, limit: std::time::Duration) -> io::Result<()> {
+        let _ = kill_all(&self.dir);
+        let _ = wait_event(
+            &self.events,
+            "populated",
+            false,
+            Some(std::time::Instant::now() + limit),
+        );
+        self.remove()
     }
 }
 

@@ -48,15 +48,7 @@ pub fn send_signal(fd: BorrowedFd<'_>, sig: i32) -> std::result::Result<(), rust
             0,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(rustix::io::Errno::from_raw_os_error(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
-    }
+    super::errno_result(rc)
 }
 
 /// Block until the process behind `fd` exits, or `timeout` passes (`None` waits forever).

@@ -170,6 +170,18 @@ impl ProcReader {
 
     /// Read `/proc/PID/FILE` whole into the internal buffer and return it.
     pub fn read(&mut self, pid: u32, file: &str) -> io::Result<&[u8]> {
+        self.read_owned(pid, file, false).map(|(b, _)| b)
+    }
+
+    /// Read `/proc/PID/FILE`, and with `owner` also return the file's owner uid, taken by
+    /// `fstat` on the open file: every file of /proc/PID has the owner of the directory, and an
+    /// `fstat` spares the path walk of a separate `stat` on it.
+    pub fn read_owned(
+        &mut self,
+        pid: u32,
+        file: &str,
+        owner: bool,
+    ) -> io::Result<(&[u8], Option<u32>)> {
         self.set_path(pid, file);
         let fd = rustix::fs::openat(
             &self.root,
@@ -177,6 +189,11 @@ impl ProcReader {
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let uid = if owner {
+            Some(rustix::fs::fstat(&fd)?.st_uid)
+        } else {
+            None
+        };
         self.buf.clear();
         loop {
             if self.buf.capacity() - self.buf.len() < 1024 {
@@ -191,13 +208,21 @@ impl ProcReader {
                 break;
             }
         }
-        Ok(&self.buf)
+        Ok((&self.buf, uid))
     }
 
     /// Parsed `/proc/PID/stat`.
     pub fn stat(&mut self, pid: u32) -> io::Result<Stat> {
-        let buf = self.read(pid, "stat")?;
-        parse_stat(buf).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed stat"))
+        self.stat_owned(pid, false).map(|(s, _)| s)
+    }
+
+    /// Parsed `/proc/PID/stat` and, with `owner`, the process's effective uid (see
+    /// [`ProcReader::owner_uid`]) from the same open file.
+    pub fn stat_owned(&mut self, pid: u32, owner: bool) -> io::Result<(Stat, Option<u32>)> {
+        let (buf, uid) = self.read_owned(pid, "stat", owner)?;
+        let st = parse_stat(buf)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed stat"))?;
+        Ok((st, uid))
     }
 
     /// The argument vector; empty for kernel threads and zombies.

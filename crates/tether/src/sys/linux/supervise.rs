@@ -1,0 +1,556 @@
+//! Supervising processes: the pre-exec setup of a contained child, child subreaper, waitid on
+//! pidfds, signalfd, epoll, and the watchdog that ends a tree when its supervisor dies.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+fn last_err() -> io::Error {
+    io::Error::last_os_error()
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(last_err())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Signals the supervisor blocks and reads through a signalfd; a child must start with them
+/// unblocked and at their default disposition.
+pub const SUPERVISED_SIGNALS: [i32; 7] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGCHLD,
+];
+
+/// Our session id, or `None` when the session lies outside our PID namespace.
+pub fn own_sid() -> Option<u32> {
+    // SAFETY: getsid(0) has no preconditions.
+    let s = unsafe { libc::getsid(0) };
+    (s > 0).then_some(s as u32)
+}
+
+/// Make this process a child subreaper: orphaned descendants are reparented to it instead of
+/// init, so they stay findable and killable.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(|_| ())
+}
+
+/// What the child does between fork and exec.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildSetup {
+    /// PID of the supervisor before the fork, to detect that it died before PDEATHSIG was set.
+    pub parent: libc::pid_t,
+    /// Start a new session (and so a new process group).
+    pub new_session: bool,
+    /// Only a new process group (used when a session is not wanted).
+    pub new_group: bool,
+    /// Set PR_SET_PDEATHSIG to SIGKILL.
+    pub pdeathsig: bool,
+}
+
+impl ChildSetup {
+    /// Runs in the forked child: only async-signal-safe calls (setsid, prctl, getppid,
+    /// sigprocmask, signal, _exit).
+    pub fn apply(&self) -> io::Result<()> {
+        // SAFETY: each call below is an async-signal-safe syscall on values owned by this child.
+        unsafe {
+            if self.new_session {
+                cvt(libc::setsid())?;
+            } else if self.new_group {
+                cvt(libc::setpgid(0, 0))?;
+            }
+            if self.pdeathsig {
+                cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+                // The parent may have died before the prctl: then nobody would kill us later.
+                // (_exit, not raise: after a raw clone3, libc's cached thread id is the parent's.)
+                if libc::getppid() != self.parent {
+                    libc::_exit(127);
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            for s in SUPERVISED_SIGNALS
+                .iter()
+                .chain(&[libc::SIGPIPE, libc::SIGTTIN, libc::SIGTTOU])
+            {
+                libc::signal(*s, libc::SIG_DFL);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a child ended, from waitid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawExit {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal (`core` when it dumped core).
+    Signal(i32, bool),
+}
+
+fn exit_of(info: &libc::siginfo_t) -> RawExit {
+    // SAFETY: si_status is valid for SIGCHLD siginfo filled in by waitid.
+    let status = unsafe { info.si_status() };
+    match info.si_code {
+        libc::CLD_EXITED => RawExit::Code(status),
+        libc::CLD_DUMPED => RawExit::Signal(status, true),
+        _ => RawExit::Signal(status, false),
+    }
+}
+
+/// `waitid(P_PIDFD, fd, WEXITED | flags)`. `Ok(None)` when `nohang` and it has not exited;
+/// `Err(ECHILD)` when the process is not our child (or was reaped already).
+pub fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool, keep: bool) -> io::Result<Option<RawExit>> {
+    let mut flags = libc::WEXITED;
+    if nohang {
+        flags |= libc::WNOHANG;
+    }
+    if keep {
+        flags |= libc::WNOWAIT;
+    }
+    loop {
+        // SAFETY: zeroed siginfo is a valid out-parameter for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pidfd, valid pointer.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                flags,
+            )
+        };
+        if rc < 0 {
+            let e = last_err();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: si_pid is valid after a successful waitid.
+        if unsafe { info.si_pid() } == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(exit_of(&info)));
+    }
+}
+
+/// `kill(pid, sig)` for one positive PID; refuses 0, 1, negative PIDs and this process, so it
+/// can never address a group or everything. Callers use it only where the PID cannot have been
+/// reused (a member listed from a frozen cgroup).
+pub fn kill_pid(pid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
+    if pid <= 1 || pid > i32::MAX as u32 || pid == std::process::id() {
+        return Err(rustix::io::Errno::INVAL);
+    }
+    // SAFETY: plain syscall on a checked positive PID.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, sig) };
+    super::errno_result(rc.into())
+}
+
+/// Reap `pid` if it is a zombie child of ours; returns its exit when it was reaped.
+pub fn reap_pid(pid: u32) -> Option<RawExit> {
+    // SAFETY: zeroed siginfo is a valid out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: plain waitid on one PID, never P_ALL.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    };
+    // SAFETY: si_pid is valid after a successful waitid.
+    (rc == 0 && unsafe { info.si_pid() } != 0).then(|| exit_of(&info))
+}
+
+/// The direct children of this process (all threads), from /proc/self/task/*/children.
+pub fn own_children() -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for t in dir.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(
+                    s.split_ascii_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A signalfd on a set of signals that are blocked for the calling thread while it lives.
+pub struct SignalFd {
+    fd: OwnedFd,
+    old: libc::sigset_t,
+}
+
+impl SignalFd {
+    /// Block `signals` in this thread and open a signalfd that reads them.
+    pub fn new(signals: &[i32]) -> io::Result<SignalFd> {
+        // SAFETY: sigset manipulation on local values; signalfd returns a new fd we own.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in signals {
+                libc::sigaddset(&mut set, *s);
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            if rc != 0 {
+                return Err(io::Error::from_raw_os_error(rc));
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+            if fd < 0 {
+                let e = last_err();
+                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                return Err(e);
+            }
+            Ok(SignalFd {
+                fd: OwnedFd::from_raw_fd(fd),
+                old,
+            })
+        }
+    }
+
+    /// The next pending signal number and sender PID, if any.
+    pub fn read(&self) -> Option<(i32, u32)> {
+        // SAFETY: signalfd_siginfo is plain data; read fills it whole or not at all.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: valid fd and buffer of `size` bytes.
+        let n = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        (n as usize == size).then_some((info.ssi_signo as i32, info.ssi_pid))
+    }
+}
+
+impl AsFd for SignalFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for SignalFd {
+    fn drop(&mut self) {
+        // SAFETY: restoring the mask saved in `new`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Make the calling process die of `sig` (default action), as GNU timeout does to pass a
+/// child's signal death on to its own parent. Returns only if the signal did not end it.
+pub fn die_by_signal(sig: i32) {
+    // SAFETY: resetting a disposition, unblocking and raising have no memory-safety effects.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        // Core dumps of tether itself would only confuse: the child already dumped if it did.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+}
+
+/// poll(2) on several fds with an optional deadline. Returns the revents per fd.
+pub fn poll_fds(
+    fds: &[(BorrowedFd<'_>, bool)],
+    deadline: Option<Instant>,
+) -> io::Result<Vec<bool>> {
+    // (fd, priority): priority fds (cgroup.events) wait for POLLPRI, others for POLLIN.
+    let mut pfds: Vec<rustix::event::PollFd<'_>> = fds
+        .iter()
+        .map(|(fd, pri)| {
+            rustix::event::PollFd::from_borrowed_fd(
+                *fd,
+                if *pri {
+                    rustix::event::PollFlags::PRI
+                } else {
+                    rustix::event::PollFlags::IN
+                },
+            )
+        })
+        .collect();
+    loop {
+        let ts =
+            deadline.map(|d| super::cgroup::timespec(d.saturating_duration_since(Instant::now())));
+        match rustix::event::poll(&mut pfds, ts.as_ref()) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(pfds.iter().map(|p| !p.revents().is_empty()).collect())
+}
+
+/// Raise the soft open-file limit to the hard one, so that a large tree fits in pidfds.
+pub fn raise_nofile_limit() {
+    let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if lim.current < lim.maximum {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: lim.maximum,
+                maximum: lim.maximum,
+            },
+        );
+    }
+}
+
+/// A forked helper that ends the tree if this process dies without releasing it: it blocks on a
+/// pipe whose only write end this process holds, so the kernel closes it on any death, SIGKILL
+/// included.
+#[derive(Debug)]
+pub struct Watchdog {
+    pid: libc::pid_t,
+    pipe: Option<OwnedFd>,
+}
+
+/// What the watchdog ends when its supervisor dies.
+pub struct WatchdogPlan<'a> {
+    /// `cgroup.kill` of the leaf.
+    pub kill: Option<BorrowedFd<'a>>,
+    /// `cgroup.events` of the leaf, to wait for it to empty before removing it.
+    pub events: Option<BorrowedFd<'a>>,
+    /// The leaf directory to remove.
+    pub leaf_dir: Option<&'a std::path::Path>,
+}
+
+impl Watchdog {
+    /// Fork the watchdog. After the fork the helper makes only async-signal-safe calls.
+    pub fn spawn(plan: &WatchdogPlan<'_>) -> io::Result<Watchdog> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = match plan.leaf_dir {
+            Some(d) => Some(
+                CString::new(d.as_os_str().as_bytes())
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?,
+            ),
+            None => None,
+        };
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let kill_fd = plan.kill.map_or(-1, |f| f.as_raw_fd());
+        let events_fd = plan.events.map_or(-1, |f| f.as_raw_fd());
+        let read_fd = r.as_raw_fd();
+        // SAFETY: fork; the child branch below only calls async-signal-safe functions and
+        // leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(last_err());
+        }
+        if pid == 0 {
+            // SAFETY: async-signal-safe calls only, on fds and buffers prepared before fork.
+            unsafe { watchdog_main(read_fd, kill_fd, events_fd, dir.as_ref()) }
+        }
+        drop(r);
+        Ok(Watchdog { pid, pipe: Some(w) })
+    }
+
+    /// The watchdog's PID.
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Tell the watchdog the process group it should kill (group mode).
+    pub fn set_group(&self, pgid: u32) {
+        if let Some(p) = &self.pipe {
+            let mut msg = [b'P', 0, 0, 0, 0];
+            msg[1..].copy_from_slice(&pgid.to_ne_bytes());
+            let _ = rustix::io::write(p, &msg);
+        }
+    }
+
+    /// The tree is ended and cleaned up: let the watchdog exit without acting, and reap it.
+    pub fn release(mut self) {
+        self.release_inner();
+    }
+
+    /// Tell the watchdog to exit without acting, without waiting for it (reap it later with
+    /// [`Watchdog::release`]), so its exit overlaps the caller's own cleanup.
+    pub fn notify_done(&mut self) {
+        if let Some(p) = self.pipe.take() {
+            let _ = rustix::io::write(&p, b"D");
+        }
+    }
+
+    fn release_inner(&mut self) {
+        self.notify_done();
+        if self.pid > 0 {
+            let pid = std::mem::replace(&mut self.pid, 0);
+            let mut st = 0;
+            // SAFETY: waiting for our own forked helper, which exits right after reading.
+            unsafe {
+                while libc::waitpid(pid, &mut st, 0) < 0 && *libc::__errno_location() == libc::EINTR
+                {
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.release_inner();
+    }
+}
+
+unsafe fn watchdog_main(
+    read_fd: RawFd,
+    kill_fd: RawFd,
+    events_fd: RawFd,
+    dir: Option<&CString>,
+) -> ! {
+    let mut all: libc::sigset_t = std::mem::zeroed();
+    libc::sigfillset(&mut all);
+    libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    // Keep only the fds we need, so the helper holds no pipe (the stdout of a test, the write
+    // end of its own pipe) open on anybody's behalf.
+    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+    for i in 0..3 {
+        if i != read_fd && i != kill_fd && i != events_fd {
+            libc::dup2(null, i);
+        }
+    }
+    let mut keep = [read_fd, kill_fd, events_fd];
+    keep.sort_unstable();
+    let mut from: i32 = 3;
+    for k in keep {
+        if k >= from {
+            if k > from {
+                libc::syscall(libc::SYS_close_range, from as u32, (k - 1) as u32, 0u32);
+            }
+            from = k + 1;
+        }
+    }
+    libc::syscall(libc::SYS_close_range, from as u32, u32::MAX, 0u32);
+    libc::prctl(libc::PR_SET_NAME, c"tether-watch".as_ptr(), 0, 0, 0);
+    let mut pgid: i32 = 0;
+    let mut buf = [0u8; 64];
+    let mut pending: [u8; 5] = [0; 5];
+    let mut have = 0usize;
+    loop {
+        let n = libc::read(read_fd, buf.as_mut_ptr().cast(), buf.len());
+        if n < 0 && *libc::__errno_location() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        for &b in &buf[..n as usize] {
+            if have == 0 && b == b'D' {
+                libc::_exit(0);
+            }
+            pending[have] = b;
+            have += 1;
+            if have == 5 {
+                pgid = i32::from_ne_bytes([pending[1], pending[2], pending[3], pending[4]]);
+                have = 0;
+            }
+        }
+    }
+    // The supervisor died without releasing us: end the tree.
+    if kill_fd >= 0 {
+        libc::write(kill_fd, b"1".as_ptr().cast(), 1);
+        if events_fd >= 0 {
+            let mut pfd = libc::pollfd {
+                fd: events_fd,
+                events: libc::POLLPRI,
+                revents: 0,
+            };
+            for _ in 0..100 {
+                let mut ev = [0u8; 128];
+                let n = libc::pread(events_fd, ev.as_mut_ptr().cast(), ev.len(), 0);
+                if n > 0 && !contains(&ev[..n as usize], b"populated 1") {
+                    break;
+                }
+                libc::poll(&mut pfd, 1, 100);
+            }
+        }
+        if let Some(d) = dir {
+            libc::rmdir(d.as_ptr());
+        }
+    } else if pgid > 1 {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    libc::_exit(0)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Time left until `deadline`, or `None` for no deadline.
+pub fn left(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+}
+
+/// An epoll set: waiting on many pidfds costs O(ready), not O(watched), per wakeup.
+pub struct Epoll {
+    fd: OwnedFd,
+    buf: Vec<rustix::event::epoll::Event>,
+}
+
+impl Epoll {
+    /// A new, empty set.
+    pub fn new() -> io::Result<Epoll> {
+        Ok(Epoll {
+            fd: rustix::event::epoll::create(rustix::event::epoll::CreateFlags::CLOEXEC)?,
+            buf: Vec::with_capacity(256),
+        })
+    }
+
+    /// Watch `fd` for readability (`pri`: for POLLPRI, as cgroup.events signals changes);
+    /// `oneshot` reports it once (a pidfd stays readable after its process exits).
+    pub fn add(&self, fd: BorrowedFd<'_>, token: u64, pri: bool, oneshot: bool) -> io::Result<()> {
+        use rustix::event::epoll::{EventData, EventFlags};
+        let mut flags = if pri { EventFlags::PRI } else { EventFlags::IN };
+        if oneshot {
+            flags |= EventFlags::ONESHOT;
+        }
+        Ok(rustix::event::epoll::add(
+            &self.fd,
+            fd,
+            EventData::new_u64(token),
+            flags,
+        )?)
+    }
+
+    /// Wait until at least one watched fd is ready or `deadline` passes; returns the tokens of
+    /// the ready ones (empty at the deadline).
+    pub fn wait(&mut self, deadline: Option<Instant>) -> io::Result<Vec<u64>> {
+        loop {
+            let ts = deadline
+                .map(|d| super::cgroup::timespec(d.saturating_duration_since(Instant::now())));
+            self.buf.clear();
+            match rustix::event::epoll::wait(
+                &self.fd,
+                rustix::buffer::spare_capacity(&mut self.buf),
+                ts.as_ref(),
+            ) {
+                Ok(_) => return Ok(self.buf.iter().map(|e| e.data.u64()).collect()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
