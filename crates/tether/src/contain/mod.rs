@@ -214,7 +214,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let contained = spec.mode != ContainMode::None;
     // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
     let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    // The watchdog is started right after the child (below), overlapping the child's exec.
+    // The watchdog is started right after the child is cloned (below), overlapping its exec.
     let watchdog: Option<Watchdog> = None;
 
     let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
@@ -272,24 +272,23 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             return Err(sys(e));
         }
     };
-    let (pid, pidfd) = match sysspawn::spawn(&plan) {
+    let program_error = |e: std::io::Error| SpawnError {
+        not_found: e.raw_os_error() == Some(libc::ENOENT),
+        error: Error::from_io(
+            format_args!("failed to run command '{}'", program.to_string_lossy()),
+            &e,
+        ),
+    };
+    let started = match sysspawn::start(&plan) {
         Ok(x) => x,
         Err(e) => {
             cleanup(watchdog, &leaf);
-            let not_found = e.raw_os_error() == Some(libc::ENOENT);
-            return Err(SpawnError {
-                error: Error::from_io(
-                    format_args!("failed to run command '{}'", program.to_string_lossy()),
-                    &e,
-                ),
-                not_found,
-            });
+            return Err(program_error(e));
         }
     };
-    drop(keep);
-    // Started after the child so that its fork overlaps the child's exec. Until it exists, the
-    // child's PDEATHSIG covers a supervisor killed in those microseconds (the child cannot have
-    // started anything yet).
+    // The watchdog is forked while the child sets itself up and execs (not after), so the two
+    // overlap on another CPU. Until it exists, the child's PDEATHSIG covers a supervisor killed
+    // in those microseconds (the child cannot have started anything yet).
     let watchdog = if spec.watchdog && contained {
         let plan = WatchdogPlan {
             kill: leaf.as_ref().map(|l| l.kill.as_fd()),
@@ -300,8 +299,8 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             Ok(w) => Some(w),
             Err(e) => {
                 // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
-                let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
-                let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
+                let _ = pidfd::send_signal(started.pidfd.as_fd(), libc::SIGKILL);
+                let _ = sysproc::waitid_pidfd(started.pidfd.as_fd(), false, false);
                 if let Some(l) = &leaf {
                     let _ = cgroup::kill_all(&l.dir);
                     let _ = cgroup::wait_event(
@@ -318,6 +317,15 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     } else {
         None
     };
+    let (pid, pidfd) = match started.wait_exec() {
+        Ok(x) => x,
+        Err(e) => {
+            // The failed child is reaped already; nothing else can be in the leaf.
+            cleanup(watchdog, &leaf);
+            return Err(program_error(e));
+        }
+    };
+    drop(keep);
     let [stdin, stdout, stderr] = parent_ends;
     let pgid = contained.then_some(pid);
     if let (Some(w), Some(g)) = (&watchdog, pgid) {

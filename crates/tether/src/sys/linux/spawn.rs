@@ -52,6 +52,22 @@ const STAGE_EXEC: u8 = 2;
 /// Start the child. Returns its PID and pidfd once it has exec'd; the exec error otherwise
 /// (the failed child is reaped here).
 pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
+    start(plan)?.wait_exec()
+}
+
+/// A child that has been cloned but may not have exec'd yet: the caller can do other work
+/// (start a watchdog) while the child sets itself up, then learn the outcome with
+/// [`Started::wait_exec`].
+pub struct Started {
+    /// The child's PID.
+    pub pid: u32,
+    /// The child's pidfd.
+    pub pidfd: OwnedFd,
+    err: OwnedFd,
+}
+
+/// Clone the child without waiting for its exec.
+pub fn start(plan: &Plan) -> io::Result<Started> {
     let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
@@ -90,6 +106,23 @@ pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
     drop(err_w);
     // SAFETY: CLONE_PIDFD stored a new fd that we now own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Started {
+        pid: pid as u32,
+        pidfd,
+        err: err_r,
+    })
+}
+
+impl Started {
+    /// Block until the child has exec'd (the error pipe closes) and return its PID and pidfd,
+    /// or its setup/exec error (the failed child is reaped here).
+    pub fn wait_exec(self) -> io::Result<(u32, OwnedFd)> {
+        let Started { pid, pidfd, err } = self;
+        read_exec_result(pid, pidfd, err)
+    }
+}
+
+fn read_exec_result(pid: u32, pidfd: OwnedFd, err_r: OwnedFd) -> io::Result<(u32, OwnedFd)> {
     let mut buf = [0u8; 5];
     let mut got = 0;
     while got < buf.len() {
@@ -101,7 +134,7 @@ pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
         }
     }
     if got == 0 {
-        return Ok((pid as u32, pidfd));
+        return Ok((pid, pidfd));
     }
     // The child failed before or at exec: reap it and report its errno.
     let _ = super::supervise::waitid_pidfd(std::os::fd::AsFd::as_fd(&pidfd), false, false);
