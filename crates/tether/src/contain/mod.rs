@@ -214,7 +214,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let contained = spec.mode != ContainMode::None;
     // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
     let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    // The watchdog is started right after the child is cloned (below), overlapping its exec.
+    // The watchdog is started just before the child (below), once stdio is prepared.
     let watchdog: Option<Watchdog> = None;
 
     let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
@@ -279,16 +279,10 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             &e,
         ),
     };
-    let started = match sysspawn::start(&plan) {
-        Ok(x) => x,
-        Err(e) => {
-            cleanup(watchdog, &leaf);
-            return Err(program_error(e));
-        }
-    };
-    // The watchdog is forked while the child sets itself up and execs (not after), so the two
-    // overlap on another CPU. Until it exists, the child's PDEATHSIG covers a supervisor killed
-    // in those microseconds (the child cannot have started anything yet).
+    // The watchdog is forked before the child, so that its own start-up (closing fds) overlaps
+    // the child's exec on another CPU; the child is spawned vfork-style and we resume once it
+    // has exec'd. Until the watchdog knows the process group (group mode, just below), the
+    // child's PDEATHSIG covers a supervisor killed in those microseconds.
     let watchdog = if spec.watchdog && contained {
         let plan = WatchdogPlan {
             kill: leaf.as_ref().map(|l| l.kill.as_fd()),
@@ -298,26 +292,15 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         match Watchdog::spawn(&plan) {
             Ok(w) => Some(w),
             Err(e) => {
-                // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
-                let _ = pidfd::send_signal(started.pidfd.as_fd(), libc::SIGKILL);
-                let _ = sysproc::waitid_pidfd(started.pidfd.as_fd(), false, false);
-                if let Some(l) = &leaf {
-                    let _ = cgroup::kill_all(&l.dir);
-                    let _ = cgroup::wait_event(
-                        &l.events,
-                        "populated",
-                        false,
-                        Some(Instant::now() + Duration::from_secs(2)),
-                    );
-                    let _ = l.remove();
-                }
+                // Without a watchdog the promise cannot be kept: fail the spawn.
+                cleanup(None, &leaf);
                 return Err(sys(Error::from_io("starting the watchdog", &e)));
             }
         }
     } else {
         None
     };
-    let (pid, pidfd) = match started.wait_exec() {
+    let (pid, pidfd) = match sysspawn::spawn(&plan) {
         Ok(x) => x,
         Err(e) => {
             // The failed child is reaped already; nothing else can be in the leaf.
