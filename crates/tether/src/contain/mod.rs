@@ -188,6 +188,8 @@ pub struct Contained {
     watchdog: Option<Watchdog>,
     exit: Option<ExitInfo>,
     started: Instant,
+    /// The cleanup ran (end_tree); Drop has nothing left to do.
+    cleaned: bool,
 }
 
 /// Start `spec` contained. Errors carry whether the program was missing (GNU's 127).
@@ -351,6 +353,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         watchdog,
         exit: None,
         started: Instant::now(),
+        cleaned: false,
     })
 }
 
@@ -514,13 +517,17 @@ impl Contained {
     }
 
     fn finish_cleanup(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.cleaned = true;
+        // Let the watchdog exit first, so that its exit overlaps the rest of the cleanup.
         if let Some(w) = &mut self.watchdog {
             w.notify_done();
         }
-        self.tree.reap_adopted();
         if let Some(l) = self.leaf.take() {
             if l.remove().is_err() {
-                // Still populated (a D-state straggler): let the watchdog logic do it later.
+                // Still populated (a D-state straggler): kill again and wait for it to empty.
                 let _ = cgroup::kill_all(&l.dir);
                 let _ = cgroup::wait_event(
                     &l.events,
@@ -531,9 +538,11 @@ impl Contained {
                 let _ = l.remove();
             }
         }
+        // Reaped before the orphans, so that it is not the zombie that makes them look for more.
         if let Some(w) = self.watchdog.take() {
             w.release();
         }
+        self.tree.reap_adopted();
     }
 }
 
