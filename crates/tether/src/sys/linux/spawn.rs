@@ -180,24 +180,28 @@ unsafe fn clone3_call(
     entry: unsafe extern "C" fn(*mut libc::c_void) -> !,
     arg: *mut libc::c_void,
 ) -> isize {
-    let ret: isize;
+    let ret: usize;
     std::arch::asm!(
         "svc 0",
         "cbnz x0, 2f",
         "mov x29, xzr",
-        "mov x0, x20",
-        "blr x19",
+        "mov x0, x10",
+        "blr x9",
         "brk #1",
         "2:",
-        inlateout("x0") args => ret,
+        inlateout("x0") args as usize => ret,
         in("x1") std::mem::size_of::<CloneArgs>(),
         in("x8") libc::SYS_clone3,
-        in("x19") entry,
-        in("x20") arg,
+        // Syscalls preserve every register but x0, so the child still has x9/x10.
+        in("x9") entry,
+        in("x10") arg,
         options(nostack),
     );
-    ret
+    ret as isize
 }
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("sys::linux::spawn has a clone3 entry for x86_64 and aarch64 only");
 
 /// Start the child. Returns its PID and pidfd once it has exec'd; the exec error otherwise
 /// (the failed child is reaped here).
