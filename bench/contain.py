@@ -110,8 +110,10 @@ def exit_latency(argv, preexec):
 
 def bench_exit(n, preexec):
     script = "sleep 0.05; exec date +%s%N"
-    t = [exit_latency([TETHER, "run", "--timeout", "10", "sh", "-c", script], preexec) for _ in range(n)]
-    g = [exit_latency(["timeout", "10", "sh", "-c", script], preexec) for _ in range(n)]
+    t, g = [], []
+    for _ in range(n):  # interleaved, like the overhead bench, so both see the same load
+        t.append(exit_latency([TETHER, "run", "--timeout", "10", "sh", "-c", script], preexec))
+        g.append(exit_latency(["timeout", "10", "sh", "-c", script], preexec))
     print("2. child exit -> run returns (median)")
     row("tether run", med(t), med(g), "GNU timeout:")
 
@@ -123,8 +125,10 @@ def deadline_latency(argv, limit, preexec):
 
 
 def bench_deadline(n, preexec):
-    t = [deadline_latency([TETHER, "run", "--timeout", "0.1", "sleep", "10"], 0.1, preexec) for _ in range(n)]
-    g = [deadline_latency(["timeout", "0.1", "sleep", "10"], 0.1, preexec) for _ in range(n)]
+    t, g = [], []
+    for _ in range(n):
+        t.append(deadline_latency([TETHER, "run", "--timeout", "0.1", "sleep", "10"], 0.1, preexec))
+        g.append(deadline_latency(["timeout", "0.1", "sleep", "10"], 0.1, preexec))
     print("3. deadline -> run returns, child obeys TERM (median, includes start-up)")
     row("tether run --timeout 0.1 sleep 10", med(t), med(g), "GNU timeout:")
 

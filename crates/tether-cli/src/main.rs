@@ -7,6 +7,13 @@ mod output;
 
 use clap::{Parser, Subcommand};
 
+// The unwinder std needs, linked in statically: libgcc_s is then not needed at run time
+// (--as-needed drops it), which spares the loader one library to map, relocate and
+// initialise on every start (part of `tether run`'s overhead, bench/contain.py).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[link(name = "gcc_eh", kind = "static")]
+extern "C" {}
+
 /// Process primitives that never signal the wrong process, never lose a child, and never poll
 /// when the kernel can tell.
 #[derive(Parser)]

@@ -210,6 +210,8 @@ pub struct Contained {
     watchdog: Option<Watchdog>,
     exit: Option<ExitInfo>,
     started: Instant,
+    /// The cleanup ran (end_tree); Drop has nothing left to do.
+    cleaned: bool,
 }
 
 /// Start `spec` contained. Errors carry whether the program was missing (GNU's 127).
@@ -236,7 +238,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let contained = spec.mode != ContainMode::None;
     // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
     let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    // The watchdog is started right after the child (below), overlapping the child's exec.
+    // The watchdog is started just before the child (below), once stdio is prepared.
     let watchdog: Option<Watchdog> = None;
 
     let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
@@ -294,24 +296,17 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             return Err(sys(e));
         }
     };
-    let (pid, pidfd) = match sysspawn::spawn(&plan) {
-        Ok(x) => x,
-        Err(e) => {
-            cleanup(watchdog, &leaf);
-            let not_found = e.raw_os_error() == Some(libc::ENOENT);
-            return Err(SpawnError {
-                error: Error::from_io(
-                    format_args!("failed to run command '{}'", program.to_string_lossy()),
-                    &e,
-                ),
-                not_found,
-            });
-        }
+    let program_error = |e: std::io::Error| SpawnError {
+        not_found: e.raw_os_error() == Some(libc::ENOENT),
+        error: Error::from_io(
+            format_args!("failed to run command '{}'", program.to_string_lossy()),
+            &e,
+        ),
     };
-    drop(keep);
-    // Started after the child so that its fork overlaps the child's exec. Until it exists, the
-    // child's PDEATHSIG covers a supervisor killed in those microseconds (the child cannot have
-    // started anything yet).
+    // The watchdog is forked before the child, so that its own start-up (closing fds) overlaps
+    // the child's exec on another CPU; the child is spawned vfork-style and we resume once it
+    // has exec'd. Until the watchdog knows the process group (group mode, just below), the
+    // child's PDEATHSIG covers a supervisor killed in those microseconds.
     let watchdog = if spec.watchdog && contained {
         let plan = WatchdogPlan {
             kill: leaf.as_ref().map(|l| l.kill.as_fd()),
@@ -321,18 +316,23 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         match Watchdog::spawn(&plan) {
             Ok(w) => Some(w),
             Err(e) => {
-                // Without a watchdog the promise cannot be kept: end the child, fail the spawn.
-                let _ = pidfd::send_signal(pidfd.as_fd(), libc::SIGKILL);
-                let _ = sysproc::waitid_pidfd(pidfd.as_fd(), false, false);
-                if let Some(l) = &leaf {
-                    let _ = l.kill_and_remove(Duration::from_secs(2));
-                }
+                // Without a watchdog the promise cannot be kept: fail the spawn.
+                cleanup(None, &leaf);
                 return Err(sys(Error::from_io("starting the watchdog", &e)));
             }
         }
     } else {
         None
     };
+    let (pid, pidfd) = match sysspawn::spawn(&plan) {
+        Ok(x) => x,
+        Err(e) => {
+            // The failed child is reaped already; nothing else can be in the leaf.
+            cleanup(watchdog, &leaf);
+            return Err(program_error(e));
+        }
+    };
+    drop(keep);
     let [stdin, stdout, stderr] = parent_ends;
     let pgid = contained.then_some(pid);
     if let (Some(w), Some(g)) = (&watchdog, pgid) {
@@ -375,6 +375,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         watchdog,
         exit: None,
         started: Instant::now(),
+        cleaned: false,
     })
 }
 
@@ -538,19 +539,25 @@ impl Contained {
     }
 
     fn finish_cleanup(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.cleaned = true;
+        // Let the watchdog exit first, so that its exit overlaps the rest of the cleanup.
         if let Some(w) = &mut self.watchdog {
             w.notify_done();
         }
-        self.tree.reap_adopted();
         if let Some(l) = self.leaf.take() {
             if l.remove().is_err() {
                 // Still populated (a D-state straggler): end it and try once more.
                 let _ = l.kill_and_remove(Duration::from_secs(2));
             }
         }
+        // Reaped before the orphans, so that it is not the zombie that makes them look for more.
         if let Some(w) = self.watchdog.take() {
             w.release();
         }
+        self.tree.reap_adopted();
     }
 }
 

@@ -464,6 +464,10 @@ impl Tree {
     /// Kill whatever is left with SIGKILL (cgroup.kill when there is a cgroup), then wait for
     /// it to be gone up to `deadline`. Returns the PIDs that were alive when it began.
     pub fn kill_remaining(&mut self, deadline: Instant) -> Result<Vec<u32>> {
+        if self.cgroup.is_some() && self.events.is_some() && !self.populated() {
+            // "populated 0" covers the leaf and everything below it: nothing to list or kill.
+            return Ok(Vec::new());
+        }
         self.collect()?;
         let alive = self.alive();
         if alive.is_empty() && !self.populated() {
@@ -489,6 +493,10 @@ impl Tree {
                 // Through the pidfd, so a reused PID can never be reaped by mistake.
                 let _ = sysproc::waitid_pidfd(m.fd.as_fd(), true, false);
             }
+        }
+        if sysproc::zombie_child().is_none() {
+            // No child of ours has exited: no orphan to reap, no /proc walk needed.
+            return;
         }
         let leaf = self.cgroup.as_deref().map(cgroup::rel_of);
         for pid in sysproc::own_children() {

@@ -17,10 +17,31 @@ use rustix::fs::{Mode, OFlags};
 pub fn mount_point() -> Option<&'static Path> {
     static M: OnceLock<Option<PathBuf>> = OnceLock::new();
     M.get_or_init(|| {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let text = read_text("/proc/self/mountinfo").ok()?;
         find_cgroup2_mount(&text)
     })
     .as_deref()
+}
+
+/// Read a small /proc or cgroupfs file whole. These report size 0, so `fs::read_to_string`
+/// starts at 32 bytes and doubles (8 reads for mountinfo); one 4 KiB read usually does.
+fn read_text(path: &str) -> io::Result<String> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
+        }
+        let n = match rustix::io::read(&fd, rustix::buffer::spare_capacity(&mut buf)) {
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            break;
+        }
+    }
+    String::from_utf8(buf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
 }
 
 /// Parse mountinfo text for the first cgroup2 mount whose root is `/`.
@@ -61,7 +82,7 @@ fn unescape_mountinfo(s: &str) -> String {
 
 /// The v2 cgroup path (`0::/a/b`) of a process, relative to the cgroup2 mount.
 pub fn cgroup_of(pid: u32) -> io::Result<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
+    let text = read_text(&format!("/proc/{pid}/cgroup"))?;
     parse_proc_cgroup(&text)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 line"))
 }
@@ -106,7 +127,10 @@ static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
 /// Fails when cgroup v2 is absent, this process may not create cgroups there, or the leaf would
 /// lack `cgroup.kill`.
 pub fn create_leaf() -> io::Result<Leaf> {
-    let own = cgroup_of(std::process::id())?;
+    let own = read_text("/proc/self/cgroup").and_then(|t| {
+        parse_proc_cgroup(&t)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 line"))
+    })?;
     let parent =
         dir_of(&own).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount"))?;
     let n = LEAF_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -124,13 +148,8 @@ pub fn create_leaf() -> io::Result<Leaf> {
             Mode::empty(),
         )?;
         let events = open("cgroup.events", OFlags::RDONLY)?;
+        // cgroup.kill (Linux 5.14) implies cgroup.freeze (5.2) in a non-root cgroup.
         let kill = open("cgroup.kill", OFlags::WRONLY)?;
-        if !dir.join("cgroup.freeze").exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "no cgroup.freeze",
-            ));
-        }
         Ok((dir_fd, events, kill))
     })();
     match made {

@@ -146,6 +146,25 @@ pub fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool, keep: bool) -> io::Result<
     }
 }
 
+/// Some child of this process that has exited and not been reaped (left unreaped), if any:
+/// one cheap check before a scan for orphans to reap.
+pub fn zombie_child() -> Option<u32> {
+    // SAFETY: zeroed siginfo is a valid out-parameter.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with WNOWAIT only reports; nothing is reaped.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        )
+    };
+    // SAFETY: si_pid is valid after a successful waitid.
+    let pid = unsafe { info.si_pid() };
+    (rc == 0 && pid > 0).then_some(pid as u32)
+}
+
 /// `kill(pid, sig)` for one positive PID; refuses 0, 1, negative PIDs and this process, so it
 /// can never address a group or everything. Callers use it only where the PID cannot have been
 /// reused (a member listed from a frozen cgroup).
