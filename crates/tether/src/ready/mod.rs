@@ -338,6 +338,18 @@ pub(crate) enum Status {
 }
 
 /// When to check a target again when it is not ready.
+impl Next {
+    /// The backoff of a network check: capped at [`LOCAL_CAP`] while a cheap local socket-table
+    /// lookup can tell that nothing listens yet, else at `--interval`.
+    pub(crate) fn network(cheap: bool, cx: &Cx) -> Next {
+        if cheap {
+            Next::Backoff(cx.opts.interval.min(LOCAL_CAP))
+        } else {
+            Next::Backoff(cx.opts.interval)
+        }
+    }
+}
+
 pub(crate) enum Next {
     /// After the backoff delay, which doubles up to this cap.
     Backoff(Duration),

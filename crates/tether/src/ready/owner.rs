@@ -60,10 +60,6 @@ impl Check for OwnerCheck {
     }
 
     fn next(&self, cx: &Cx) -> Next {
-        if self.cheap {
-            Next::Backoff(cx.opts.interval.min(super::LOCAL_CAP))
-        } else {
-            Next::Backoff(cx.opts.interval)
-        }
+        Next::network(self.cheap, cx)
     }
 }

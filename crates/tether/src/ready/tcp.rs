@@ -85,10 +85,6 @@ impl Check for TcpCheck {
     }
 
     fn next(&self, cx: &Cx) -> Next {
-        if self.cheap {
-            Next::Backoff(cx.opts.interval.min(super::LOCAL_CAP))
-        } else {
-            Next::Backoff(cx.opts.interval)
-        }
+        Next::network(self.cheap, cx)
     }
 }
