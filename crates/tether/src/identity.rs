@@ -69,9 +69,16 @@ impl ProcessIdentity {
     pub fn of_pidfd(pid: u32, fd: &OwnedFd) -> Result<Self> {
         let (start_ticks, state) = read_start(pid)?;
         if !pidfd::is_alive(fd) && !matches!(state, 'Z' | 'X') {
-            return Err(Error::not_found(format!(
-                "process {pid} exited while being identified"
-            )));
+            // It exited after the read. While it is an unreaped zombie its PID stays its own, so
+            // a second read that shows a zombie with the same start time still describes it.
+            match read_start(pid) {
+                Ok((again, 'Z' | 'X')) if again == start_ticks => {}
+                _ => {
+                    return Err(Error::not_found(format!(
+                        "process {pid} exited while being identified"
+                    )))
+                }
+            }
         }
         Ok(ProcessIdentity {
             pid,
@@ -229,8 +236,12 @@ mod tests {
 
     #[test]
     fn exited_child_is_gone() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let id = ProcessIdentity::of(child.id()).unwrap();
+        child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(id.check(), IdentityCheck::Gone);
     }
