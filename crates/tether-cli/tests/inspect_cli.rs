@@ -214,7 +214,9 @@ fn hostile_comm_is_reported_verbatim() {
         "name,state",
     ]));
     assert_eq!(v["processes"][0]["name"], name);
-    assert_eq!(v["processes"][0]["state"], "sleeping");
+    // Just after exec it may still be running, under load.
+    let state = v["processes"][0]["state"].as_str().unwrap();
+    assert!(state == "sleeping" || state == "running", "{state}");
 }
 
 #[test]

@@ -284,7 +284,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
             },
         }
     }
-    let plan = match build_plan(
+    let mut plan = match build_plan(
         spec,
         stdio,
         leaf.as_ref().map(|l| l.dir_fd.as_raw_fd()),
@@ -305,8 +305,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     };
     // The watchdog is forked before the child, so that its own start-up (closing fds) overlaps
     // the child's exec on another CPU; the child is spawned vfork-style and we resume once it
-    // has exec'd. Until the watchdog knows the process group (group mode, just below), the
-    // child's PDEATHSIG covers a supervisor killed in those microseconds.
+    // has exec'd. The child announces its process group to the watchdog before it execs.
     let watchdog = if spec.watchdog && contained {
         let plan = WatchdogPlan {
             kill: leaf.as_ref().map(|l| l.kill.as_fd()),
@@ -324,6 +323,9 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     } else {
         None
     };
+    if let Some(w) = &watchdog {
+        plan.setup.announce_fd = w.announce_fd();
+    }
     let (pid, pidfd) = match sysspawn::spawn(&plan) {
         Ok(x) => x,
         Err(e) => {
@@ -335,9 +337,6 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     drop(keep);
     let [stdin, stdout, stderr] = parent_ends;
     let pgid = contained.then_some(pid);
-    if let (Some(w), Some(g)) = (&watchdog, pgid) {
-        w.set_group(g);
-    }
     let (mechanism, strength) = match (&leaf, contained) {
         (Some(_), _) => (Mechanism::Cgroup, Strength::KernelEnforced),
         (None, true) if subreaper => (Mechanism::SessionSubreaper, Strength::GroupSubreaper),
@@ -461,6 +460,7 @@ fn build_plan(
             new_session: contained,
             new_group: false,
             pdeathsig: spec.pdeathsig,
+            announce_fd: -1,
         },
     })
 }

@@ -507,7 +507,13 @@ mod tests {
         let first = socket_owners(&wanted, Some(&[child.id()]), ScanStop::FirstHolder).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(all[&ino], vec![(child.id(), vec![raw])]);
+        // Other tests of this binary fork concurrently, and a forked child holds a copy of the
+        // listener until it execs: such a momentary holder is a real one, so look for ours.
+        assert!(
+            all[&ino].contains(&(child.id(), vec![raw])),
+            "{:?}",
+            all[&ino]
+        );
         assert_eq!(first[&ino], vec![(child.id(), vec![raw])]);
         drop(l);
     }
@@ -535,7 +541,12 @@ mod tests {
         let one = socket_owners(&wanted, Some(&[child.id()]), ScanStop::AllHolders).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(all[&ino], vec![(child.id(), vec![200])]);
+        // As above: a concurrently forked child of another test may hold a copy for a moment.
+        assert!(
+            all[&ino].contains(&(child.id(), vec![200])),
+            "{:?}",
+            all[&ino]
+        );
         assert_eq!(one[&ino], vec![(child.id(), vec![200])]);
     }
 

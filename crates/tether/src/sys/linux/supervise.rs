@@ -55,6 +55,9 @@ pub struct ChildSetup {
     pub new_group: bool,
     /// Set PR_SET_PDEATHSIG to SIGKILL.
     pub pdeathsig: bool,
+    /// The watchdog's pipe (or -1): the child tells it its new process group before it execs,
+    /// so that no moment exists in which the tree runs and the watchdog does not know it.
+    pub announce_fd: RawFd,
 }
 
 impl ChildSetup {
@@ -67,6 +70,18 @@ impl ChildSetup {
                 cvt(libc::setsid())?;
             } else if self.new_group {
                 cvt(libc::setpgid(0, 0))?;
+            }
+            if self.announce_fd >= 0 && (self.new_session || self.new_group) {
+                // Our PID is now our process group id. A raw syscall: libc's cached ids are the
+                // parent's after a raw clone3.
+                let pgid = libc::syscall(libc::SYS_getpid) as u32;
+                let mut msg = [b'P', 0, 0, 0, 0];
+                msg[1..].copy_from_slice(&pgid.to_ne_bytes());
+                if libc::write(self.announce_fd, msg.as_ptr().cast(), msg.len())
+                    != msg.len() as isize
+                {
+                    return Err(last_err());
+                }
             }
             if self.pdeathsig {
                 cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
@@ -390,13 +405,10 @@ impl Watchdog {
         self.pid as u32
     }
 
-    /// Tell the watchdog the process group it should kill (group mode).
-    pub fn set_group(&self, pgid: u32) {
-        if let Some(p) = &self.pipe {
-            let mut msg = [b'P', 0, 0, 0, 0];
-            msg[1..].copy_from_slice(&pgid.to_ne_bytes());
-            let _ = rustix::io::write(p, &msg);
-        }
+    /// The pipe on which a child announces its process group (see [`ChildSetup::announce_fd`]),
+    /// or -1 once the watchdog was released.
+    pub fn announce_fd(&self) -> RawFd {
+        self.pipe.as_ref().map_or(-1, |p| p.as_raw_fd())
     }
 
     /// The tree is ended and cleaned up: let the watchdog exit without acting, and reap it.
