@@ -2,32 +2,33 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
 // `json` parses stdout and validates it against its committed schema.
-use common::{json as json_of, tether};
+use common::{json as json_of, tether, ChildGuard};
 
-/// A process group this test created (leader = the spawned child); the whole group is killed
-/// and the leader reaped on drop. The group id is the child's PID, never 0 or 1.
-struct Group(Child);
-impl Drop for Group {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) on the group this test created.
-        unsafe {
-            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
-        }
-        let _ = self.0.wait();
-    }
+/// Run a Python script (with `args`) as a process group of its own, killed on drop, and return
+/// it with the first line it prints (which tells the test that it is ready and on what port).
+fn python(script: &str, args: &[&std::ffi::OsStr]) -> (ChildGuard, String) {
+    let mut g = ChildGuard::spawn(
+        Command::new("python3")
+            .args(["-c", script])
+            .args(args)
+            .stdout(Stdio::piped()),
+    );
+    let out = g.0.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    (g, line.trim().to_string())
 }
 
 /// A pre-fork server: the parent binds and listens on an ephemeral loopback port, then forks
 /// three workers that inherit the socket. Returns the group, the port and all four PIDs.
-fn forking_server() -> (Group, u16, Vec<u32>) {
+fn forking_server() -> (ChildGuard, u16, Vec<u32>) {
     let script = r#"
 import os, socket, sys, time
 s = socket.socket()
@@ -43,16 +44,7 @@ for _ in range(3):
 print(s.getsockname()[1], os.getpid(), *kids, flush=True)
 time.sleep(600)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .expect("python3");
-    let out = child.stdout.take().unwrap();
-    let g = Group(child);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
+    let (g, line) = python(script, &[]);
     let nums: Vec<u32> = line
         .split_whitespace()
         .map(|s| s.parse().unwrap())
@@ -151,17 +143,7 @@ x.listen(1)
 print(u.getsockname()[1], flush=True)
 time.sleep(600)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(&sock)
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let g = Group(child);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
+    let (g, line) = python(script, &[sock.as_os_str()]);
     let port = line.trim();
     let v = json_of(&tether(&["--json", "who", &format!("{port}/udp")]));
     assert_eq!(pids_of(&v["owners"]), vec![g.0.id()]);
@@ -192,17 +174,7 @@ s.listen(1)
 print(s.getsockname()[1], flush=True)
 time.sleep(600)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let g = Group(child);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
+    let (g, line) = python(script, &[file.as_os_str()]);
     let port: u64 = line.trim().parse().unwrap();
     let pid = g.0.id().to_string();
     let out = tether(&["--json", "fds", &pid]);
@@ -243,15 +215,6 @@ time.sleep(600)
     assert_eq!(tether(&["fds", "0"]).status.code(), Some(2));
 }
 
-/// A child this test spawned, killed and reaped on drop.
-struct Kid(Child);
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -264,7 +227,7 @@ fn free_port() -> u16 {
 fn wait_for_exit_codes() {
     // Ready: a listener opened later by a child process.
     let port = free_port();
-    let server = Kid(
+    let server = ChildGuard::spawn(
         Command::new("python3")
             .args([
                 "-c",
@@ -272,9 +235,7 @@ fn wait_for_exit_codes() {
                  s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); \
                  s.bind(('127.0.0.1', int(__import__('sys').argv[1]))); s.listen(1); time.sleep(60)",
             ])
-            .arg(port.to_string())
-            .spawn()
-            .unwrap(),
+            .arg(port.to_string()),
     );
     let out = tether(&[
         "--json",
@@ -318,7 +279,7 @@ fn wait_for_exit_codes() {
     assert!(v["targets"][0]["last_error"].as_str().is_some());
 
     // The watched process dies first: 3, fast.
-    let short = Kid(Command::new("sleep").arg("0.2").spawn().unwrap());
+    let short = ChildGuard::spawn(Command::new("sleep").arg("0.2"));
     let start = Instant::now();
     let out = tether(&[
         "wait-for",
@@ -333,7 +294,7 @@ fn wait_for_exit_codes() {
     // …also through a PID file.
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("app.pid");
-    let short2 = Kid(Command::new("sleep").arg("0.2").spawn().unwrap());
+    let short2 = ChildGuard::spawn(Command::new("sleep").arg("0.2"));
     std::fs::write(&pidfile, format!("{}\n", short2.0.id())).unwrap();
     let out = tether(&[
         "wait-for",
@@ -366,7 +327,7 @@ fn wait_for_exit_codes() {
 #[test]
 fn wait_for_owner_refuses_a_port_held_by_an_unrelated_process() {
     let (_g, port, pids) = forking_server();
-    let unrelated = Kid(Command::new("sleep").arg("60").spawn().unwrap());
+    let unrelated = ChildGuard::spawn(Command::new("sleep").arg("60"));
     let out = tether(&[
         "--json",
         "wait-for",
@@ -407,17 +368,14 @@ srv = http.server.HTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestH
 open(log, "a").write("listening on %d\n" % port)
 srv.serve_forever()
 "#;
-    let _srv = Group(
+    let _srv = ChildGuard::spawn(
         Command::new("python3")
             .args(["-c", script])
             .arg(&log)
             .arg(port.to_string())
             .current_dir(dir.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
     let out = tether(&[
         "--json",
@@ -471,16 +429,7 @@ for _ in range(2):
 print(s.getsockname()[1], flush=True)
 time.sleep(600)
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let g = Group(child);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
+    let (g, line) = python(script, &[]);
     let port = line.trim().to_string();
     // Wait until the helpers are up (1 parent + 2 workers + 2 sleeps).
     let pgid = g.0.id();

@@ -97,11 +97,22 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
-        let pgid = self.0.id() as i32;
-        // The group is this test's own (the child leads it); never 0, 1 or negative here.
-        if pgid > 1 {
-            // SAFETY: plain kill(2) of a process group this test created.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let pid = self.0.id();
+        // Kill the group only while our leader is not reaped yet (alive or a zombie): until then
+        // its PID, and so the group id, cannot belong to anybody else. WNOWAIT leaves it unreaped.
+        // SAFETY: waitid with a zeroed out-parameter on our own child.
+        let unreaped = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            ) == 0
+        };
+        if unreaped && pid > 1 {
+            // SAFETY: plain kill(2) of the process group this test created and still holds.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
         let _ = self.0.kill();
         let _ = self.0.wait();
