@@ -31,12 +31,6 @@ pub fn tagged<R: Report>(r: &R) -> Tagged<'_, R> {
     }
 }
 
-/// The report as a JSON value whose first key is `schema`.
-pub fn to_json<R: Report>(r: &R) -> Value {
-    serde_json::to_value(tagged(r))
-        .unwrap_or_else(|e| json!({ "schema": R::SCHEMA, "error": e.to_string() }))
-}
-
 /// The JSON Schema of a report, with the `schema` property pinned to its id.
 pub fn schema_of<R: Report>() -> Value {
     let root = schemars::gen::SchemaSettings::draft07()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use tether::contain::{ContainMode, SpawnSpec};
-use tether::report::to_json;
+use tether::report::tagged;
 use tether::run::{parse_timeout, run as run_command, RunOptions, RunReport, EXIT_CANCELED};
 use tether::signal::Signal;
 
@@ -194,7 +194,7 @@ fn execute(
 }
 
 fn write_report(r: &RunReport, path: &std::path::Path, prog: &str) {
-    let text = serde_json::to_string_pretty(&to_json(r)).unwrap_or_default() + "\n";
+    let text = serde_json::to_string_pretty(&tagged(r)).unwrap_or_default() + "\n";
     let res = if path.as_os_str() == "-" {
         use std::io::Write;
         std::io::stderr().write_all(text.as_bytes())

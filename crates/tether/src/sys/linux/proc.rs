@@ -276,24 +276,6 @@ impl ProcReader {
         )?;
         Ok(st.st_uid)
     }
-
-    /// Real and effective uid from `/proc/PID/status`.
-    pub fn status_uids(&mut self, pid: u32) -> io::Result<(u32, u32)> {
-        let buf = self.read(pid, "status")?;
-        let text = String::from_utf8_lossy(buf);
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("Uid:"))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Uid line"))?;
-        let mut ids = line[4..].split_ascii_whitespace().map(|s| s.parse::<u32>());
-        match (ids.next(), ids.next()) {
-            (Some(Ok(r)), Some(Ok(e))) => Ok((r, e)),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "malformed Uid line",
-            )),
-        }
-    }
 }
 
 fn parse_u32(s: &[u8]) -> Option<u32> {
