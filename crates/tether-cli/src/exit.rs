@@ -33,7 +33,7 @@ pub fn report_error(e: &Error, ctx: &Ctx) -> i32 {
     if ctx.json {
         print_report(&tether::report::ErrorReport::from(e));
     }
-    eprintln!("tether: {}", e.message());
+    diag!("tether: {}", e.message());
     code_of(e)
 }
 

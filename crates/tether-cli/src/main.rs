@@ -1,9 +1,10 @@
 //! `tether`: process primitives on the command line. This crate parses arguments, formats
 //! output and maps results to exit codes; every decision about processes is the library's.
 
+#[macro_use]
+mod output;
 mod cmd;
 mod exit;
-mod output;
 
 use clap::{Parser, Subcommand};
 
@@ -87,5 +88,5 @@ fn main() {
         Command::Stop(a) => cmd::stop::run(a, &ctx),
         Command::Run(a) => cmd::run::run(a, &ctx),
     };
-    std::process::exit(exit::finish(result, &ctx));
+    output::exit(exit::finish(result, &ctx));
 }

@@ -1,6 +1,19 @@
-//! Output helpers: JSON reports, aligned tables, human units.
+//! Output helpers: the one way to write to stdout and stderr, JSON reports, aligned tables,
+//! human units, and escaping of text that comes from other processes.
+//!
+//! Every byte a command prints on stdout goes through [`write_out`] (the [`outln!`] and
+//! [`out!`] macros), and every diagnostic through [`diag!`], so that write errors are handled
+//! in one place and never panic (`println!` and `eprintln!` panic when a write fails):
+//!
+//! - a closed pipe on stdout (EPIPE) is not an error: output stops quietly and the command
+//!   exits with the status it would have had;
+//! - any other stdout error (e.g. ENOSPC on /dev/full) prints one `tether: write error: ...`
+//!   line on stderr and exits 1;
+//! - errors writing to stderr are ignored (there is nowhere left to report them).
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::sync::Mutex;
 
 use tether::report::{tagged, Report};
 
@@ -10,13 +23,161 @@ pub struct Ctx {
     pub json: bool,
 }
 
+/// Exit code after a stdout write error other than a closed pipe.
+pub const EXIT_WRITE_ERROR: i32 = 1;
+
+struct Out {
+    buf: Vec<u8>,
+    /// The reader went away (EPIPE): everything further is discarded.
+    closed: bool,
+}
+
+static OUT: Mutex<Out> = Mutex::new(Out {
+    buf: Vec::new(),
+    closed: false,
+});
+
+/// Buffer size at which stdout is flushed before more is added.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Append formatted text to stdout (buffered; see the module docs for errors).
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    if o.closed {
+        return;
+    }
+    let _ = o.buf.write_fmt(args);
+    if o.buf.len() >= FLUSH_AT {
+        flush_locked(&mut o);
+    }
+}
+
+/// Append raw bytes to stdout.
+pub fn write_out_bytes(bytes: &[u8]) {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    if o.closed {
+        return;
+    }
+    o.buf.extend_from_slice(bytes);
+    if o.buf.len() >= FLUSH_AT {
+        flush_locked(&mut o);
+    }
+}
+
+/// Write what is buffered. A closed pipe ends output quietly; other errors end the process
+/// with [`EXIT_WRITE_ERROR`] after one line on stderr.
+pub fn flush() {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    flush_locked(&mut o);
+}
+
+fn flush_locked(o: &mut Out) {
+    if o.closed || o.buf.is_empty() {
+        o.buf.clear();
+        return;
+    }
+    let res = {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&o.buf).and_then(|()| stdout.flush())
+    };
+    o.buf.clear();
+    match res {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => o.closed = true,
+        Err(e) => {
+            o.closed = true;
+            let _ = writeln!(
+                std::io::stderr(),
+                "tether: write error: {}",
+                plain_io_error(&e)
+            );
+            std::process::exit(EXIT_WRITE_ERROR);
+        }
+    }
+}
+
+/// Flush stdout, then exit with `code` (or with [`EXIT_WRITE_ERROR`] if the flush failed).
+pub fn exit(code: i32) -> ! {
+    flush();
+    std::process::exit(code)
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix.
+pub fn plain_io_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// `println!` for stdout that never panics (see the module docs).
+macro_rules! outln {
+    () => { $crate::output::write_out_bytes(b"\n") };
+    ($($arg:tt)*) => {
+        $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for stdout that never panics (see the module docs).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics: a line on stderr, write errors ignored.
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Print a report as one JSON document on stdout.
 pub fn print_report<R: Report>(r: &R) {
-    // Block-buffered: stdout's own buffer flushes at every newline of the pretty output.
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let _ = serde_json::to_writer_pretty(&mut out, &tagged(r));
-    let _ = writeln!(out);
-    let _ = out.flush();
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    if o.closed {
+        return;
+    }
+    let _ = serde_json::to_writer_pretty(&mut o.buf, &tagged(r));
+    o.buf.push(b'\n');
+    if o.buf.len() >= FLUSH_AT {
+        flush_locked(&mut o);
+    }
+}
+
+/// Text from another process (a name, a command line, a path) made safe for a terminal:
+/// control characters (C0, DEL, C1) and the Unicode controls that reorder or hide text are
+/// shown as escapes (`\n`, `\t`, `\x1b`, `\u{202e}`), so a process name can neither drive
+/// the terminal nor forge a line of a table. JSON output is never escaped this way.
+///
+/// ```text
+/// "x\x1b[2J\nFAKE" is shown as x\x1b[2J\nFAKE
+/// ```
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !needs_escape(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        // Bidirectional overrides and isolates, and zero-width characters that hide text.
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// A table with left- or right-aligned columns; the last column is never padded.
@@ -80,11 +241,11 @@ impl Table {
         Ok(())
     }
 
-    /// Write to stdout, ignoring a closed pipe.
+    /// Write to stdout (see the module docs for errors).
     pub fn print(&self) {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let _ = self.write(&mut out);
-        let _ = out.flush();
+        let mut buf = Vec::new();
+        let _ = self.write(&mut buf);
+        write_out_bytes(&buf);
     }
 }
 
@@ -179,5 +340,14 @@ mod tests {
             String::from_utf8(v).unwrap(),
             " PID NAME\n   7 a b\n1234 x\n"
         );
+    }
+
+    #[test]
+    fn escaping() {
+        assert!(matches!(escape("sleep 60"), Cow::Borrowed(_)));
+        assert_eq!(escape("x\u{1b}[2J\nFAKE 1 root"), "x\\x1b[2J\\nFAKE 1 root");
+        assert_eq!(escape("a\tb\u{7f}\u{85}"), "a\\tb\\x7f\\u{85}");
+        assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(escape("ünïcode ok"), "ünïcode ok");
     }
 }

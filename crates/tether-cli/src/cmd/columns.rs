@@ -50,8 +50,19 @@ pub fn numeric(f: Field) -> bool {
     )
 }
 
-/// The cell text of a field; `-` when the field could not be read.
+/// The cell text of a field; `-` when the field could not be read. Text that the process
+/// controls (name, command line, paths, environment, user names) is escaped for the terminal.
 pub fn cell(p: &ProcessInfo, f: Field) -> String {
+    let text = raw_cell(p, f);
+    match f {
+        Field::Name | Field::Exe | Field::Cmdline | Field::User | Field::Env | Field::Tty => {
+            output::escape(&text).into_owned()
+        }
+        _ => text,
+    }
+}
+
+fn raw_cell(p: &ProcessInfo, f: Field) -> String {
     fn or_dash<T: ToString>(v: Option<T>) -> String {
         v.map_or_else(|| "-".to_string(), |v| v.to_string())
     }

@@ -99,11 +99,11 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     }
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in lines {
-        println!("{k:>width$}: {v}");
+        outln!("{k:>width$}: {v}");
     }
     if let Some(env) = &process.environ {
         for e in env {
-            println!("  {e}");
+            outln!("  {}", crate::output::escape(e));
         }
     }
     Ok(0)

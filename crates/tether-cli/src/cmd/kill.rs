@@ -66,7 +66,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                 if ctx.json {
                     print_report(&report(sig, &a, true, Vec::new()));
                 }
-                eprintln!("tether: no process matched");
+                diag!("tether: no process matched");
                 return Ok(1);
             }
             (t, !a.yes)
@@ -97,10 +97,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                 .as_deref()
                 .map(|i| format!(" ({i})"))
                 .unwrap_or_default();
-            println!("{what} {sig} to {kind}{}{id}", o.pid);
+            outln!("{what} {sig} to {kind}{}{id}", o.pid);
         }
         if preview {
-            eprintln!(
+            diag!(
                 "tether: preview only; add --yes to send {sig} to these {} processes",
                 outcomes.len()
             );

@@ -55,7 +55,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         no_owners: false,
     })?;
     if let Some(n) = &r.note {
-        eprintln!("tether: {n}");
+        diag!("tether: {n}");
     }
     if ctx.json {
         print_report(&r);

@@ -129,13 +129,13 @@ fn usage_error(e: clap::Error, prog: &str) -> ! {
         std::process::exit(0);
     }
     let _ = e.print();
-    eprintln!("Try '{prog} --help' for more information.");
+    diag!("Try '{prog} --help' for more information.");
     std::process::exit(EXIT_CANCELED);
 }
 
 fn fail(prog: &str, msg: &str) -> ! {
-    eprintln!("{prog}: {msg}");
-    eprintln!("Try '{prog} --help' for more information.");
+    diag!("{prog}: {msg}");
+    diag!("Try '{prog} --help' for more information.");
     std::process::exit(EXIT_CANCELED);
 }
 
@@ -202,6 +202,6 @@ fn write_report(r: &RunReport, path: &std::path::Path, prog: &str) {
         std::fs::write(path, text)
     };
     if let Err(e) = res {
-        eprintln!("{prog}: writing the report to {}: {e}", path.display());
+        diag!("{prog}: writing the report to {}: {e}", path.display());
     }
 }

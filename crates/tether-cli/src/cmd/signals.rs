@@ -29,13 +29,13 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                 .collect(),
         });
     } else if a.signals.is_empty() {
-        print!("{}", Signal::kill_l_table());
+        out!("{}", Signal::kill_l_table());
     } else {
         for (s, arg) in list.iter().zip(&a.signals) {
             if arg.trim().parse::<i32>().is_ok() {
-                println!("{}", s.name());
+                outln!("{}", s.name());
             } else {
-                println!("{}", s.number());
+                outln!("{}", s.number());
             }
         }
     }

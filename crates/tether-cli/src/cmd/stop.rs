@@ -69,10 +69,10 @@ fn list(v: &[u32]) -> String {
 
 pub fn print_human(r: &StopReport) {
     if r.already_gone {
-        println!("process {} was already gone; nothing to do", r.pid);
+        outln!("process {} was already gone; nothing to do", r.pid);
         return;
     }
-    println!(
+    outln!(
         "stopped process {} ({}, {}; held by {}): {} signalled with {}",
         r.pid,
         r.containment.mechanism,
@@ -82,14 +82,14 @@ pub fn print_human(r: &StopReport) {
         r.signal
     );
     if r.escalated {
-        println!(
+        outln!(
             "survived the grace, sent {}: {}",
             r.kill_signal,
             list(&r.survivors)
         );
     }
     if !r.remaining.is_empty() {
-        eprintln!("tether: still alive: {}", list(&r.remaining));
+        diag!("tether: still alive: {}", list(&r.remaining));
     }
-    println!("done in {} ms", r.elapsed_ms);
+    outln!("done in {} ms", r.elapsed_ms);
 }

@@ -20,12 +20,12 @@ pub fn run(spec: &str, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
             .iter()
             .map(|o| format!("{}/{}", o.pid, o.name))
             .collect();
-        println!("port {spec} was held by {}", owners.join(", "));
+        outln!("port {spec} was held by {}", owners.join(", "));
         for s in &r.stops {
             super::stop::print_human(s);
         }
         if !r.port_free {
-            eprintln!("tether: port {spec} is still in use");
+            diag!("tether: port {spec} is still in use");
         }
     }
     Ok(if ok { exit::OK } else { exit::FAILED })

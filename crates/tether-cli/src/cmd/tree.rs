@@ -48,8 +48,7 @@ pub fn print_forest(roots: &[ProcessTree], fields: &[Field]) {
     for r in roots {
         draw(r, "", None, fields, &mut out);
     }
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    crate::output::write_out_bytes(out.as_bytes());
 }
 
 fn draw(t: &ProcessTree, prefix: &str, last: Option<bool>, fields: &[Field], out: &mut String) {

@@ -33,7 +33,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if ctx.json {
         print_report(&r);
     } else {
-        println!("{}", describe(&r));
+        outln!("{}", describe(&r));
     }
     Ok(if r.timed_out {
         crate::exit::TIMEOUT

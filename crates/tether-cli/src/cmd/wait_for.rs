@@ -195,21 +195,22 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let verb = if a.reverse { "not ready" } else { "ready" };
     for t in &r.targets {
         match (t.ready, t.time_to_ready_ms, &t.last_error) {
-            (true, Some(ms), _) => eprintln!("{}: {verb} after {ms:.1} ms", t.target),
-            (_, _, Some(e)) => eprintln!(
+            (true, Some(ms), _) => diag!("{}: {verb} after {ms:.1} ms", t.target),
+            (_, _, Some(e)) => diag!(
                 "{}: not {verb} after {} attempts: {e}",
-                t.target, t.attempts
+                t.target,
+                t.attempts
             ),
-            _ => eprintln!("{}: not {verb}", t.target),
+            _ => diag!("{}: not {verb}", t.target),
         }
     }
     match r.outcome {
-        Outcome::TimedOut => eprintln!("tether: timed out after {:.0} ms", r.elapsed_ms),
-        Outcome::ProcessDied => eprintln!(
+        Outcome::TimedOut => diag!("tether: timed out after {:.0} ms", r.elapsed_ms),
+        Outcome::ProcessDied => diag!(
             "tether: the watched process {} exited first",
             r.watched.as_deref().unwrap_or("?")
         ),
-        Outcome::Failed => eprintln!("tether: a target can never become ready"),
+        Outcome::Failed => diag!("tether: a target can never become ready"),
         Outcome::Ready => {}
     }
     Ok(code)

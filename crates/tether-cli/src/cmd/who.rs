@@ -22,7 +22,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let (port, proto) = parse_port_spec(&a.port)?;
     let r = who(port, proto)?;
     if let Some(n) = &r.note {
-        eprintln!("tether: {n}");
+        diag!("tether: {n}");
     }
     let code = if r.owners.is_empty() {
         exit::FAILED
@@ -60,9 +60,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     }
     if r.owners.is_empty() {
         if r.sockets.is_empty() {
-            eprintln!("tether: nobody holds port {}", a.port);
+            diag!("tether: nobody holds port {}", a.port);
         } else {
-            eprintln!(
+            diag!(
                 "tether: port {} is bound, but no process visible to this user holds it",
                 a.port
             );
