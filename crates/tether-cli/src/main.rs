@@ -151,25 +151,21 @@ fn main() {
     let ctx = output::Ctx {
         json: matches.get_flag("json"),
     };
-    let result = match matches.subcommand() {
-        Some((name, m)) => SUBCOMMANDS
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| (s.run)(m, &ctx)),
-        None => None,
-    };
-    let result = match result {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => exit::clap_error(e, json_asked),
+    let sub = matches
+        .subcommand()
+        .and_then(|(name, m)| SUBCOMMANDS.iter().find(|s| s.name == name).map(|s| (s, m)));
+    let Some((sub, m)) = sub else {
         // clap requires a known subcommand, so this is not reached.
-        None => exit::clap_error(
-            full_parser().error(
+        let mut c = full_parser();
+        exit::clap_error(
+            c.error(
                 clap::error::ErrorKind::MissingSubcommand,
                 "no command given",
             ),
             json_asked,
-        ),
+        )
     };
+    let result = (sub.run)(m, &ctx).unwrap_or_else(|e| exit::clap_error(e, json_asked));
     output::exit(exit::finish(result, &ctx));
 }
 
