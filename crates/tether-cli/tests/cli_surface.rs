@@ -192,12 +192,6 @@ fn write_errors_wait_for() {
 }
 
 #[test]
-fn write_errors_run_json() {
-    assert_write_errors(&["run", "--json", "--", "true"], 0);
-    assert_write_errors(&["--json", "run", "--", "true"], 0);
-}
-
-#[test]
 fn write_errors_help_and_version() {
     for args in [
         vec!["--help"],
@@ -214,16 +208,48 @@ fn write_errors_help_and_version() {
     }
 }
 
-/// `run`'s and the `timeout` link's own help and version.
+/// `run` follows GNU `timeout`'s exit codes: a failed write of its own output (help, version,
+/// the `--json` report) is its own failure, 125, as GNU's `timeout --help >/dev/full` is; a
+/// closed pipe is quiet (GNU dies of SIGPIPE there; tether's rule for every command applies).
+fn assert_run_write_errors(prog: &Path, args: &[&str], name: &str, status: i32) {
+    let o = run_prog_to(prog, args, dev_full());
+    let err = stderr(&o);
+    assert_eq!(code(&o), 125, "{name} {args:?} >/dev/full: {err}");
+    assert_eq!(
+        err.matches(&format!("{name}: write error: ")).count(),
+        1,
+        "{name} {args:?} >/dev/full: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_closed_pipe_quiet_prog(prog, args, status);
+}
+
 #[test]
-fn write_errors_run_help() {
-    assert_write_errors(&["run", "--help"], 0);
+fn write_errors_run() {
+    let tether = Path::new(bin());
+    assert_run_write_errors(tether, &["run", "--help"], "tether run", 0);
+    assert_run_write_errors(tether, &["run", "--json", "--", "true"], "tether run", 0);
+    assert_run_write_errors(tether, &["run", "--json", "--", "false"], "tether run", 1);
+    assert_run_write_errors(tether, &["--json", "run", "--", "true"], "tether run", 0);
+}
+
+/// Through a `timeout` link: the same as GNU `timeout`, run side by side.
+#[test]
+fn write_errors_timeout_link_like_gnu() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("timeout");
     std::os::unix::fs::symlink(bin(), &link).unwrap();
     for args in [["--help"], ["--version"]] {
-        assert_full_fails_prog(&link, &args);
-        assert_closed_pipe_quiet_prog(&link, &args, 0);
+        let gnu = run_prog_to(Path::new("timeout"), &args, dev_full());
+        let ours = run_prog_to(&link, &args, dev_full());
+        assert_eq!(
+            code(&ours),
+            code(&gnu),
+            "timeout {args:?}: {}",
+            stderr(&ours)
+        );
+        assert_eq!(stderr(&ours), stderr(&gnu), "timeout {args:?}");
+        assert_run_write_errors(&link, &args, "timeout", 0);
     }
 }
 
