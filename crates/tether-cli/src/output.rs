@@ -140,6 +140,19 @@ pub fn clap_message(e: &clap::Error) {
     }
 }
 
+/// Flush stdout and, if a write to it failed (other than on a closed pipe), exit now with the
+/// failure code (see [`set_program`]). For a command that ends otherwise than through [`exit`]:
+/// `run` ends as its command did, by re-raising the command's signal.
+// Called by `cmd::run` after its `--json` report: wired in at the merge with the `run` changes.
+#[allow(dead_code)]
+pub fn end_output() {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    flush_locked(&mut o);
+    if o.failed {
+        std::process::exit(o.fail_code);
+    }
+}
+
 /// Flush stdout, then exit with `code`, or with [`EXIT_WRITE_ERROR`] (see [`set_program`]) if a
 /// write to stdout failed (other than on a closed pipe). Every way out of the CLI goes through
 /// here (`run`'s too, once the command has ended).
