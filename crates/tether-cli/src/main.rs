@@ -6,7 +6,9 @@ mod output;
 mod cmd;
 mod exit;
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::{ArgMatches, Args as _};
 
 // The unwinder std needs, linked in statically: libgcc_s is then not needed at run time
 // (--as-needed drops it), which spares the loader one library to map, relocate and
@@ -15,78 +17,298 @@ use clap::{Parser, Subcommand};
 #[link(name = "gcc_eh", kind = "static")]
 extern "C" {}
 
-/// Process primitives that never signal the wrong process, never lose a child, and never poll
-/// when the kernel can tell.
-#[derive(Parser)]
-#[command(name = "tether", version, about, long_about = None, after_help = exit::GENERAL_HELP)]
-struct Cli {
+/// Options of `tether` itself, accepted before or after the command name.
+#[derive(clap::Args)]
+struct Global {
     /// Print JSON (with a `schema` id) instead of text.
     #[arg(long, global = true)]
     json: bool,
-    #[command(subcommand)]
-    command: Command,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// List processes, with filters, columns and sorting.
-    #[command(after_help = exit::GENERAL_HELP)]
-    Ps(cmd::ps::Args),
-    /// Show a process and its descendants as a tree.
-    #[command(after_help = exit::GENERAL_HELP)]
-    Tree(cmd::tree::Args),
-    /// Show everything known about one process, including its identity string.
-    #[command(after_help = exit::GENERAL_HELP)]
-    Info(cmd::info::Args),
-    /// Send a signal, re-checking each target's identity on a pidfd at the moment of sending.
-    #[command(after_help = cmd::kill::HELP)]
-    Kill(cmd::kill::Args),
-    /// List signal names and numbers, like `kill -l`.
-    Signals(cmd::signals::Args),
-    /// List sockets (TCP, UDP, Unix) and every process holding each one.
-    #[command(after_help = cmd::ports::HELP)]
-    Ports(cmd::ports::Args),
-    /// Show the processes holding a port, with their identity strings.
-    #[command(after_help = cmd::who::HELP)]
-    Who(cmd::who::Args),
-    /// List the open files of a process, with positions, flags and socket addresses.
-    #[command(after_help = cmd::fds::HELP)]
-    Fds(cmd::fds::Args),
-    /// Wait until ports, URLs, files, log lines, exits or commands are ready.
-    #[command(after_help = cmd::wait_for::HELP)]
-    WaitFor(cmd::wait_for::Args),
-    /// Wait for any process (PID or identity) to exit, through a pidfd.
-    #[command(after_help = cmd::wait::HELP)]
-    Wait(cmd::wait::Args),
-    /// End a process and its whole tree: hold, signal, grace, kill what survives.
-    #[command(after_help = cmd::stop::HELP)]
-    Stop(cmd::stop::Args),
-    /// Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127).
-    #[command(after_help = cmd::run::HELP)]
-    Run(cmd::run::Args),
+/// One subcommand: its name, its one-line description, what `--help` adds after the options,
+/// how its arguments are declared and how it runs.
+struct Sub {
+    name: &'static str,
+    about: &'static str,
+    after_help: Option<&'static str>,
+    args: fn(clap::Command) -> clap::Command,
+    run: fn(&ArgMatches, &output::Ctx) -> Result<tether::Result<i32>, clap::Error>,
+}
+
+/// `name => module, "about", after_help;` for each subcommand, in the order `--help` lists them.
+macro_rules! subcommands {
+    ($($name:literal => $module:ident, $about:literal, $after:expr;)*) => {
+        &[$(Sub {
+            name: $name,
+            about: $about,
+            after_help: $after,
+            args: <cmd::$module::Args as clap::Args>::augment_args,
+            run: |m, ctx| {
+                let a = <cmd::$module::Args as clap::FromArgMatches>::from_arg_matches(m)?;
+                Ok(cmd::$module::run(a, ctx))
+            },
+        }),*]
+    };
+}
+
+/// Every subcommand. Only the one being run is built (see [`parser`]).
+const SUBCOMMANDS: &[Sub] = subcommands! {
+    "ps" => ps, "List processes, with filters, columns and sorting",
+        Some(cmd::ps::HELP);
+    "tree" => tree, "Show a process and its descendants as a tree", Some(exit::GENERAL_HELP);
+    "info" => info, "Show everything known about one process, including its identity string",
+        Some(exit::GENERAL_HELP);
+    "kill" => kill,
+        "Send a signal, re-checking each target's identity on a pidfd at the moment of sending",
+        Some(cmd::kill::HELP);
+    "signals" => signals, "List signal names and numbers, like `kill -l`",
+        Some(cmd::signals::HELP);
+    "ports" => ports, "List sockets (TCP, UDP, Unix) and every process holding each one",
+        Some(cmd::ports::HELP);
+    "who" => who, "Show the processes holding a port, with their identity strings",
+        Some(cmd::who::HELP);
+    "fds" => fds, "List the open files of a process, with positions, flags and socket addresses",
+        Some(cmd::fds::HELP);
+    "wait-for" => wait_for, "Wait until ports, URLs, files, log lines, exits or commands are ready",
+        Some(cmd::wait_for::HELP);
+    "wait" => wait, "Wait for any process (PID or identity) to exit, through a pidfd",
+        Some(cmd::wait::HELP);
+    "stop" => stop, "End a process and its whole tree: hold, signal, grace, kill what survives",
+        Some(cmd::stop::HELP);
+    "run" => run,
+        "Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127)",
+        Some(cmd::run::HELP);
+};
+
+/// The clap definition of one subcommand.
+fn subcommand(s: &Sub) -> clap::Command {
+    let c = (s.args)(clap::Command::new(s.name))
+        .about(s.about)
+        .long_about(None);
+    match s.after_help {
+        Some(h) => c.after_help(h),
+        None => c,
+    }
+}
+
+/// `tether` itself, with the given subcommands.
+fn root<'a>(subs: impl IntoIterator<Item = &'a Sub>) -> clap::Command {
+    Global::augment_args(clap::Command::new("tether"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(env!("CARGO_PKG_DESCRIPTION"))
+        .long_about(None)
+        .after_help(exit::GENERAL_HELP)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommands(subs.into_iter().map(subcommand))
+}
+
+/// The whole command tree: every subcommand with all its arguments.
+fn full_parser() -> clap::Command {
+    root(SUBCOMMANDS)
+}
+
+/// The parser for this command line. Building clap's definition of every subcommand costs more
+/// than the rest of a short command's start-up (`tether --version`), so when the command line
+/// names a subcommand (after nothing but `--json`), only that one is built; `--version` alone
+/// needs none. The full tree is built for `--help`, `help`, no command or an unknown one, so
+/// that the command list and the "similar subcommand" tips stay complete. Messages, exit codes
+/// and help texts are the same either way (the subcommand definitions are the same values).
+fn parser(args: &[OsString]) -> clap::Command {
+    let mut rest = args.iter().skip(1).filter(|a| *a != "--json");
+    let Some(first) = rest.next() else {
+        return full_parser();
+    };
+    if first == "--version" || first == "-V" {
+        if rest.all(|a| a == "--version" || a == "-V") {
+            return root([]);
+        }
+        return full_parser();
+    }
+    match SUBCOMMANDS.iter().find(|s| first == s.name) {
+        Some(s) => root([s]),
+        None => full_parser(),
+    }
+}
+
+/// Whether `--json` was asked for anywhere before a `--` (used for usage errors, when clap has
+/// not parsed the command line).
+fn json_requested(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 fn main() {
     // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
     cmd::run::intercept();
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => exit::clap_error(e),
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let json_asked = json_requested(&args);
+    let matches = parser(&args)
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|e| exit::clap_error(e, json_asked));
+    let ctx = output::Ctx {
+        json: matches.get_flag("json"),
     };
-    let ctx = output::Ctx { json: cli.json };
-    let result = match cli.command {
-        Command::Ps(a) => cmd::ps::run(a, &ctx),
-        Command::Tree(a) => cmd::tree::run(a, &ctx),
-        Command::Info(a) => cmd::info::run(a, &ctx),
-        Command::Kill(a) => cmd::kill::run(a, &ctx),
-        Command::Signals(a) => cmd::signals::run(a, &ctx),
-        Command::Ports(a) => cmd::ports::run(a, &ctx),
-        Command::Who(a) => cmd::who::run(a, &ctx),
-        Command::Fds(a) => cmd::fds::run(a, &ctx),
-        Command::WaitFor(a) => cmd::wait_for::run(a, &ctx),
-        Command::Wait(a) => cmd::wait::run(a, &ctx),
-        Command::Stop(a) => cmd::stop::run(a, &ctx),
-        Command::Run(a) => cmd::run::run(a, &ctx),
+    let sub = matches
+        .subcommand()
+        .and_then(|(name, m)| SUBCOMMANDS.iter().find(|s| s.name == name).map(|s| (s, m)));
+    let Some((sub, m)) = sub else {
+        // clap requires a known subcommand, so this is not reached.
+        let mut c = full_parser();
+        exit::clap_error(
+            c.error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "no command given",
+            ),
+            json_asked,
+        )
     };
+    let result = (sub.run)(m, &ctx).unwrap_or_else(|e| exit::clap_error(e, json_asked));
     output::exit(exit::finish(result, &ctx));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<OsString> {
+        std::iter::once("tether")
+            .chain(s.split_whitespace())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn names(c: &clap::Command) -> Vec<String> {
+        c.get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_named_subcommand_is_built() {
+        assert_eq!(names(&parser(&argv("ps --pid 1"))), ["ps"]);
+        assert_eq!(names(&parser(&argv("--json wait-for :80"))), ["wait-for"]);
+        assert!(names(&parser(&argv("--version"))).is_empty());
+        assert!(names(&parser(&argv("--json -V"))).is_empty());
+        let all = SUBCOMMANDS.len();
+        for full in [
+            "",
+            "--help",
+            "help ps",
+            "pss",
+            "--bogus ps",
+            "--version ps",
+            "--json",
+        ] {
+            assert_eq!(names(&parser(&argv(full))).len(), all, "{full:?}");
+        }
+    }
+
+    #[test]
+    fn the_parser_definition_is_valid() {
+        full_parser().debug_assert();
+    }
+
+    /// The flag dialect (README "Conventions"): long options are kebab-case, a short option
+    /// means one thing everywhere (and the long option it stands for has it everywhere), some
+    /// options never have one, and `--pid` is always a list. Checked over every argument of
+    /// every subcommand, so that a new flag cannot break the convention unnoticed.
+    #[test]
+    fn short_options_follow_the_dialect() {
+        const SHORT: &[(char, &str)] = &[
+            ('s', "signal"),
+            ('t', "timeout"),
+            ('k', "kill-after"),
+            ('g', "group"),
+            ('v', "verbose"),
+            ('q', "quiet"),
+            ('y', "yes"),
+            ('f', "follow"),
+            ('w', "wide"),
+            ('l', "list"),
+            ('h', "help"),
+            ('V', "version"),
+        ];
+        const NO_SHORT: &[&str] = &["dry-run", "force", "grace", "json", "kill-signal"];
+        let mut wrong = Vec::new();
+        let mut c = full_parser();
+        c.build();
+        for sub in c.get_subcommands() {
+            for a in sub.get_arguments() {
+                let long = a.get_long().unwrap_or("");
+                let where_ = format!("{} --{long}", sub.get_name());
+                if !long.is_empty() && !is_kebab(long) {
+                    wrong.push(format!("{where_}: long option not kebab-case"));
+                }
+                // A long option of the table carries its short form everywhere (-t for every
+                // --timeout, as in run and wait).
+                if let Some((s, _)) = SHORT.iter().find(|(_, l)| *l == long) {
+                    if a.get_short() != Some(*s) {
+                        wrong.push(format!("{where_}: has no -{s}"));
+                    }
+                }
+                // --pid is a filter: a comma-separated list, repeatable.
+                if long == "pid"
+                    && !(matches!(a.get_action(), clap::ArgAction::Append)
+                        && a.get_value_delimiter() == Some(','))
+                {
+                    wrong.push(format!("{where_}: not a list (PID,...)"));
+                }
+                let Some(short) = a.get_short() else {
+                    continue;
+                };
+                if NO_SHORT.contains(&long) {
+                    wrong.push(format!("{where_}: -{short} (no short form allowed)"));
+                } else if short == 'n' {
+                    // -n is a count: it takes a number, never a switch like --dry-run.
+                    if !a.get_action().takes_values() {
+                        wrong.push(format!("{where_}: -n must be a count, not a switch"));
+                    }
+                } else {
+                    match SHORT.iter().find(|(s, _)| *s == short) {
+                        Some((_, l)) if *l == long => {}
+                        Some((_, l)) => wrong.push(format!("{where_}: -{short} is --{l}")),
+                        None => wrong.push(format!("{where_}: -{short} is not in the dialect")),
+                    }
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "flags off the dialect:\n{}",
+            wrong.join("\n")
+        );
+    }
+
+    fn is_kebab(s: &str) -> bool {
+        s.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+    }
+
+    #[test]
+    fn every_subcommand_has_json_and_documents_exit_codes() {
+        let mut c = full_parser();
+        c.build();
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            assert!(
+                sub.get_arguments().any(|a| a.get_long() == Some("json")),
+                "{} has no --json",
+                sub.get_name()
+            );
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains("Exit codes"),
+                "{}: --help does not list its exit codes",
+                sub.get_name()
+            );
+        }
+    }
 }

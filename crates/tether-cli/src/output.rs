@@ -8,7 +8,10 @@
 //! - a closed pipe on stdout (EPIPE) is not an error: output stops quietly and the command
 //!   exits with the status it would have had;
 //! - any other stdout error (e.g. ENOSPC on /dev/full) prints one `tether: write error: ...`
-//!   line on stderr and exits 1;
+//!   line on stderr at once, output stops, and the command exits 1 when it ends ([`exit`])
+//!   (`run` and the `timeout` link say `tether run:` / `timeout:` and exit 125, as GNU
+//!   `timeout` does: see [`set_program`]);
+//!   the command still finishes, so that what it did and any error of its own are reported;
 //! - errors writing to stderr are ignored (there is nowhere left to report them).
 
 use std::borrow::Cow;
@@ -16,6 +19,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use tether::report::{tagged, Report};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Options every command sees.
 pub struct Ctx {
@@ -23,19 +27,41 @@ pub struct Ctx {
     pub json: bool,
 }
 
-/// Exit code after a stdout write error other than a closed pipe.
+/// Exit code after a stdout write error other than a closed pipe (unless [`set_program`]
+/// says otherwise).
 pub const EXIT_WRITE_ERROR: i32 = 1;
 
 struct Out {
     buf: Vec<u8>,
-    /// The reader went away (EPIPE): everything further is discarded.
+    /// Output has stopped (a closed pipe or a write error): everything further is discarded.
     closed: bool,
+    /// A write error other than a closed pipe happened: the exit status becomes `fail_code`.
+    failed: bool,
+    /// Who says "write error" ...
+    prog: &'static str,
+    /// ... and the exit status after one.
+    fail_code: i32,
 }
 
 static OUT: Mutex<Out> = Mutex::new(Out {
     buf: Vec::new(),
     closed: false,
+    failed: false,
+    prog: "tether",
+    fail_code: EXIT_WRITE_ERROR,
 });
+
+/// The name that prefixes the write-error line and the exit status after a write error, for
+/// commands with their own conventions: `set_program("timeout", 125)` makes a failed write say
+/// `timeout: write error: …` and exit 125, as GNU `timeout` does.
+// Called by `cmd::run` (its own help, version and `--json` report): wired in at the merge with
+// the `run` changes of the same phase.
+#[allow(dead_code)]
+pub fn set_program(prog: &'static str, write_error_code: i32) {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    o.prog = prog;
+    o.fail_code = write_error_code;
+}
 
 /// Buffer size at which stdout is flushed before more is added.
 const FLUSH_AT: usize = 64 * 1024;
@@ -64,8 +90,8 @@ pub fn write_out_bytes(bytes: &[u8]) {
     }
 }
 
-/// Write what is buffered. A closed pipe ends output quietly; other errors end the process
-/// with [`EXIT_WRITE_ERROR`] after one line on stderr.
+/// Write what is buffered. A closed pipe ends output quietly; other errors print one line on
+/// stderr and make [`exit`] exit with [`EXIT_WRITE_ERROR`] (see [`set_program`]).
 pub fn flush() {
     let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
     flush_locked(&mut o);
@@ -81,25 +107,59 @@ fn flush_locked(o: &mut Out) {
         stdout.write_all(&o.buf).and_then(|()| stdout.flush())
     };
     o.buf.clear();
-    match res {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => o.closed = true,
-        Err(e) => {
-            o.closed = true;
-            let _ = writeln!(
-                std::io::stderr(),
-                "tether: write error: {}",
-                plain_io_error(&e)
-            );
-            std::process::exit(EXIT_WRITE_ERROR);
+    if let Err(e) = res {
+        stdout_failed(o, &e);
+    }
+}
+
+/// A stdout write failed: output stops; a closed pipe is quiet, anything else is said once.
+fn stdout_failed(o: &mut Out, e: &std::io::Error) {
+    o.closed = true;
+    if e.kind() != std::io::ErrorKind::BrokenPipe && !o.failed {
+        o.failed = true;
+        let line = format!("{}: write error: {}\n", o.prog, plain_io_error(e));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
+/// Print clap's help, version or argument error (in colour where clap would use it) under the
+/// rules of this module: help and version go to stdout, where a closed pipe is quiet and any
+/// other write error exits [`EXIT_WRITE_ERROR`]; argument errors go to stderr.
+pub fn clap_message(e: &clap::Error) {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    flush_locked(&mut o);
+    if o.closed && !e.use_stderr() {
+        return;
+    }
+    // clap writes through std's line-buffered stdout: flush it to see every error.
+    let res = e.print().and_then(|()| std::io::stdout().flush());
+    if let Err(err) = res {
+        if !e.use_stderr() {
+            stdout_failed(&mut o, &err);
         }
     }
 }
 
-/// Flush stdout, then exit with `code` (or with [`EXIT_WRITE_ERROR`] if the flush failed).
+/// Flush stdout and, if a write to it failed (other than on a closed pipe), exit now with the
+/// failure code (see [`set_program`]). For a command that ends otherwise than through [`exit`]:
+/// `run` ends as its command did, by re-raising the command's signal.
+// Called by `cmd::run` after its `--json` report: wired in at the merge with the `run` changes.
+#[allow(dead_code)]
+pub fn end_output() {
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    flush_locked(&mut o);
+    if o.failed {
+        std::process::exit(o.fail_code);
+    }
+}
+
+/// Flush stdout, then exit with `code`, or with [`EXIT_WRITE_ERROR`] (see [`set_program`]) if a
+/// write to stdout failed (other than on a closed pipe). Every way out of the CLI goes through
+/// here (`run`'s too, once the command has ended).
 pub fn exit(code: i32) -> ! {
-    flush();
-    std::process::exit(code)
+    let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
+    flush_locked(&mut o);
+    std::process::exit(if o.failed { o.fail_code } else { code })
 }
 
 /// An I/O error's text without Rust's " (os error N)" suffix.
@@ -124,12 +184,18 @@ macro_rules! out {
     ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*)) };
 }
 
-/// `eprintln!` that never panics: a line on stderr, write errors ignored.
+/// `eprintln!` that never panics: a line on stderr, write errors ignored. What is buffered for
+/// stdout is written first, so that on a terminal the two streams appear in the order printed.
 macro_rules! diag {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
+    ($($arg:tt)*) => { $crate::output::write_diag(format_args!($($arg)*)) };
+}
+
+/// One line on stderr (see [`diag!`]).
+pub fn write_diag(args: std::fmt::Arguments<'_>) {
+    flush();
+    // One write, so that lines from several processes sharing stderr do not interleave.
+    let line = format!("{args}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// Print a report as one JSON document on stdout.
@@ -180,11 +246,14 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
-/// A table with left- or right-aligned columns; the last column is never padded.
+/// A table with left- or right-aligned columns; the last column is never padded. Every cell is
+/// escaped (see [`escape`]) when the table is written, so that no cell can drive the terminal
+/// or forge a row, whichever command filled it.
 pub struct Table {
     headers: Vec<&'static str>,
     right: Vec<bool>,
     rows: Vec<Vec<String>>,
+    no_headers: bool,
 }
 
 impl Table {
@@ -194,7 +263,14 @@ impl Table {
             headers,
             right,
             rows: Vec::new(),
+            no_headers: false,
         }
+    }
+
+    /// Leave out the header line (`ps --no-headers`).
+    pub fn without_headers(mut self) -> Self {
+        self.no_headers = true;
+        self
     }
 
     /// Add a row.
@@ -202,51 +278,104 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// Write the table to `out`.
-    pub fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
+    /// The table as text, one line per row, each ending in a newline.
+    pub fn render(&self) -> String {
         let n = self.headers.len();
-        let mut width: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for r in &self.rows {
-            for (i, c) in r.iter().enumerate().take(n) {
-                width[i] = width[i].max(c.chars().count());
+        let rows: Vec<Vec<Cow<'_, str>>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().take(n).map(|c| escape(c)).collect())
+            .collect();
+        let mut width: Vec<usize> = if self.no_headers {
+            vec![0; n]
+        } else {
+            self.headers.iter().map(|h| h.width()).collect()
+        };
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                width[i] = width[i].max(c.width());
             }
         }
-        let line =
-            |cells: &mut dyn Iterator<Item = &str>, out: &mut dyn Write| -> std::io::Result<()> {
-                let mut s = String::new();
-                for (i, c) in cells.enumerate() {
-                    if i > 0 {
-                        s.push(' ');
-                    }
-                    let pad = width[i].saturating_sub(c.chars().count());
-                    if i + 1 == n {
-                        if self.right[i] {
-                            s.extend(std::iter::repeat_n(' ', pad));
-                        }
-                        s.push_str(c);
-                    } else if self.right[i] {
-                        s.extend(std::iter::repeat_n(' ', pad));
-                        s.push_str(c);
-                    } else {
-                        s.push_str(c);
-                        s.extend(std::iter::repeat_n(' ', pad));
+        let mut out = String::new();
+        let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+            let start = out.len();
+            for (i, c) in cells.enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                let pad = width[i].saturating_sub(c.width());
+                if self.right[i] {
+                    out.extend(std::iter::repeat_n(' ', pad));
+                    out.push_str(c);
+                } else {
+                    out.push_str(c);
+                    if i + 1 < n {
+                        out.extend(std::iter::repeat_n(' ', pad));
                     }
                 }
-                writeln!(out, "{}", s.trim_end())
-            };
-        line(&mut self.headers.iter().copied(), out)?;
-        for r in &self.rows {
-            line(&mut r.iter().map(String::as_str), out)?;
+            }
+            out.truncate(start + out[start..].trim_end().len());
+            out.push('\n');
+        };
+        if !self.no_headers {
+            line(&mut self.headers.iter().copied());
         }
-        Ok(())
+        for r in &rows {
+            line(&mut r.iter().map(|c| c.as_ref()));
+        }
+        out
+    }
+
+    /// Write the table to `out`.
+    pub fn write(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(self.render().as_bytes())
     }
 
     /// Write to stdout (see the module docs for errors).
     pub fn print(&self) {
-        let mut buf = Vec::new();
-        let _ = self.write(&mut buf);
-        write_out_bytes(&buf);
+        write_out_bytes(self.render().as_bytes());
     }
+}
+
+/// Where human output is cut, like procps `ps`: the terminal's width (`COLUMNS` when set, else
+/// the window size, else 80) when stdout is a terminal; `None` (never cut) when it is not.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let from_env = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0);
+    let from_tty = || {
+        // SAFETY: TIOCGWINSZ fills the winsize we own; stdout is a terminal.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+        (ok && ws.ws_col > 0).then_some(ws.ws_col as usize)
+    };
+    Some(from_env.or_else(from_tty).unwrap_or(80))
+}
+
+/// Cut every line of `text` to `width` terminal columns (wide characters count two).
+pub fn fit(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let mut used = 0;
+        for c in body.chars() {
+            used += c.width().unwrap_or(0);
+            if used > width {
+                break;
+            }
+            out.push(c);
+        }
+        out.push_str(nl);
+    }
+    out
 }
 
 /// Bytes as `12.3M`, like `ps`/`top` human units.
@@ -340,6 +469,22 @@ mod tests {
             String::from_utf8(v).unwrap(),
             " PID NAME\n   7 a b\n1234 x\n"
         );
+    }
+
+    #[test]
+    fn table_escapes_cells_and_can_drop_headers() {
+        let mut t = Table::new(vec!["PID", "NAME"], vec![true, false]).without_headers();
+        t.push(vec!["7".into(), "x\u{1b}[2J\nFAKE 1 root".into()]);
+        t.push(vec!["12".into(), "日本".into()]);
+        assert_eq!(t.render(), " 7 x\\x1b[2J\\nFAKE 1 root\n12 日本\n");
+    }
+
+    #[test]
+    fn fit_cuts_each_line_to_columns() {
+        assert_eq!(fit("abcdef\nab\n", 4), "abcd\nab\n");
+        assert_eq!(fit("日本語\n", 5), "日本\n");
+        assert_eq!(fit("└─ 12 x", 4), "└─ 1");
+        assert_eq!(fit("no newline", 2), "no");
     }
 
     #[test]

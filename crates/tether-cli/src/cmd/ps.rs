@@ -6,10 +6,18 @@ use tether::{Error, Result};
 
 use super::columns;
 use super::filters::FilterArgs;
-use crate::output::{print_report, Ctx, Table};
+use crate::output::{self, print_report, Ctx, Table};
 
 /// Columns shown when `--fields` is not given.
 const DEFAULT_FIELDS: &str = "pid,ppid,user,state,cpu,rss,elapsed,cmdline";
+
+/// After the options in `--help`.
+pub const HELP: &str = "On a terminal, lines are cut to its width (COLUMNS when set), as procps ps \
+does; --wide, a pipe, a file or --json never cut. Names, command lines and other text the processes \
+control are shown with control characters escaped (\\x1b, \\n); --json gives them exactly.
+
+Exit codes: 0 success (also when nothing matches); 1 the process table could not be read; \
+2 usage error (bad PID, field, sort key, state, size, regex or duration).";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -21,15 +29,27 @@ pub struct Args {
     /// but env).
     #[arg(long, value_name = "FIELD,...")]
     pub fields: Option<String>,
-    /// Sort by a field; prefix with '-' for descending (e.g. --sort=-rss).
-    #[arg(long, value_name = "[-]FIELD", allow_hyphen_values = true)]
-    pub sort: Option<String>,
+    /// Sort by these fields, the first deciding first; prefix a field with '-' for descending
+    /// (e.g. --sort=-rss,pid).
+    #[arg(
+        long,
+        value_name = "[-]FIELD,...",
+        allow_hyphen_values = true,
+        value_delimiter = ','
+    )]
+    pub sort: Vec<String>,
     /// Show parent/child relations as a tree.
     #[arg(long)]
     pub tree: bool,
     /// Measure CPU % over this interval instead of the lifetime average (e.g. 500ms).
     #[arg(long, value_name = "DURATION")]
     pub sample: Option<String>,
+    /// Print no header line.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Do not cut lines to the terminal's width.
+    #[arg(long, short = 'w')]
+    pub wide: bool,
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
@@ -38,9 +58,14 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         (None, true) => (FieldSet::standard(), Field::ALL.to_vec()),
         (None, false) => FieldSet::parse_list(DEFAULT_FIELDS)?,
     };
-    let sort = a.sort.as_deref().map(parse_sort).transpose()?;
-    if let Some((f, _)) = sort {
-        fields.insert(f);
+    let sort = a
+        .sort
+        .iter()
+        .map(String::as_str)
+        .map(parse_sort)
+        .collect::<Result<Vec<_>>>()?;
+    for (f, _) in &sort {
+        fields.insert(*f);
     }
     if a.tree {
         fields.insert(Field::Ppid);
@@ -63,14 +88,20 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         filter: a.filter.to_filter()?,
         cpu_sample,
     })?;
-    if let Some((f, desc)) = sort {
+    if !sort.is_empty() {
+        // Stable: processes equal in every key keep the snapshot's order (by PID).
         list.sort_by(|x, y| {
-            let o = columns::compare(x, y, f);
-            if desc {
-                o.reverse()
-            } else {
-                o
-            }
+            sort.iter()
+                .map(|&(f, desc)| {
+                    let o = columns::compare(x, y, f);
+                    if desc {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
     }
     let columns: Vec<Field> = order.into_iter().filter(|f| fields.has(*f)).collect();
@@ -84,17 +115,28 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                 columns.iter().map(|f| columns::header(*f)).collect(),
                 columns.iter().map(|f| columns::numeric(*f)).collect(),
             );
+            if a.no_headers {
+                t = t.without_headers();
+            }
             for p in &list {
                 t.push(columns.iter().map(|f| columns::cell(p, *f)).collect());
             }
-            t.print();
+            print_cut(&t.render(), a.wide);
         }
-        (true, false) => super::tree::print_forest(&forest(list), &columns),
+        (true, false) => print_cut(&super::tree::render_forest(&forest(list), &columns), a.wide),
     }
     Ok(0)
 }
 
-/// `rss` or `-rss`.
+/// Human output, cut to the terminal's width unless `wide` (see [`output::terminal_width`]).
+fn print_cut(text: &str, wide: bool) {
+    match output::terminal_width().filter(|_| !wide) {
+        Some(w) => output::write_out_bytes(output::fit(text, w).as_bytes()),
+        None => output::write_out_bytes(text.as_bytes()),
+    }
+}
+
+/// `rss` or `-rss` (`+rss` is ascending too).
 fn parse_sort(s: &str) -> Result<(Field, bool)> {
     let (name, desc) = match s.strip_prefix('-') {
         Some(n) => (n, true),

@@ -6,6 +6,13 @@ use tether::Result;
 
 use crate::output::{print_report, Ctx};
 
+/// After the options in `--help`.
+pub const HELP: &str =
+    "Without arguments, prints the table of `kill -l` (bash's layout). With arguments, \
+translates each: a number prints its name, a name (TERM, SIGTERM, term, RTMIN+1) its number.
+
+Exit codes: 0 success; 2 usage error (an unknown signal name or number).";
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Translate these: a number prints its name, a name prints its number (like `kill -l 15`).

@@ -36,19 +36,21 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if ctx.json {
         print_report(&TreeReport { tree: t });
     } else {
-        print_forest(std::slice::from_ref(&t), &TREE_FIELDS);
+        let text = render_forest(std::slice::from_ref(&t), &TREE_FIELDS);
+        crate::output::write_out_bytes(text.as_bytes());
     }
     Ok(0)
 }
 
 /// Draw trees with box characters, one process per line:
-/// `1234 bash S 0.0 5.2M 3m04s`, children indented under `├─` / `└─`.
-pub fn print_forest(roots: &[ProcessTree], fields: &[Field]) {
+/// `1234 bash S 0.0 5.2M 3m04s`, children indented under `├─` / `└─`. Cells are escaped
+/// ([`columns::cell`]), so a process name cannot break a line or drive the terminal.
+pub fn render_forest(roots: &[ProcessTree], fields: &[Field]) -> String {
     let mut out = String::new();
     for r in roots {
         draw(r, "", None, fields, &mut out);
     }
-    crate::output::write_out_bytes(out.as_bytes());
+    out
 }
 
 fn draw(t: &ProcessTree, prefix: &str, last: Option<bool>, fields: &[Field], out: &mut String) {
