@@ -33,7 +33,13 @@ pub fn report_error(e: &Error, ctx: &Ctx) -> i32 {
     if ctx.json {
         print_report(&tether::report::ErrorReport::from(e));
     }
-    diag!("tether: {}", e.message());
+    // A rail's refusal can be overridden; the library says why, the CLI names the flag.
+    let hint = if e.kind() == ErrorKind::Refused {
+        " (use --force to override)"
+    } else {
+        ""
+    };
+    diag!("tether: {}{hint}", e.message());
     code_of(e)
 }
 

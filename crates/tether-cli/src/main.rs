@@ -69,7 +69,9 @@ enum Command {
 fn main() {
     // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
     cmd::run::intercept();
-    let cli = match Cli::try_parse() {
+    // `tether kill -9 PID` and the other forms of the shell's kill, before clap sees them.
+    let args = cmd::kill::shell_forms(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => exit::clap_error(e),
     };

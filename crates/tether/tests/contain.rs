@@ -52,7 +52,7 @@ impl Drop for Recorded {
 }
 
 fn alive(id: &ProcessIdentity) -> bool {
-    if id.check() != IdentityCheck::Same {
+    if id.check().expect("identity check") != IdentityCheck::Same {
         return false;
     }
     // A zombie is dead; only its parent's bookkeeping is left.

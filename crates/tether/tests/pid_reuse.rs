@@ -54,10 +54,10 @@ fn inside_namespace() {
     let mut first = sleeper();
     let pid = first.0.id();
     let id = ProcessIdentity::of(pid).unwrap();
-    assert_eq!(id.check(), IdentityCheck::Same);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Same);
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    assert_eq!(id.check(), IdentityCheck::Gone);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Gone);
 
     let mut reused = None;
     for _ in 0..50 {
@@ -69,7 +69,7 @@ fn inside_namespace() {
         }
     }
     let mut second = reused.expect("the kernel handed out the PID again");
-    assert_eq!(id.check(), IdentityCheck::Reused);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Reused);
     let e = send(
         &[Target::Identity(id.clone())],
         Signal::KILL,
