@@ -36,7 +36,7 @@ enum Command {
     #[command(after_help = exit::GENERAL_HELP)]
     Tree(cmd::tree::Args),
     /// Show everything known about one process, including its identity string.
-    #[command(after_help = exit::GENERAL_HELP)]
+    #[command(after_help = cmd::info::HELP)]
     Info(cmd::info::Args),
     /// Send a signal, re-checking each target's identity on a pidfd at the moment of sending.
     #[command(after_help = cmd::kill::HELP)]

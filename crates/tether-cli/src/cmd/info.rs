@@ -8,6 +8,14 @@ use tether::{Error, ErrorKind, ProcessIdentity, Result};
 use super::columns;
 use crate::output::{print_report, Ctx};
 
+pub const HELP: &str = "A PID must name a process: one that names nothing is \"no such process\", and the \
+id of a thread is named as a thread of its process (both exit 1). An identity string is refused once its \
+PID belongs to another process. A process of another user is shown like any other; the fields this user \
+may not read (its exe, its environment) are named on stderr, and in JSON under `denied`.
+
+Exit codes: 0 success; 1 no such process, a thread id, identity mismatch, the process exited while being \
+read; 2 usage error (bad PID or identity string).";
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A PID, or an identity string (refused when the PID now belongs to another process).
