@@ -112,7 +112,10 @@ fn fd_exhaustion_is_an_error_not_gone() {
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "inner test failed:\n{text}");
-    assert!(text.contains("emfile verified"), "inner test did not run:\n{text}");
+    assert!(
+        text.contains("emfile verified"),
+        "inner test did not run:\n{text}"
+    );
 }
 
 fn emfile_inside() {
