@@ -289,20 +289,12 @@ mod tests {
 
     #[test]
     fn thread_id_is_named_as_a_thread() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
-                .unwrap();
-            let _ = done_rx.recv();
+        crate::sys::os::proc::with_thread_id(|tid| {
+            let e = wait(&Target::Pid(tid), Some(Duration::from_millis(10))).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound);
+            let want = format!("PID {tid} is a thread of process {}", std::process::id());
+            assert!(e.message().contains(&want), "{e}");
         });
-        let tid = rx.recv().unwrap();
-        let e = wait(&Target::Pid(tid), Some(Duration::from_millis(10))).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::NotFound);
-        let want = format!("PID {tid} is a thread of process {}", std::process::id());
-        assert!(e.message().contains(&want), "{e}");
-        drop(done_tx);
-        t.join().unwrap();
     }
 
     #[test]

@@ -364,17 +364,24 @@ mod tests {
 
     #[test]
     fn thread_id_names_its_process() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
-                .unwrap();
-            let _ = done_rx.recv();
+        with_thread_id(|tid| {
+            let mut r = ProcReader::new().unwrap();
+            assert_eq!(r.tgid(tid).unwrap(), std::process::id());
         });
-        let tid = rx.recv().unwrap();
-        let mut r = ProcReader::new().unwrap();
-        assert_eq!(r.tgid(tid).unwrap(), std::process::id());
-        drop(done_tx);
-        t.join().unwrap();
     }
+}
+
+/// Run `f` with the id of a thread of this process that lives until `f` returns.
+#[cfg(test)]
+pub(crate) fn with_thread_id(f: impl FnOnce(u32)) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+            .unwrap();
+        let _ = done_rx.recv();
+    });
+    f(rx.recv().unwrap());
+    drop(done_tx);
+    t.join().unwrap();
 }
