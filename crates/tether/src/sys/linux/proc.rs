@@ -300,6 +300,21 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// Run `f` with the id of a thread of this process that lives until `f` returns.
+#[cfg(test)]
+pub(crate) fn with_thread_id(f: impl FnOnce(u32)) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+            .unwrap();
+        let _ = done_rx.recv();
+    });
+    f(rx.recv().unwrap());
+    drop(done_tx);
+    t.join().unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,19 +384,4 @@ mod tests {
             assert_eq!(r.tgid(tid).unwrap(), std::process::id());
         });
     }
-}
-
-/// Run `f` with the id of a thread of this process that lives until `f` returns.
-#[cfg(test)]
-pub(crate) fn with_thread_id(f: impl FnOnce(u32)) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let t = std::thread::spawn(move || {
-        tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
-            .unwrap();
-        let _ = done_rx.recv();
-    });
-    f(rx.recv().unwrap());
-    drop(done_tx);
-    t.join().unwrap();
 }
