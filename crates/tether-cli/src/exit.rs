@@ -44,12 +44,12 @@ fn with_hint(e: &Error) -> Error {
 /// return the exit code. The stderr line is escaped: messages may quote names and paths that
 /// other processes control.
 pub fn report_error(e: &Error, ctx: &Ctx) -> i32 {
-    let e = with_hint(e);
+    // JSON carries the library's words (programs read `kind`); the hint is for people.
     if ctx.json {
-        print_report(&ErrorReport::from(&e));
+        print_report(&ErrorReport::from(e));
     }
-    diag!("tether: {}", output::escape(e.message()));
-    code_of(&e)
+    diag!("tether: {}", output::escape(with_hint(e).message()));
+    code_of(e)
 }
 
 /// Turn a command's result into the process exit code.

@@ -57,7 +57,7 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
         Some(cmd::ps::HELP);
     "tree" => tree, "Show a process and its descendants as a tree", Some(exit::GENERAL_HELP);
     "info" => info, "Show everything known about one process, including its identity string",
-        Some(exit::GENERAL_HELP);
+        Some(cmd::info::HELP);
     "kill" => kill,
         "Send a signal, re-checking each target's identity on a pidfd at the moment of sending",
         Some(cmd::kill::HELP);
@@ -143,7 +143,8 @@ fn json_requested(args: &[OsString]) -> bool {
 fn main() {
     // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
     cmd::run::intercept();
-    let args: Vec<OsString> = std::env::args_os().collect();
+    // `tether kill -9 PID` and the other forms of the shell's kill, before clap sees them.
+    let args: Vec<OsString> = cmd::kill::shell_forms(std::env::args_os().collect());
     let json_asked = json_requested(&args);
     let matches = parser(&args)
         .try_get_matches_from(&args)
@@ -228,6 +229,7 @@ mod tests {
             ('f', "follow"),
             ('w', "wide"),
             ('l', "list"),
+            ('L', "table"),
             ('h', "help"),
             ('V', "version"),
         ];

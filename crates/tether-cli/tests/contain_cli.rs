@@ -522,9 +522,10 @@ fn wait_for_a_non_child() {
     assert_eq!(v["already_gone"], false);
     assert!(v["exit"].is_null(), "not a child of tether: status unknown");
     c.0.wait().unwrap();
+    // Reaped: the bare PID names no process now, which is an error (not "already gone").
     let (code, v) = tether_json(&cg, &["wait", &pid]);
-    assert_eq!(code, 0);
-    assert_eq!(v["already_gone"], true);
+    assert_eq!(code, 1);
+    assert_eq!(v["error"]["kind"], "not_found");
 }
 
 #[test]

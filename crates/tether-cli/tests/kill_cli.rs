@@ -160,3 +160,172 @@ fn rails_refuse_self_parent_and_own_group() {
     let o = tether(&["kill", "--dry-run", "99999999999"]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn the_shells_kill_forms() {
+    // -9, -KILL, -SIGKILL, -s 9, -s KILL, lower case, and after other options.
+    let forms: [(&[&str], i32); 7] = [
+        (&["-9"], 9),
+        (&["-KILL"], 9),
+        (&["-SIGKILL"], 9),
+        (&["-s", "9"], 9),
+        (&["-sigusr1"], libc::SIGUSR1),
+        (&["--force", "-USR2"], libc::SIGUSR2),
+        (&["-RTMIN+1"], libc::SIGRTMIN() + 1),
+    ];
+    for (sig_args, want) in forms {
+        let mut child = sleeper();
+        let pid = child.pid().to_string();
+        let mut args = vec!["kill"];
+        args.extend_from_slice(sig_args);
+        args.push(&pid);
+        let o = tether(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_eq!(child.0.wait().unwrap().signal(), Some(want), "{args:?}");
+    }
+    // A value that looks like a signal stays a value (a regex here); after `--` nothing is one.
+    let o = tether(&["kill", "--cmdline=-9", "--json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(json(&o)["signal"], "TERM");
+    let o = tether(&["kill", "--", "-9"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // Bad numbers and two signals are usage errors, and nothing is sent.
+    let mut child = sleeper();
+    let pid = child.pid().to_string();
+    for args in [
+        vec!["kill", "-99", &pid],
+        vec!["kill", "-9", "-s", "TERM", &pid],
+        vec!["kill", "-NOSUCH", &pid],
+    ] {
+        let o = tether(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+    }
+    assert!(!child.exited());
+}
+
+#[test]
+fn kill_0_asks_whether_it_exists_and_sends_nothing() {
+    let mut child = sleeper();
+    let pid = child.pid().to_string();
+    for args in [
+        vec!["kill", "-0", &pid, "--json"],
+        vec!["kill", "-s", "0", &pid, "--json"],
+        vec!["--json", "kill", "--signal", "0", &pid],
+    ] {
+        let o = tether(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        let v = json(&o);
+        assert_eq!(v["signal_number"], 0);
+        assert_eq!(v["targets"][0]["outcome"], "exists");
+    }
+    let o = tether(&["kill", "-0", &pid]);
+    assert_eq!(
+        stdout(&o).trim_end().split(" (").next(),
+        Some(&*format!("process {pid}"))
+    );
+    // Nothing was sent: a stopped or killed sleep would show.
+    assert!(!child.exited());
+    // The rails are for signals; nothing is sent here, so this test's own PID (tether's
+    // parent) is simply found.
+    let me = std::process::id().to_string();
+    assert_eq!(code(&tether(&["kill", "-0", &me])), 0);
+    // Gone: exit 1, "no such process".
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let o = tether(&["kill", "-0", &pid]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no such process"), "{}", stderr(&o));
+}
+
+#[test]
+fn kill_l_lists_and_translates_like_the_shell() {
+    let table = stdout(&tether(&["signals"]));
+    assert!(table.contains(" 9) SIGKILL"));
+    assert_eq!(stdout(&tether(&["kill", "-l"])), table);
+    assert_eq!(stdout(&tether(&["kill", "-L"])), table);
+    assert_eq!(stdout(&tether(&["kill", "--list"])), table);
+    for (arg, want) in [
+        ("15", "TERM"),
+        ("TERM", "15"),
+        ("SIGKILL", "9"),
+        ("143", "TERM"),
+    ] {
+        let o = tether(&["kill", "-l", arg]);
+        assert_eq!(code(&o), 0, "{arg}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), want, "{arg}");
+    }
+    // The same answers as bash's kill -l, where bash is present.
+    if let Ok(b) = Command::new("bash")
+        .args(["-c", "kill -l 143; kill -l TERM"])
+        .output()
+    {
+        let o = tether(&["kill", "-l", "143", "TERM"]);
+        assert_eq!(stdout(&o), String::from_utf8_lossy(&b.stdout));
+    }
+    let v = json(&tether(&["kill", "-l", "9", "--json"]));
+    assert_eq!(v["signals"][0]["name"], "KILL");
+    assert_eq!(code(&tether(&["kill", "-l", "NOSUCH"])), 2);
+}
+
+#[test]
+fn dry_run_has_no_short_form() {
+    let child = sleeper();
+    let o = tether(&["kill", "-n", &child.pid().to_string()]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn rails_refuse_every_ancestor_and_say_how_to_override() {
+    // tether's grandparent is the process that started this test. Dry runs only.
+    let grandparent = std::fs::read_to_string(format!("/proc/{}/stat", std::process::id()))
+        .unwrap()
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let o = tether(&["kill", "--dry-run", &grandparent]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("ancestor of tether"), "{msg}");
+    assert!(
+        msg.trim_end().ends_with("(use --force to override)"),
+        "{msg}"
+    );
+    // The library's message names no flag; the JSON error carries it as the library said it.
+    let o = tether(&["kill", "--dry-run", &grandparent, "--json"]);
+    let v = json(&o);
+    assert_eq!(v["error"]["kind"], "refused");
+    assert!(!v["error"]["message"].as_str().unwrap().contains("force"));
+    let o = tether(&["kill", "--dry-run", "--force", &grandparent]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// PID 1 is refused by the rails: tested inside a new PID namespace, where PID 1 is a shell this
+/// test started (so even a broken rail could reach nothing else), and only as refusals.
+#[test]
+fn pid_1_is_refused_and_kill_0_finds_it() {
+    let script = r#"
+T="$1"
+"$T" kill -9 1; echo "kill_rc=$?"
+"$T" kill -KILL --dry-run 1; echo "dry_rc=$?"
+"$T" kill -0 1; echo "probe_rc=$?"
+"$T" stop 1; echo "stop_rc=$?"
+echo alive
+"#;
+    let out = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "sh", "-c", script, "sh"])
+        .arg(bin())
+        .output()
+        .expect("unshare runs");
+    let text = stdout(&out);
+    let err = stderr(&out);
+    assert!(text.contains("kill_rc=1"), "{text}\n{err}");
+    assert!(text.contains("dry_rc=1"), "{text}\n{err}");
+    assert!(text.contains("probe_rc=0"), "{text}\n{err}");
+    assert!(text.contains("stop_rc=1"), "{text}\n{err}");
+    assert!(text.contains("alive"), "{text}\n{err}");
+    assert!(err.contains("PID 1 is init"), "{err}");
+}

@@ -1,5 +1,5 @@
-//! `tether kill` with the identity of a process whose PID was handed out again signals nothing
-//! and exits non-zero. Runs inside a new PID namespace, where every process is the test's own.
+//! `tether kill`, `wait` and `stop` with the identity of a process whose PID was handed out
+//! again act on nothing and exit 1 (an identity mismatch). Runs inside a new PID namespace, where every process is the test's own.
 
 mod common;
 
@@ -22,6 +22,8 @@ for _ in $(seq 1 50); do
 done
 [ "$N" = "$P" ] || { echo "pid not reused"; exit 90; }
 "$T" kill -s KILL "$ID"; echo "kill_rc=$?"
+"$T" wait -t 1 "$ID"; echo "wait_rc=$?"
+"$T" stop --grace 1 "$ID"; echo "stop_rc=$?"
 "$T" info "$ID" --json | grep -o '"kind": "[a-z_]*"'
 kill -0 "$N" && echo "new process alive"
 kill "$N"; wait "$N" 2>/dev/null
@@ -46,6 +48,9 @@ fn kill_with_stale_identity_signals_nothing() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     assert!(text.contains("kill_rc=1"), "{text}");
+    // An identity whose PID now names another process: a mismatch, not "already gone".
+    assert!(text.contains("wait_rc=1"), "{text}");
+    assert!(text.contains("stop_rc=1"), "{text}");
     assert!(text.contains("\"kind\": \"identity_mismatch\""), "{text}");
     assert!(text.contains("new process alive"), "{text}");
 }

@@ -58,28 +58,17 @@ impl ProcessIdentity {
     }
 
     /// Take the identity of the live process `pid`.
+    ///
+    /// Errors: `NotFound` when no process has that PID, or it exited before it could be
+    /// identified; `PermissionDenied` when its /proc entry is hidden from this user.
     pub fn of(pid: u32) -> Result<Self> {
         let fd = pidfd::open(pid)?;
         Self::of_pidfd(pid, &fd)
     }
 
-    /// Take the identity of the process behind an open pidfd. The stat read happens after the
-    /// pidfd was opened, and the pidfd is checked afterwards: if its process is still running,
-    /// or is a zombie (whose PID cannot be handed out yet), the stat we read was its own.
+    /// Take the identity of the process behind an open pidfd (see [`ProcessIdentity::of`]).
     pub fn of_pidfd(pid: u32, fd: &OwnedFd) -> Result<Self> {
-        let (start_ticks, state) = read_start(pid)?;
-        if !pidfd::is_alive(fd) && !matches!(state, 'Z' | 'X') {
-            // It exited after the read. While it is an unreaped zombie its PID stays its own, so
-            // a second read that shows a zombie with the same start time still describes it.
-            match read_start(pid) {
-                Ok((again, 'Z' | 'X')) if again == start_ticks => {}
-                _ => {
-                    return Err(Error::not_found(format!(
-                        "process {pid} exited while being identified"
-                    )))
-                }
-            }
-        }
+        let start_ticks = start_on_pidfd(pid, fd)?;
         Ok(ProcessIdentity {
             pid,
             start_ticks,
@@ -88,12 +77,16 @@ impl ProcessIdentity {
         })
     }
 
-    /// Same, Gone or Reused, as of now.
-    pub fn check(&self) -> IdentityCheck {
+    /// Same, Gone or Reused, as of now. Gone only when the kernel says no such process exists
+    /// (or the machine rebooted since); a process of another user is as much Same as our own.
+    ///
+    /// Errors: anything that prevents an answer (out of file descriptors, /proc unreadable).
+    pub fn check(&self) -> Result<IdentityCheck> {
         match self.open() {
-            Ok(_) => IdentityCheck::Same,
-            Err(e) if e.kind() == ErrorKind::IdentityMismatch => IdentityCheck::Reused,
-            Err(_) => IdentityCheck::Gone,
+            Ok(_) => Ok(IdentityCheck::Same),
+            Err(e) if e.kind() == ErrorKind::IdentityMismatch => Ok(IdentityCheck::Reused),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(IdentityCheck::Gone),
+            Err(e) => Err(e),
         }
     }
 
@@ -108,16 +101,20 @@ impl ProcessIdentity {
                 self.pid
             )));
         }
-        let fd = pidfd::open(self.pid)?;
+        let fd = pidfd::open(self.pid).map_err(|e| match e.kind() {
+            // It existed when the identity was taken; now the PID names nothing (or a thread).
+            ErrorKind::NotFound => Error::not_found(format!("process {} has exited", self.pid)),
+            _ => e,
+        })?;
         if let (Some(want), Some(have)) = (self.pidfs_inode, pidfd::inode(fd.as_fd())) {
             if want != have {
                 return Err(self.reused());
             }
         }
-        match read_start(self.pid) {
-            Ok((t, _)) if t == self.start_ticks => Ok(fd),
-            Ok(_) => Err(self.reused()),
-            Err(e) => Err(e),
+        if start_on_pidfd(self.pid, &fd)? == self.start_ticks {
+            Ok(fd)
+        } else {
+            Err(self.reused())
         }
     }
 
@@ -137,12 +134,43 @@ impl ProcessIdentity {
     }
 }
 
+/// The start time of the process behind `fd`, read from /proc/`pid`/stat and confirmed on the
+/// pidfd: the stat read happens after the pidfd was opened, and the pidfd is checked afterwards.
+/// If its process is still running, or was a zombie (whose PID cannot be handed out yet), the
+/// stat we read was its own.
+///
+/// `NotFound` only when the pidfd says its process exited (and the PID no longer shows it);
+/// `PermissionDenied` when the process runs but /proc hides it (`hidepid`).
+fn start_on_pidfd(pid: u32, fd: &OwnedFd) -> Result<u64> {
+    let first = read_start(pid);
+    let alive = pidfd::is_alive(fd)?;
+    match first {
+        Ok((ticks, state)) if alive || matches!(state, 'Z' | 'X') => Ok(ticks),
+        // It exited after the read. While it is an unreaped zombie its PID stays its own, so a
+        // second read that shows a zombie with the same start time still describes it.
+        Ok((ticks, _)) => match read_start(pid) {
+            Ok((again, 'Z' | 'X')) if again == ticks => Ok(ticks),
+            _ => Err(Error::not_found(format!(
+                "process {pid} exited while being identified"
+            ))),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound && alive => Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("process {pid} is running, but /proc/{pid} is hidden from this user"),
+        )),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
+            "process {pid} exited while being identified"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Start time and state letter of `pid`.
 fn read_start(pid: u32) -> Result<(u64, char)> {
     let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
     r.stat(pid).map(|s| (s.starttime, s.state)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {
-            Error::not_found(format!("no process {pid}"))
+            Error::not_found(format!("no such process {pid}"))
         } else {
             Error::from_io(format_args!("reading /proc/{pid}/stat"), &e)
         }
@@ -223,15 +251,15 @@ mod tests {
     #[test]
     fn own_identity_is_same() {
         let id = ProcessIdentity::of(std::process::id()).unwrap();
-        assert_eq!(id.check(), IdentityCheck::Same);
+        assert_eq!(id.check().unwrap(), IdentityCheck::Same);
         let parsed: ProcessIdentity = id.to_string().parse().unwrap();
-        assert_eq!(parsed.check(), IdentityCheck::Same);
+        assert_eq!(parsed.check().unwrap(), IdentityCheck::Same);
         let mut other = id.clone();
         other.start_ticks += 1;
-        assert_eq!(other.check(), IdentityCheck::Reused);
+        assert_eq!(other.check().unwrap(), IdentityCheck::Reused);
         let mut reboot = id;
         reboot.boot_id = "00000000".into();
-        assert_eq!(reboot.check(), IdentityCheck::Gone);
+        assert_eq!(reboot.check().unwrap(), IdentityCheck::Gone);
     }
 
     #[test]
@@ -243,6 +271,6 @@ mod tests {
         let id = ProcessIdentity::of(child.id()).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(id.check(), IdentityCheck::Gone);
+        assert_eq!(id.check().unwrap(), IdentityCheck::Gone);
     }
 }

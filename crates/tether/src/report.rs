@@ -80,6 +80,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<crate::ready::WaitForReport>(),
         one::<crate::net::StopPortReport>(),
         one::<crate::wait::WaitReport>(),
+        one::<crate::wait::WaitManyReport>(),
         one::<crate::terminate::StopReport>(),
         one::<crate::run::RunReport>(),
     ]

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
+use crate::inspect::{Field, FieldSet};
 use crate::sys::os::{pidfd, proc::ProcReader, process};
 
 /// A Linux signal number, 1..=SIGRTMAX.
@@ -198,6 +199,52 @@ impl Target {
             Target::Identity(id) => id.pid,
         }
     }
+
+    /// Open a pidfd on the process this target names and verify its identity on it.
+    ///
+    /// The honest answers: a bare PID that names no process is an error (`NotFound`, "no such
+    /// process"; also for the id of a thread, naming its process), while a bare PID whose
+    /// process exits while it is being identified is [`Resolved::Gone`] (it did exist). An
+    /// identity whose process has exited is `Gone`; one whose PID now belongs to another
+    /// process is an `IdentityMismatch` error. Only ESRCH counts as gone: a process of another
+    /// user is found like any other, and failures such as EMFILE are errors.
+    ///
+    /// Process groups have no pidfd: `InvalidArgument`.
+    pub fn resolve(&self) -> Result<Resolved> {
+        let gone_is_fine = |e: Error| {
+            if e.kind() == ErrorKind::NotFound {
+                Ok(Resolved::Gone)
+            } else {
+                Err(e)
+            }
+        };
+        match self {
+            Target::Pid(p) => {
+                validate_pid(*p as i64)?;
+                let fd = pidfd::open(*p)?;
+                match ProcessIdentity::of_pidfd(*p, &fd) {
+                    Ok(id) => Ok(Resolved::Alive(fd, id)),
+                    Err(e) => gone_is_fine(e),
+                }
+            }
+            Target::Identity(id) => match id.open() {
+                Ok(fd) => Ok(Resolved::Alive(fd, id.clone())),
+                Err(e) => gone_is_fine(e),
+            },
+            Target::Group(g) => Err(Error::invalid(format!(
+                "process group {g} is not a process; give a PID or an identity"
+            ))),
+        }
+    }
+}
+
+/// What [`Target::resolve`] found.
+#[derive(Debug)]
+pub enum Resolved {
+    /// The process runs (or is an unreaped zombie): a pidfd on it and its verified identity.
+    Alive(OwnedFd, ProcessIdentity),
+    /// The process existed and has exited.
+    Gone,
 }
 
 /// Parse a PID, applying the rails every PID passes: not 0, not negative, not above i32::MAX.
@@ -229,35 +276,127 @@ pub fn validate_pid(n: i64) -> Result<u32> {
     Ok(n as u32)
 }
 
-/// The forceable rails: PID 1, the caller, its parent, and its own process group.
-/// Returns the reason a target is refused, if it is.
-pub fn rail_reason(target: &Target) -> Option<String> {
-    let me = std::process::id();
-    let parent = process::parent_pid();
-    let own_group = process::own_pgrp();
-    match target {
-        Target::Group(g) if *g == 1 => Some("process group 1 is init's".into()),
-        Target::Group(g) if Some(*g) == own_group => {
-            Some(format!("process group {g} is tether's own"))
+/// The forceable rails, as they stand for the calling process: what it must not signal or stop
+/// unless forced, because doing so would end the caller itself or whatever started it.
+///
+/// Refused: PID 1 (init) and its group; tether itself; each of its ancestors (its parent, the
+/// shell or script that started it, ...); the leader of its process group and of its session;
+/// its own process group, and a process group that holds one of its ancestors or its session
+/// leader. A process that merely shares tether's group (a sibling started by the same script)
+/// is not refused: signalling it ends nothing else.
+#[derive(Debug, Clone)]
+pub struct Rails {
+    me: u32,
+    pgrp: Option<u32>,
+    sid: Option<u32>,
+    /// Ancestors nearest first, with their process groups.
+    ancestors: Vec<(u32, Option<u32>)>,
+}
+
+impl Rails {
+    /// The rails of the calling process, read now.
+    pub fn current() -> Rails {
+        let me = std::process::id();
+        let ancestors = crate::inspect::ancestors(me, FieldSet::of(&[Field::Pgid]))
+            .map(|list| {
+                list.iter()
+                    .map(|p| (p.pid, p.pgid.filter(|g| *g > 0).map(|g| g as u32)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut rails = Rails {
+            me,
+            pgrp: process::own_pgrp(),
+            sid: process::own_sid(),
+            ancestors,
+        };
+        // The parent is an ancestor even when /proc could not be read.
+        if let Some(parent) = process::parent_pid() {
+            if !rails.ancestors.iter().any(|(p, _)| *p == parent) {
+                rails.ancestors.insert(0, (parent, None));
+            }
         }
-        Target::Group(_) => None,
-        t => match t.pid() {
-            1 => Some("PID 1 is init; ending it ends the system or container".into()),
-            p if p == me => Some(format!("PID {p} is tether itself")),
-            p if Some(p) == parent => Some(format!("PID {p} is tether's parent")),
-            _ => None,
-        },
+        rails
     }
+
+    /// Why `target` is refused, if it is (a sentence naming the target; no advice).
+    pub fn reason(&self, target: &Target) -> Option<String> {
+        match target {
+            Target::Group(g) => {
+                let g = *g;
+                if g == 1 {
+                    return Some("process group 1 is init's".into());
+                }
+                if Some(g) == self.pgrp {
+                    return Some(format!("process group {g} is tether's own"));
+                }
+                if Some(g) == self.sid {
+                    return Some(format!(
+                        "process group {g} is that of tether's session leader"
+                    ));
+                }
+                self.ancestors
+                    .iter()
+                    .find(|(_, pg)| *pg == Some(g))
+                    .map(|(a, _)| format!("process group {g} holds PID {a}, an ancestor of tether"))
+            }
+            t => {
+                let p = t.pid();
+                if p == 1 {
+                    return Some("PID 1 is init; ending it ends the system or container".into());
+                }
+                if p == self.me {
+                    return Some(format!("PID {p} is tether itself"));
+                }
+                if self.ancestors.first().map(|(a, _)| *a) == Some(p) {
+                    return Some(format!("PID {p} is tether's parent"));
+                }
+                if self.ancestors.iter().any(|(a, _)| *a == p) {
+                    return Some(format!(
+                        "PID {p} is an ancestor of tether (the shell or program that started it)"
+                    ));
+                }
+                if Some(p) == self.pgrp {
+                    return Some(format!("PID {p} leads tether's own process group"));
+                }
+                if Some(p) == self.sid {
+                    return Some(format!("PID {p} leads tether's session"));
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Why `target` is refused by the forceable rails of the calling process, if it is.
+pub fn rail_reason(target: &Target) -> Option<String> {
+    Rails::current().reason(target)
+}
+
+/// The one rail check of every operation that acts on processes (`kill`, `stop`, stop by port):
+/// unless `force`, the first target behind a rail is a `Refused` error saying why, before
+/// anything was done to any of them.
+pub fn check_rails(targets: &[Target], force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let rails = Rails::current();
+    for t in targets {
+        if let Some(why) = rails.reason(t) {
+            return Err(Error::new(ErrorKind::Refused, format!("refusing: {why}")));
+        }
+    }
+    Ok(())
 }
 
 /// Options of a signal batch.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
-    /// Override the forceable rails (PID 1, self, parent, own group).
+    /// Override the forceable rails (see [`Rails`]).
     pub force: bool,
     /// Refuse unless every target runs this executable (compared after canonicalising).
     pub require_exe: Option<std::path::PathBuf>,
-    /// Validate everything, send nothing.
+    /// Validate everything (permission to signal included), send nothing.
     pub dry_run: bool,
 }
 
@@ -270,7 +409,8 @@ pub struct SendOutcome {
     pub group: bool,
     /// The identity verified before sending (for groups: of the leader, when there is one).
     pub identity: Option<String>,
-    /// `sent`, `would_send` (dry run) or `gone` (exited between validation and sending).
+    /// `sent`, `would_send` (dry run), `gone` (exited between validation and sending) or
+    /// `exists` (signal 0: the process exists; nothing was sent).
     pub outcome: SendState,
 }
 
@@ -284,6 +424,8 @@ pub enum SendState {
     WouldSend,
     /// The process exited after it was validated; nothing was sent.
     Gone,
+    /// Signal 0 ([`probe`]): the process exists; nothing was sent.
+    Exists,
 }
 
 struct Validated {
@@ -293,15 +435,17 @@ struct Validated {
 }
 
 /// Send `sig` to every target, or to none: every target is validated first (rails, identity on a
-/// pidfd, `require_exe`), and the first failure aborts the batch before anything is sent.
-/// Processes are then signalled through the very pidfds their identity was verified on.
+/// pidfd, permission to signal it, `require_exe`), and the first failure aborts the batch before
+/// anything is sent. Processes are then signalled through the very pidfds their identity was
+/// verified on.
 ///
 /// Process groups have no pidfd; a group is signalled with `kill(-pgid)` after its leader's
 /// identity (when the leader still exists) was verified.
 pub fn send(targets: &[Target], sig: Signal, opts: &SendOptions) -> Result<Vec<SendOutcome>> {
+    check_rails(targets, opts.force)?;
     let mut checked = Vec::with_capacity(targets.len());
     for t in targets {
-        checked.push(validate(t, opts)?);
+        checked.push(validate(t, opts, true)?);
     }
     let mut out = Vec::with_capacity(checked.len());
     for v in checked {
@@ -310,45 +454,56 @@ pub fn send(targets: &[Target], sig: Signal, opts: &SendOptions) -> Result<Vec<S
         } else {
             deliver(&v, sig)?
         };
-        out.push(SendOutcome {
-            pid: v.target.pid(),
-            group: matches!(v.target, Target::Group(_)),
-            identity: v.identity.map(|i| i.to_string()),
-            outcome,
-        });
+        out.push(outcome_of(v, outcome));
     }
     Ok(out)
 }
 
-fn validate(t: &Target, opts: &SendOptions) -> Result<Validated> {
-    validate_pid(t.pid() as i64)?;
-    if !opts.force {
-        if let Some(why) = rail_reason(t) {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!("refusing: {why} (use force to override)"),
-            ));
-        }
+/// Signal 0, as `kill -0` means it: does each target exist? Nothing is sent, so neither the
+/// rails nor permission play a part: a process of another user exists (where `kill(2)` would
+/// answer EPERM). Zombies exist until reaped, as for `kill(2)`. Every target is validated as
+/// [`send`] validates (identity, `require_exe`); the first that does not exist, or whose
+/// identity names another process now, is the error.
+pub fn probe(targets: &[Target], opts: &SendOptions) -> Result<Vec<SendOutcome>> {
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
+        let v = validate(t, opts, false)?;
+        out.push(outcome_of(v, SendState::Exists));
     }
+    Ok(out)
+}
+
+fn outcome_of(v: Validated, outcome: SendState) -> SendOutcome {
+    SendOutcome {
+        pid: v.target.pid(),
+        group: matches!(v.target, Target::Group(_)),
+        identity: v.identity.map(|i| i.to_string()),
+        outcome,
+    }
+}
+
+/// Validate one target; with `signalling`, also that this caller may signal it.
+fn validate(t: &Target, opts: &SendOptions, signalling: bool) -> Result<Validated> {
+    validate_pid(t.pid() as i64)?;
     let (fd, identity) = match t {
-        Target::Identity(id) => {
-            let fd = id.open()?;
-            (Some(fd), Some(id.clone()))
-        }
-        Target::Pid(p) => {
-            let fd = pidfd::open(*p)?;
-            let id = ProcessIdentity::of_pidfd(*p, &fd)?;
-            (Some(fd), Some(id))
-        }
         Target::Group(g) => {
-            if !group_exists(*g) {
-                return Err(Error::not_found(format!("no process group {g}")));
-            }
+            check_group(*g, signalling)?;
             (None, ProcessIdentity::of(*g).ok())
         }
+        _ => match t.resolve()? {
+            Resolved::Alive(fd, id) => (Some(fd), Some(id)),
+            Resolved::Gone => {
+                return Err(Error::not_found(format!("process {} has exited", t.pid())))
+            }
+        },
     };
-    if let (Some(want), Some(fd)) = (&opts.require_exe, &fd) {
-        check_exe(t.pid(), fd, want)?;
+    if let Some(fd) = &fd {
+        if signalling && !pidfd::may_signal(fd.as_fd(), t.pid())? {
+            return Err(Error::not_found(format!("process {} has exited", t.pid())));
+        }
+        if let Some(want) = &opts.require_exe {
+            check_exe(t.pid(), fd, want)?;
+        }
     }
     Ok(Validated {
         target: t.clone(),
@@ -364,7 +519,7 @@ fn check_exe(pid: u32, fd: &OwnedFd, want: &std::path::Path) -> Result<()> {
         .exe(pid)
         .map_err(|e| Error::from_io(format_args!("reading /proc/{pid}/exe"), &e))?;
     // Re-check liveness after the read, so the exe we compared belonged to the pidfd's process.
-    if !pidfd::is_alive(fd) {
+    if !pidfd::is_alive(fd)? {
         return Err(Error::not_found(format!("process {pid} exited")));
     }
     match have {
@@ -380,10 +535,22 @@ fn check_exe(pid: u32, fd: &OwnedFd, want: &std::path::Path) -> Result<()> {
     }
 }
 
-fn group_exists(pgid: u32) -> bool {
-    // Signal 0 to the group probes existence without delivering anything.
-    rustix::process::Pid::from_raw(pgid as i32)
-        .is_some_and(|p| rustix::process::test_kill_process_group(p).is_ok())
+/// Signal 0 to the group probes it without delivering anything: ESRCH means no such group;
+/// EPERM means it exists (an error only when it is to be signalled).
+fn check_group(pgid: u32, signalling: bool) -> Result<()> {
+    match process::kill_group(pgid, 0) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::PERM) if !signalling => Ok(()),
+        Err(rustix::io::Errno::PERM) => Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!("not permitted to signal process group {pgid}: it belongs to another user"),
+        )),
+        Err(rustix::io::Errno::SRCH) => Err(Error::not_found(format!("no process group {pgid}"))),
+        Err(e) => Err(Error::from_errno(
+            format_args!("checking process group {pgid}"),
+            e,
+        )),
+    }
 }
 
 fn deliver(v: &Validated, sig: Signal) -> Result<SendState> {
@@ -457,15 +624,37 @@ mod tests {
         let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
         let group = unsafe { libc::getpgrp() } as u32;
         // PID 1 and group 1 are only ever given to the rail check itself, never to a send.
-        for t in [
+        let mut refused = vec![
             Target::Pid(1),
             Target::Group(1),
             Target::Pid(me),
             Target::Pid(parent),
             Target::Group(group),
-        ] {
-            assert!(rail_reason(&t).is_some(), "{t:?}");
+        ];
+        // Every ancestor (the shell that started a script, the script, ...) and its group.
+        let ancestors = crate::inspect::ancestors(me, FieldSet::of(&[Field::Pgid])).unwrap();
+        for a in &ancestors {
+            refused.push(Target::Pid(a.pid));
+            // A group outside our PID namespace reads as 0, and is no target at all.
+            if let Some(g) = a.pgid.filter(|g| *g > 0) {
+                refused.push(Target::Group(g as u32));
+            }
         }
+        if let Some(sid) = process::own_sid() {
+            refused.push(Target::Pid(sid));
+        }
+        let rails = Rails::current();
+        for t in &refused {
+            assert!(rails.reason(t).is_some(), "{t:?}");
+        }
+        // A sibling sharing our process group is not refused: signalling it ends nothing else.
+        let mut sibling = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        assert_eq!(rails.reason(&Target::Pid(sibling.id())), None);
+        sibling.kill().unwrap();
+        sibling.wait().unwrap();
         // Through `send`, as a dry run so that even a broken rail could deliver nothing.
         let opts = SendOptions {
             dry_run: true,
@@ -483,6 +672,27 @@ mod tests {
             send(&[Target::Pid(me)], Signal::CONT, &forced).unwrap()[0].outcome,
             SendState::WouldSend
         );
+    }
+
+    #[test]
+    fn probe_sends_nothing_and_answers_existence() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let t = [Target::Pid(child.id())];
+        let r = probe(&t, &SendOptions::default()).unwrap();
+        assert_eq!(r[0].outcome, SendState::Exists);
+        // The rails play no part in a probe: our parent exists.
+        let parent = Target::Pid(process::parent_pid().unwrap());
+        assert_eq!(
+            probe(&[parent], &SendOptions::default()).unwrap()[0].outcome,
+            SendState::Exists
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let e = probe(&t, &SendOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
     }
 
     #[test]

@@ -10,9 +10,8 @@ use serde::Serialize;
 
 use crate::contain::{scan_tree, Containment, Hold, Mechanism, Strength, Tree, TreeWait};
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::ProcessIdentity;
 use crate::report::Report;
-use crate::signal::{rail_reason, validate_pid, Signal, Target};
+use crate::signal::{check_rails, validate_pid, Resolved, Signal, Target};
 use crate::sys::os::proc::ProcReader;
 use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
@@ -25,7 +24,7 @@ pub struct StopOptions {
     pub grace: Duration,
     /// Sent to survivors when the grace ends (default KILL).
     pub kill_signal: Signal,
-    /// Override the forceable rails (PID 1, self, parent).
+    /// Override the forceable rails (see [`crate::signal::Rails`]).
     pub force: bool,
     /// How long to wait for the kill signal to take effect before reporting what remains.
     pub kill_wait: Duration,
@@ -86,8 +85,11 @@ fn held_name(h: Hold) -> &'static str {
     }
 }
 
-/// Stop `target` and its tree. Idempotent: a target already gone is a success with
-/// `already_gone`. A stale identity is refused (`IdentityMismatch`) and nothing is signalled.
+/// Stop `target` and its tree. Idempotent: a target that existed and is gone (an identity whose
+/// process exited) is a success with `already_gone`. Refused before anything is done: a target
+/// behind the rails unless `force` ([`check_rails`]), a bare PID that names no process
+/// (`NotFound`), a stale identity (`IdentityMismatch`), a process this caller may not signal
+/// (`PermissionDenied`).
 pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     let began = Instant::now();
     let pid = target.pid();
@@ -97,14 +99,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
             "stop takes a PID or an identity; the process group is included when it leads one",
         ));
     }
-    if !opts.force {
-        if let Some(why) = rail_reason(target) {
-            return Err(Error::new(
-                ErrorKind::Refused,
-                format!("refusing: {why} (use force to override)"),
-            ));
-        }
-    }
+    check_rails(std::slice::from_ref(target), opts.force)?;
     let mut report = StopReport {
         pid,
         identity: None,
@@ -126,19 +121,22 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
         grace_ms: opts.grace.as_millis() as u64,
         elapsed_ms: 0,
     };
-    let opened = match target {
-        Target::Identity(id) => id.open().map(|fd| (fd, id.clone())),
-        _ => pidfd::open(pid).and_then(|fd| ProcessIdentity::of_pidfd(pid, &fd).map(|i| (fd, i))),
-    };
-    let (fd, id) = match opened {
-        Ok(x) => x,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+    // A bare PID that names no process is an error (a mistyped PID must not pass); a process
+    // that existed and is gone now is stopped already.
+    let (fd, id) = match target.resolve()? {
+        Resolved::Alive(fd, id) => (fd, id),
+        Resolved::Gone => {
             report.already_gone = true;
             report.elapsed_ms = began.elapsed().as_millis() as u64;
             return Ok(report);
         }
-        Err(e) => return Err(e),
     };
+    // Permission first: a process of another user is refused before anything is held or sent.
+    if !pidfd::may_signal(fd.as_fd(), pid)? {
+        report.already_gone = true;
+        report.elapsed_ms = began.elapsed().as_millis() as u64;
+        return Ok(report);
+    }
     report.identity = Some(id.to_string());
     sysproc::raise_nofile_limit();
 
@@ -153,7 +151,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
         }
         Err(e) => return Err(e),
     };
-    if !pidfd::is_alive(fd.as_fd()) {
+    if !pidfd::is_alive(fd.as_fd())? {
         report.already_gone = true;
         return Ok(report);
     }

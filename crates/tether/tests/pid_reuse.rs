@@ -54,10 +54,10 @@ fn inside_namespace() {
     let mut first = sleeper();
     let pid = first.0.id();
     let id = ProcessIdentity::of(pid).unwrap();
-    assert_eq!(id.check(), IdentityCheck::Same);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Same);
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    assert_eq!(id.check(), IdentityCheck::Gone);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Gone);
 
     let mut reused = None;
     for _ in 0..50 {
@@ -69,7 +69,7 @@ fn inside_namespace() {
         }
     }
     let mut second = reused.expect("the kernel handed out the PID again");
-    assert_eq!(id.check(), IdentityCheck::Reused);
+    assert_eq!(id.check().unwrap(), IdentityCheck::Reused);
     let e = send(
         &[Target::Identity(id.clone())],
         Signal::KILL,
@@ -85,4 +85,63 @@ fn inside_namespace() {
     let new_id = ProcessIdentity::of(pid).unwrap();
     assert_ne!(new_id, id);
     println!("reuse verified");
+}
+
+const EMFILE_INNER: &str = "TETHER_EMFILE_INNER";
+
+/// Out of file descriptors, an identity check cannot answer: that is an error, never "Gone"
+/// (which would let `wait` report a live process as exited). Runs in a child process of its
+/// own, since it lowers the descriptor limit.
+#[test]
+fn fd_exhaustion_is_an_error_not_gone() {
+    if std::env::var_os(EMFILE_INNER).is_some() {
+        emfile_inside();
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "fd_exhaustion_is_an_error_not_gone",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(EMFILE_INNER, "1")
+        .output()
+        .expect("test binary runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "inner test failed:\n{text}");
+    assert!(
+        text.contains("emfile verified"),
+        "inner test did not run:\n{text}"
+    );
+}
+
+fn emfile_inside() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    use std::os::fd::AsRawFd;
+    let child = sleeper();
+    let id = ProcessIdentity::of(child.0.id()).unwrap();
+    // The lowest free descriptor as the soft limit: every new descriptor fails with EMFILE.
+    let lowest = std::fs::File::open("/dev/null").unwrap().as_raw_fd() as u64;
+    let old = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(lowest),
+            maximum: old.maximum,
+        },
+    )
+    .unwrap();
+    let checked = id.check();
+    let waited = tether::wait::wait(&Target::Identity(id.clone()), None);
+    setrlimit(Resource::Nofile, old).unwrap();
+    let e = checked.expect_err("no descriptor left: the check cannot answer");
+    assert_ne!(e.kind(), ErrorKind::NotFound, "{e}");
+    let e = waited.expect_err("no descriptor left: the wait cannot begin");
+    assert_ne!(e.kind(), ErrorKind::NotFound, "{e}");
+    // With descriptors again, the same identity is the same live process.
+    assert_eq!(id.check().unwrap(), IdentityCheck::Same);
+    println!("emfile verified");
 }

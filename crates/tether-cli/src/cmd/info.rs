@@ -2,10 +2,19 @@
 
 use tether::inspect::{ancestors, get, Field, FieldSet};
 use tether::report::InfoReport;
+use tether::signal::{Resolved, Target};
 use tether::{Error, ErrorKind, ProcessIdentity, Result};
 
 use super::columns;
 use crate::output::{print_report, Ctx};
+
+pub const HELP: &str = "A PID must name a process: one that names nothing is \"no such process\", and the \
+id of a thread is named as a thread of its process (both exit 1). An identity string is refused once its \
+PID belongs to another process. A process of another user is shown like any other; the fields this user \
+may not read (its exe, its environment) are named on stderr, and in JSON under `denied`.
+
+Exit codes: 0 success; 1 no such process, a thread id, identity mismatch, the process exited while being \
+read; 2 usage error (bad PID or identity string).";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -16,24 +25,32 @@ pub struct Args {
     pub env: bool,
 }
 
-/// A PID or an identity string to a PID; an identity must still name the same process.
+/// A PID or an identity string to the PID of a running process: an identity must still name the
+/// same process; a PID must name a process (not nothing, not a thread).
 pub fn resolve(target: &str) -> Result<u32> {
-    match tether::signal::Target::parse(target)? {
-        tether::signal::Target::Identity(id) => {
-            id.open()?;
-            Ok(id.pid)
-        }
-        t => Ok(t.pid()),
+    let t = Target::parse(target)?;
+    match t.resolve()? {
+        Resolved::Alive(_, id) => Ok(id.pid),
+        Resolved::Gone => Err(gone(&t)),
     }
 }
 
+fn gone(t: &Target) -> Error {
+    Error::not_found(format!("process {} has exited", t.pid()))
+}
+
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let pid = resolve(&a.target)?;
+    let t = Target::parse(&a.target)?;
+    let (fd, pid) = match t.resolve()? {
+        Resolved::Alive(fd, id) => (fd, id.pid),
+        Resolved::Gone => return Err(gone(&t)),
+    };
     let mut fields = FieldSet::standard();
     if a.env {
         fields.insert(Field::Env);
     }
-    let identity = ProcessIdentity::of(pid)?;
+    // Taken afresh on the pidfd, so that it carries the pidfs inode where the kernel has one.
+    let identity = ProcessIdentity::of_pidfd(pid, &fd)?;
     let mut process = get(pid, fields)?;
     // The record must describe the identity we print: re-check after reading.
     if process.start_ticks != Some(identity.start_ticks) {
@@ -43,6 +60,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         ));
     }
     process.identity = Some(identity.to_string());
+    if let Some(note) = tether::inspect::denied_note([&process]) {
+        diag!("tether: {note}");
+    }
     let ancestors: Vec<u32> = ancestors(pid, FieldSet::empty())?
         .iter()
         .map(|p| p.pid)

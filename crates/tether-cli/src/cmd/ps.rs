@@ -83,11 +83,19 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         // Kernel threads have no command line; show `[name]` as ps does (stat is read anyway).
         read.insert(Field::Name);
     }
+    // A thread id given to --pid: ps lists processes, so name the process it belongs to.
+    let filter = a.filter.to_filter()?;
+    for &pid in filter.pids.iter().flatten() {
+        if let Some(tgid) = tether::inspect::thread_group_of(pid) {
+            diag!("tether: PID {pid} is a thread of process {tgid}; ps lists processes (use --pid {tgid})");
+        }
+    }
     let mut list = snapshot(&Query {
         fields: read,
-        filter: a.filter.to_filter()?,
+        filter,
         cpu_sample,
     })?;
+    let denied = tether::inspect::denied_note(&list);
     if !sort.is_empty() {
         // Stable: processes equal in every key keep the snapshot's order (by PID).
         list.sort_by(|x, y| {
@@ -124,6 +132,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             print_cut(&t.render(), a.wide);
         }
         (true, false) => print_cut(&super::tree::render_forest(&forest(list), &columns), a.wide),
+    }
+    if let Some(note) = denied {
+        diag!("tether: {note}");
     }
     Ok(0)
 }

@@ -9,15 +9,21 @@ use tether::Result;
 use crate::output::{print_report, Ctx};
 
 pub const HELP: &str = "The identity is verified first (give an identity string to make sure a reused PID \
-is never hit). The tree is the target's descendants, the process group and session it leads, and its cgroup \
-when it owns one. The tree is held still (cgroup freezer, or SIGSTOP) while the graceful signal is sent, \
-then continued with SIGCONT; the kill signal goes only to what is still alive when the grace ends, and stop \
-returns as soon as everything is gone. Stopping a process that is already gone succeeds.
+is never hit), and permission to signal it. The tree is the target's descendants, the process group and \
+session it leads, and its cgroup when it owns one. The tree is held still (cgroup freezer, or SIGSTOP) while \
+the graceful signal is sent, then continued with SIGCONT; the kill signal goes only to what is still alive \
+when the grace ends, and stop returns as soon as everything is gone.
+
+A bare PID that names no process is an error (\"no such process\"), so that a mistyped PID does not pass; \
+an identity string whose process has exited is a success (it existed, and is gone). Refused without \
+--force, as by `tether kill`: PID 1, tether itself, its ancestors (its parent, the shell or script that \
+started it, ...), and the leaders of its process group and session; so `tether stop $$` in a script does \
+not end the script.
 
 With --port, every owner of the port is stopped this way (exit 1 also when nobody holds it).
 
-Exit codes: 0 the tree is gone (or was already); 1 refused (PID 1, self, parent without --force), identity \
-mismatch (nothing was signalled), or processes remain; 2 usage error.";
+Exit codes: 0 the tree is gone (or an identity's process was already gone); 1 refused by a rail, not \
+permitted, no such process, identity mismatch (nothing was signalled), or processes remain; 2 usage error.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -29,7 +35,7 @@ pub struct Args {
     #[arg(long, value_name = "N[/PROTO]")]
     pub port: Option<String>,
     /// Time the tree gets after the graceful signal (5, 1.5, 2m, 500ms).
-    #[arg(short, long, default_value = "10", value_name = "D")]
+    #[arg(long, default_value = "10", value_name = "D")]
     pub grace: String,
     /// The graceful signal.
     #[arg(short, long, default_value = "TERM", value_name = "SIG")]
@@ -37,7 +43,8 @@ pub struct Args {
     /// Sent to what survives the grace.
     #[arg(long, default_value = "KILL", value_name = "SIG")]
     pub kill_signal: String,
-    /// Allow PID 1, tether itself and its parent.
+    /// Allow what the rails refuse: PID 1, tether itself, its ancestors, the leaders of its
+    /// process group and session.
     #[arg(long)]
     pub force: bool,
 }
@@ -69,7 +76,7 @@ fn list(v: &[u32]) -> String {
 
 pub fn print_human(r: &StopReport) {
     if r.already_gone {
-        outln!("process {} was already gone; nothing to do", r.pid);
+        outln!("process {} has already exited; nothing to do", r.pid);
         return;
     }
     outln!(

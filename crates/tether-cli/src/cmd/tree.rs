@@ -33,6 +33,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         fields = FieldSet::standard();
     }
     let t = tree(pid, a.depth, fields)?;
+    if let Some(note) = tether::inspect::denied_note(flatten(&t)) {
+        diag!("tether: {note}");
+    }
     if ctx.json {
         print_report(&TreeReport { tree: t });
     } else {
@@ -40,6 +43,15 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         crate::output::write_out_bytes(text.as_bytes());
     }
     Ok(0)
+}
+
+/// Every process of a tree, root first.
+fn flatten(t: &ProcessTree) -> Vec<&tether::inspect::ProcessInfo> {
+    let mut out = vec![&t.process];
+    for c in &t.children {
+        out.extend(flatten(c));
+    }
+    out
 }
 
 /// Draw trees with box characters, one process per line:

@@ -1,45 +1,68 @@
-//! `tether wait`: wait for any process (PID or identity) to exit, event-driven through a pidfd.
+//! `tether wait`: wait for processes (PIDs or identities) to exit, event-driven through pidfds.
 
 use tether::duration::parse_duration;
 use tether::signal::Target;
-use tether::wait::{wait, WaitReport};
+use tether::wait::{wait_many, WaitMode, WaitReport};
 use tether::Result;
 
 use crate::output::{print_report, Ctx};
 
-pub const HELP: &str = "Waits on a pidfd (no polling). The exit status is shown when the kernel gives it \
-(tether's own children only); for other processes it is unknown. A target that is already gone, or whose \
-identity string now names a different process, counts as gone at once.
+pub const HELP: &str = "Waits on pidfds (one poll over all of them; no polling loop). With several targets \
+it waits for all of them (as pidwait and the shell's wait do), or with --any for the first to exit; \
+--timeout bounds the whole wait. The exit status is shown when the kernel gives it (tether's own children \
+only); for other processes it is unknown.
 
-Exit codes: 0 the target is gone (also when it was gone before the wait began); 1 the wait failed \
-(e.g. permission denied); 2 usage error (bad PID, identity string or duration); 124 the timeout passed.";
+A bare PID that names no process is an error (\"no such process\"), so that a mistyped PID does not pass; \
+so is the id of a thread (the message names its process). An identity string whose process has exited \
+counts as exited at once (it existed); one whose PID now belongs to another process is an identity \
+mismatch. A process of another user is waited for like any other.
+
+JSON: one target prints tether.wait/v1; several print tether.wait-many/v1 (one tether.wait/v1 entry per \
+target under `targets`).
+
+Exit codes: 0 the target is gone (all of them, or one with --any); 1 no such process, identity mismatch, \
+or the wait failed; 2 usage error (bad PID, identity string or duration); 124 the timeout passed.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// PID or identity string (from `tether info`).
-    pub target: String,
-    /// Give up after this long (5, 1.5, 2m, 500ms, 1h30m; 0 = no limit).
+    /// PIDs or identity strings (from `tether info`).
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Give up after this long, for the whole wait (5, 1.5, 2m, 500ms, 1h30m; 0 = no limit).
     #[arg(short, long, value_name = "D")]
     pub timeout: Option<String>,
+    /// Return when the first target exits, instead of when all have.
+    #[arg(long)]
+    pub any: bool,
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let target = Target::parse(&a.target)?;
+    let targets = a
+        .targets
+        .iter()
+        .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>>>()?;
     let timeout = match &a.timeout {
         Some(t) => Some(parse_duration(t)?).filter(|d| !d.is_zero()),
         None => None,
     };
-    let r = wait(&target, timeout)?;
-    if ctx.json {
-        print_report(&r);
-    } else {
-        outln!("{}", describe(&r));
-    }
-    Ok(if r.timed_out {
+    let mode = if a.any { WaitMode::Any } else { WaitMode::All };
+    let mut r = wait_many(&targets, mode, timeout)?;
+    let code = if r.timed_out {
         crate::exit::TIMEOUT
     } else {
         crate::exit::OK
-    })
+    };
+    match (ctx.json, r.targets.len()) {
+        (true, 1) => print_report(&r.targets.remove(0)),
+        (true, _) => print_report(&r),
+        (false, _) => {
+            for t in &r.targets {
+                outln!("{}", describe(t));
+            }
+        }
+    }
+    Ok(code)
 }
 
 fn describe(r: &WaitReport) -> String {
@@ -50,7 +73,10 @@ fn describe(r: &WaitReport) -> String {
         );
     }
     if r.already_gone {
-        return format!("process {} was already gone", r.pid);
+        return format!("process {} had already exited", r.pid);
+    }
+    if !r.exited {
+        return format!("process {} is still running", r.pid);
     }
     match r.exit {
         Some(e) => match (e.code, e.signal) {

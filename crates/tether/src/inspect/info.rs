@@ -157,6 +157,10 @@ pub struct ProcessInfo {
     /// Whether the environment was cut short by the size cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environ_truncated: Option<bool>,
+    /// Requested fields that this user may not read for this process (`exe`, `env` of another
+    /// user's process): they are absent for lack of permission, not because there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
 }
 
 impl ProcessInfo {
@@ -167,5 +171,62 @@ impl ProcessInfo {
             (_, Some(n)) => format!("[{n}]"),
             _ => String::new(),
         }
+    }
+}
+
+/// A note for people when some requested fields could not be read for lack of permission
+/// (see [`ProcessInfo::denied`]), e.g. "exe could not be read for 3 processes of other users
+/// (shown as -): reading them needs root"; `None` when everything requested was read.
+pub fn denied_note<'a>(list: impl IntoIterator<Item = &'a ProcessInfo>) -> Option<String> {
+    let mut fields: Vec<&str> = Vec::new();
+    let mut count = 0usize;
+    for p in list {
+        if p.denied.is_empty() {
+            continue;
+        }
+        count += 1;
+        for f in &p.denied {
+            if !fields.contains(&f.as_str()) {
+                fields.push(f);
+            }
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let what = if count == 1 {
+        "1 process of another user".to_string()
+    } else {
+        format!("{count} processes of other users")
+    };
+    Some(format!(
+        "{} could not be read for {what} (shown as -): reading them needs root or the same user",
+        fields.join(" and ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denied_note_counts_processes_and_names_fields() {
+        let mut a = ProcessInfo::default();
+        assert_eq!(denied_note([&a]), None);
+        a.denied = vec!["exe".into()];
+        let b = ProcessInfo {
+            denied: vec!["exe".into(), "env".into()],
+            ..Default::default()
+        };
+        let n = denied_note([&a]).unwrap();
+        assert!(
+            n.starts_with("exe could not be read for 1 process of another user"),
+            "{n}"
+        );
+        let n = denied_note([&a, &b]).unwrap();
+        assert!(
+            n.starts_with("exe and env could not be read for 2 processes"),
+            "{n}"
+        );
     }
 }

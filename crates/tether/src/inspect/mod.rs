@@ -23,9 +23,9 @@ mod tree;
 pub use cpu::sample_cpu;
 pub use fields::{Field, FieldSet};
 pub use filter::{compile_regex, parse_user, Filter, NameMatch};
-pub use info::{ProcessInfo, ProcessState};
+pub use info::{denied_note, ProcessInfo, ProcessState};
 pub use regex::Regex;
-pub use snapshot::{get, snapshot, Query};
+pub use snapshot::{get, snapshot, thread_group_of, Query};
 pub use tree::{ancestors, descendants, forest, tree, ProcessTree};
 
 /// Default cap on the environment bytes read per process.

@@ -15,6 +15,11 @@ pub(crate) fn is_gone(e: &io::Error) -> bool {
         || e.kind() == io::ErrorKind::NotFound
 }
 
+/// Whether an error means "not ours to read" (another user's process).
+fn is_denied(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied
+}
+
 /// Read `pid` with `fields`; `Ok(None)` when the filter rejects it. Errors (notably "gone") are
 /// left to the caller to judge.
 pub(crate) fn read_process(
@@ -101,8 +106,14 @@ pub(crate) fn read_process(
             return Ok(None);
         }
     }
+    // Another user's exe and environment are not ours to read: absent, with the field named
+    // in `denied` so that the absence is not mistaken for "there is none".
     if fields.has(Field::Exe) {
-        p.exe = r.exe(pid)?;
+        match r.exe(pid) {
+            Ok(exe) => p.exe = exe,
+            Err(e) if is_denied(&e) => p.denied.push(Field::Exe.name().into()),
+            Err(e) => return Err(e),
+        }
     }
     if fields.has(Field::Env) {
         match r.environ(pid, ENV_MAX_BYTES) {
@@ -110,9 +121,8 @@ pub(crate) fn read_process(
                 p.environ = Some(env);
                 p.environ_truncated = Some(cut);
             }
-            Err(e) if is_gone(&e) => return Err(e),
-            // Not ours to read (another user's process): absent, not an error for the snapshot.
-            Err(_) => {}
+            Err(e) if is_denied(&e) => p.denied.push(Field::Env.name().into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(Some(p))

@@ -26,7 +26,12 @@ pub struct Query {
 pub fn snapshot(q: &Query) -> Result<Vec<ProcessInfo>> {
     let mut r = open_proc()?;
     let pids = match &q.filter.pids {
-        Some(list) => list.clone(),
+        // /proc answers for thread ids too, though it lists only processes: keep to processes.
+        Some(list) => list
+            .iter()
+            .copied()
+            .filter(|&p| thread_group_of(p).is_none())
+            .collect(),
         None => r.pids().map_err(|e| Error::from_io("listing /proc", &e))?,
     };
     let fields = q.fields.union(q.filter.needed_fields());
@@ -103,6 +108,13 @@ pub fn get(pid: u32, fields: FieldSet) -> Result<ProcessInfo> {
         Err(e) if is_gone(&e) => Err(Error::not_found(format!("no process {pid}"))),
         Err(e) => Err(Error::from_io(format_args!("reading process {pid}"), &e)),
     }
+}
+
+/// When `pid` is the id of a thread rather than of a process, the process it belongs to (its
+/// thread group id); `None` for a process, or for an id that names nothing.
+pub fn thread_group_of(pid: u32) -> Option<u32> {
+    let tgid = open_proc().ok()?.tgid(pid).ok()?;
+    (tgid != pid).then_some(tgid)
 }
 
 pub(crate) fn open_proc() -> Result<ProcReader> {

@@ -121,7 +121,8 @@ pub struct SocketQuery {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PortsReport {
     pub source: SocketSource,
-    /// Set when the fallback was used, saying why.
+    /// Set when the fallback was used, saying why, or when the owners of other users' sockets
+    /// are not visible to this user.
     pub note: Option<String>,
     pub sockets: Vec<SocketEntry>,
 }
@@ -378,15 +379,47 @@ pub fn list(q: &SocketQuery) -> Result<PortsReport> {
             .collect();
         entries.retain(|e| held.contains(&e.inode));
     }
+    let mut note = t.note.take();
     if !q.no_owners {
         attach_owners(&mut entries, None, ScanStop::AllHolders)?;
+        note = join_notes(note, hidden_owners_note(&entries));
     }
     sort_entries(&mut entries);
     Ok(PortsReport {
         source: t.source(),
-        note: t.note,
+        note,
         sockets: entries,
     })
+}
+
+/// Without privilege, the holders of another user's sockets cannot be seen (their /proc/PID/fd
+/// is not ours to read): say so, rather than let an empty owner list read as "nobody".
+fn hidden_owners_note(entries: &[SocketEntry]) -> Option<String> {
+    let me = rustix::process::geteuid();
+    if me.is_root() {
+        return None;
+    }
+    let hidden = entries
+        .iter()
+        .filter(|e| e.owners.is_empty() && e.uid.is_some_and(|u| u != me.as_raw()))
+        .count();
+    match hidden {
+        0 => None,
+        1 => Some(
+            "the owner of 1 socket of another user is not visible without privilege (shown as -)"
+                .into(),
+        ),
+        n => Some(format!(
+            "the owners of {n} sockets of other users are not visible without privilege (shown as -)"
+        )),
+    }
+}
+
+fn join_notes(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
 }
 
 fn sort_entries(entries: &mut [SocketEntry]) {
@@ -433,11 +466,12 @@ pub fn who(port: u16, proto: Option<Proto>) -> Result<WhoReport> {
         }
     }
     owners.sort_by_key(|o| o.pid);
+    let note = join_notes(t.note.take(), hidden_owners_note(&sockets));
     Ok(WhoReport {
         port,
         protos,
         source: t.source(),
-        note: t.note,
+        note,
         sockets,
         owners,
     })

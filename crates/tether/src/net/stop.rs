@@ -4,11 +4,11 @@
 use serde::Serialize;
 
 use super::sockets::{port_in_use, who, Owner, Proto};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::inspect::{ancestors, FieldSet};
 use crate::report::Report;
-use crate::signal::{rail_reason, Target};
+use crate::signal::{check_rails, Target};
 use crate::terminate::{stop, StopOptions, StopReport};
 
 /// `tether stop --port N --json`.
@@ -59,17 +59,9 @@ pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<
         })
         .cloned()
         .collect();
-    // Validate every target before anything is sent.
-    if !opts.force {
-        for id in &roots {
-            if let Some(why) = rail_reason(&Target::Identity(id.clone())) {
-                return Err(Error::new(
-                    ErrorKind::Refused,
-                    format!("refusing to stop the owner of port {port}: {why}"),
-                ));
-            }
-        }
-    }
+    // Validate every target before anything is sent: the same rails as `stop` and `kill`.
+    let targets: Vec<Target> = roots.iter().cloned().map(Target::Identity).collect();
+    check_rails(&targets, opts.force)?;
     let mut stops = Vec::new();
     for id in &roots {
         stops.push(stop(&Target::Identity(id.clone()), opts)?);

@@ -32,7 +32,7 @@ impl Check for ExitCheck {
     fn check(&mut self, _cx: &Cx) -> Status {
         match &self.fd {
             None => Status::Ready,
-            Some(fd) if !pidfd::is_alive(fd) => Status::Ready,
+            Some(fd) if !pidfd::is_alive(fd).unwrap_or(true) => Status::Ready,
             Some(_) => Status::NotReady(format!("process {} is running", self.pid)),
         }
     }

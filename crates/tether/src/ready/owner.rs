@@ -28,7 +28,7 @@ impl Check for OwnerCheck {
     fn check(&mut self, _cx: &Cx) -> Status {
         self.cheap = false;
         match pidfd::open(self.pid) {
-            Ok(fd) if pidfd::is_alive(&fd) => {}
+            Ok(fd) if pidfd::is_alive(&fd).unwrap_or(true) => {}
             _ => return Status::Fatal(format!("process {} is gone", self.pid)),
         }
         // Cheap first: while nothing listens, no process tree is read.

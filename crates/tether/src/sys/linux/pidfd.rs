@@ -2,19 +2,37 @@
 //! pidfd was opened on, or nobody; never a later process that got the same PID.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
 /// The `f_type` of pidfs (kernel 6.9+), where every pidfd has an inode unique to its process.
 const PIDFS_MAGIC: i64 = 0x5049_4446;
 
-/// Open a pidfd on `pid`. `NotFound` when no such process exists.
+/// Open a pidfd on `pid`.
+///
+/// Errors: `NotFound` when no process has that PID (ESRCH), also when `pid` is the id of a
+/// thread rather than of a process (the message then names the process); anything else
+/// (EMFILE, ENOSYS, ...) is an error of its own kind, never "not found".
 pub fn open(pid: u32) -> Result<OwnedFd> {
     let p = rustix::process::Pid::from_raw(pid as i32)
         .ok_or_else(|| Error::invalid(format!("invalid PID {pid}")))?;
-    rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-        .map_err(|e| Error::from_errno(format_args!("opening process {pid}"), e))
+    match rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => Ok(fd),
+        Err(rustix::io::Errno::SRCH) => Err(Error::not_found(format!("no such process {pid}"))),
+        // pidfd_open refuses a thread id that is not a thread-group leader: EINVAL before
+        // Linux 6.9, ENOENT since. /proc still answers for the thread and names its process.
+        Err(e @ (rustix::io::Errno::INVAL | rustix::io::Errno::NOENT)) => {
+            match super::proc::ProcReader::new().and_then(|mut r| r.tgid(pid)) {
+                Ok(tgid) if tgid != pid => Err(Error::not_found(format!(
+                    "PID {pid} is a thread of process {tgid}, not a process"
+                ))),
+                Ok(_) => Err(Error::from_errno(format_args!("opening process {pid}"), e)),
+                Err(_) => Err(Error::not_found(format!("no such process {pid}"))),
+            }
+        }
+        Err(e) => Err(Error::from_errno(format_args!("opening process {pid}"), e)),
+    }
 }
 
 /// The pidfs inode of a pidfd, or `None` on kernels where pidfds are anonymous inodes
@@ -54,33 +72,53 @@ pub fn send_signal(fd: BorrowedFd<'_>, sig: i32) -> std::result::Result<(), rust
 /// Block until the process behind `fd` exits, or `timeout` passes (`None` waits forever).
 /// Returns `true` when it exited. Event-driven: a pidfd becomes readable at exit.
 pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.map(|t| Instant::now() + t);
+    Ok(poll_exits(&[fd], deadline)?[0])
+}
+
+/// One `poll` over several pidfds: blocks until at least one of their processes has exited, or
+/// `deadline` passes (`None` waits forever). Returns, per fd, whether its process has exited;
+/// all `false` means the deadline passed.
+pub fn poll_exits(fds: &[BorrowedFd<'_>], deadline: Option<Instant>) -> Result<Vec<bool>> {
+    let mut polled: Vec<_> = fds
+        .iter()
+        .map(|fd| rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN))
+        .collect();
     loop {
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        let ts = match deadline {
-            None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                Some(rustix::time::Timespec {
-                    tv_sec: left.as_secs() as _,
-                    tv_nsec: left.subsec_nanos() as _,
-                })
+        let ts = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            rustix::time::Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
             }
-        };
-        match rustix::event::poll(&mut fds, ts.as_ref()) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
+        });
+        match rustix::event::poll(&mut polled, ts.as_ref()) {
+            Ok(_) => return Ok(polled.iter().map(|p| !p.revents().is_empty()).collect()),
             Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(Error::from_errno("waiting on pidfd", e)),
+            Err(e) => return Err(Error::from_errno("waiting on pidfds", e)),
         }
     }
 }
 
-/// Whether the process behind `fd` is still alive (signal 0 through the pidfd).
-pub fn is_alive(fd: impl AsFd) -> bool {
-    send_signal(fd.as_fd(), 0).is_ok()
-        && !wait_readable(fd.as_fd(), Some(Duration::ZERO)).unwrap_or(false)
+/// Whether the process behind `fd` is still running: its pidfd is not yet readable (it becomes
+/// readable when the process exits, zombie or reaped). Nothing is sent, so the answer does not
+/// depend on permission to signal it: a process of another user is alive, not gone. An error
+/// here (rare: the poll itself failed) is an error, never "gone".
+pub fn is_alive(fd: impl AsFd) -> Result<bool> {
+    Ok(!poll_exits(&[fd.as_fd()], Some(Instant::now()))?[0])
+}
+
+/// Whether this caller may signal the process behind `fd`: signal 0 through the pidfd, which
+/// checks permission and existence and delivers nothing. `Ok(false)` when the process is gone
+/// (reaped); `PermissionDenied` when it belongs to another user.
+pub fn may_signal(fd: BorrowedFd<'_>, pid: u32) -> Result<bool> {
+    match send_signal(fd, 0) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::SRCH) => Ok(false),
+        Err(rustix::io::Errno::PERM) => Err(Error::new(
+            crate::error::ErrorKind::PermissionDenied,
+            format!("not permitted to signal process {pid}: it belongs to another user"),
+        )),
+        Err(e) => Err(Error::from_errno(format_args!("checking process {pid}"), e)),
+    }
 }

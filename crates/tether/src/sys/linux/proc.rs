@@ -244,7 +244,8 @@ impl ProcReader {
         Ok((split_nul(slice), truncated))
     }
 
-    /// The executable path; `None` for kernel threads, zombies, and processes we may not inspect.
+    /// The executable path; `None` for kernel threads and zombies. A process of another user is
+    /// a `PermissionDenied` error (its exe exists; we may not read it).
     pub fn exe(&mut self, pid: u32) -> io::Result<Option<String>> {
         self.set_path(pid, "exe");
         match rustix::fs::readlinkat(&self.root, OsStr::from_bytes(&self.path), Vec::new()) {
@@ -260,7 +261,6 @@ impl ProcReader {
                 )?;
                 Ok(None)
             }
-            Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -276,6 +276,17 @@ impl ProcReader {
         )?;
         Ok(st.st_uid)
     }
+
+    /// The thread group (process) that the task `pid` belongs to, from the `Tgid:` line of
+    /// `/proc/PID/status`. /proc answers for a thread id too, though it lists only processes:
+    /// a `tgid` different from `pid` means `pid` is a thread of that process.
+    pub fn tgid(&mut self, pid: u32) -> io::Result<u32> {
+        let buf = self.read(pid, "status")?;
+        buf.split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(b"Tgid:"))
+            .and_then(|v| parse_u32(v.trim_ascii()))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Tgid line in status"))
+    }
 }
 
 fn parse_u32(s: &[u8]) -> Option<u32> {
@@ -287,6 +298,21 @@ fn parse_u32(s: &[u8]) -> Option<u32> {
         v = v.checked_mul(10)?.checked_add((b - b'0') as u32)?;
     }
     Some(v)
+}
+
+/// Run `f` with the id of a thread of this process that lives until `f` returns.
+#[cfg(test)]
+pub(crate) fn with_thread_id(f: impl FnOnce(u32)) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+            .unwrap();
+        let _ = done_rx.recv();
+    });
+    f(rx.recv().unwrap());
+    drop(done_tx);
+    t.join().unwrap();
 }
 
 #[cfg(test)]
@@ -348,5 +374,14 @@ mod tests {
         assert!(!r.cmdline(me).unwrap().is_empty());
         assert!(r.exe(me).unwrap().is_some());
         assert!(r.stat(u32::MAX - 1).is_err());
+        assert_eq!(r.tgid(me).unwrap(), me);
+    }
+
+    #[test]
+    fn thread_id_names_its_process() {
+        with_thread_id(|tid| {
+            let mut r = ProcReader::new().unwrap();
+            assert_eq!(r.tgid(tid).unwrap(), std::process::id());
+        });
     }
 }

@@ -28,3 +28,11 @@ pub fn kill_group(pgid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
     let rc = unsafe { libc::kill(-(pgid as i32), sig) };
     super::errno_result(rc.into())
 }
+
+/// Our session id, or `None` when the session leader lies outside our PID namespace (the
+/// kernel then reports 0).
+pub fn own_sid() -> Option<u32> {
+    // SAFETY: getsid(0) asks about the caller and has no preconditions.
+    let s = unsafe { libc::getsid(0) };
+    (s > 0).then_some(s as u32)
+}
