@@ -16,9 +16,13 @@
 //! limit passing (so an outer `timeout -s ALRM` times out an inner one). A signal the caller
 //! ignored stays ignored: `run` does not react to it, and the command starts with it ignored
 //! ([`ChildSignals`]), except the `-s` signal, which the command always starts with at its
-//! default action. When the command shares this process group (`foreground`, or no
-//! containment), TTIN and TTOU are ignored by this process while it runs, so that a command
-//! reading the terminal from the background stops alone and the time limit still applies.
+//! default action. With `forward_signals`, when the command shares this process group
+//! (`foreground`, or no containment), TTIN and TTOU are ignored by this process while it runs,
+//! so that a command reading the terminal from the background stops alone and the time limit
+//! still applies (the command gets them as they were).
+//!
+//! In the report, signal 0 is named `EXIT` (as `kill -l 0` and GNU's `-v` name it), with
+//! `delivered_to` 0.
 //!
 //! The library prints nothing: what happens is reported through [`RunEvent`]s (GNU's `-v`
 //! lines) and the returned [`RunReport`]; the caller formats and exits.
@@ -134,7 +138,7 @@ pub fn signal_name(signal: Option<Signal>) -> String {
 /// One signal run sent.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SentSignal {
-    /// Name without `SIG` (`EXIT` for signal 0, which sends nothing).
+    /// Name without `SIG`.
     pub signal: String,
     /// `timeout`, `kill_after` or `forwarded`.
     pub reason: String,
@@ -368,7 +372,7 @@ impl SignalState {
         let chld_ignored = sysproc::set_ignored(libc::SIGCHLD, false);
         let mut tty = None;
         let user_sig = opts.signal.map(Signal::number);
-        if shares_group {
+        if shares_group && opts.forward_signals {
             let ttin = sysproc::set_ignored(libc::SIGTTIN, true);
             let ttou = sysproc::set_ignored(libc::SIGTTOU, true);
             child.set(libc::SIGTTIN, ttin);

@@ -56,7 +56,7 @@ exit status of COMMAND.";
 
 /// `tether run [OPTIONS] [--] CMD [ARG...]`.
 #[derive(Parser, Debug)]
-#[command(name = "tether run", disable_version_flag = true, after_help = HELP)]
+#[command(name = "tether run", disable_version_flag = true, infer_long_args = true, after_help = HELP)]
 pub struct Args {
     /// Time limit (5, 1.5, 2m, 1d, 500ms, 1h30m; 0 = none).
     #[arg(long, short = 't', value_name = "D")]
@@ -70,7 +70,7 @@ pub struct Args {
 
 /// `tether run` parsed on its own (before the main parser), where `--json` is its option.
 #[derive(Parser, Debug)]
-#[command(name = "tether run", disable_version_flag = true, after_help = HELP)]
+#[command(name = "tether run", disable_version_flag = true, infer_long_args = true, after_help = HELP)]
 struct RunCli {
     #[command(flatten)]
     args: Args,
@@ -420,7 +420,8 @@ impl ReportSink {
         }
         let cannot = |e: &dyn std::fmt::Display| {
             format!(
-                "cannot write the report to {}: {e}",
+                "cannot write the report to {}: {e} (give --report a file in a directory you \
+                 may write to, or - for stderr)",
                 escape(&path.to_string_lossy())
             )
         };
