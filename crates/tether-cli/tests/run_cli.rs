@@ -38,32 +38,23 @@ fn report_in_a_missing_directory_fails_before_the_command_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join("ran");
     let report = tmp.path().join("no/such/dir/r.json");
-    let o = run(&[
-        "run",
-        "--report",
-        report.to_str().unwrap(),
-        "--",
-        "touch",
-        marker.to_str().unwrap(),
-    ]);
-    assert_eq!(status(&o), 125, "{o:?}");
-    assert!(!marker.exists(), "the command ran");
-    assert!(stderr(&o).contains("cannot write the report"), "{o:?}");
-    // With --json the failure is a tether.error/v1 document too.
-    let o = run(&[
-        "run",
-        "--json",
-        "--report",
-        report.to_str().unwrap(),
-        "--",
-        "touch",
-        marker.to_str().unwrap(),
-    ]);
-    assert_eq!(status(&o), 125, "{o:?}");
-    assert!(!marker.exists(), "the command ran");
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["schema"], "tether.error/v1");
-    assert_schema_valid(&v);
+    for json in [false, true] {
+        let mut args = vec!["run", "--report", report.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["--", "touch", marker.to_str().unwrap()]);
+        let o = run(&args);
+        assert_eq!(status(&o), 125, "{o:?}");
+        assert!(!marker.exists(), "the command ran");
+        assert!(stderr(&o).contains("cannot write the report"), "{o:?}");
+        if json {
+            // With --json the failure is a tether.error/v1 document too.
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["schema"], "tether.error/v1");
+            assert_schema_valid(&v);
+        }
+    }
 }
 
 #[test]

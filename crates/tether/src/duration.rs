@@ -214,7 +214,7 @@ fn scan_number(b: &[u8]) -> Option<(Number, usize)> {
     }
     if b.len() > 2 && b[0] == b'0' && (b[1] | 0x20) == b'x' {
         if let Some((h, used)) = scan_hex(&b[2..]) {
-            let n = if h.mantissa == 0 && !h.sticky {
+            let n = if h.0.mantissa == 0 {
                 Number::Zero
             } else {
                 Number::Hex(h)
@@ -223,7 +223,7 @@ fn scan_number(b: &[u8]) -> Option<(Number, usize)> {
         }
     }
     let (d, used) = scan_decimal(b, true)?;
-    let n = if d.mantissa == 0 && !d.sticky {
+    let n = if d.0.mantissa == 0 {
         Number::Zero
     } else {
         Number::Decimal(d)
@@ -236,34 +236,45 @@ const MAX_DEC_DIGITS: usize = 33;
 /// Significant hexadecimal digits kept exactly (64 bits).
 const MAX_HEX_DIGITS: usize = 16;
 
-/// `mantissa * 10^exponent`, with `sticky` set when nonzero digits were dropped.
+/// Digits read exactly: `mantissa * 10^exponent` (decimal) or `mantissa * 2^exponent`
+/// (hexadecimal), with `sticky` set when nonzero digits beyond the kept ones were dropped.
 #[derive(Debug, Clone, Copy)]
-struct Decimal {
+struct Digits {
     mantissa: u128,
     exponent: i64,
     sticky: bool,
 }
 
+/// A decimal number: `mantissa * 10^exponent`.
+#[derive(Debug, Clone, Copy)]
+struct Decimal(Digits);
+
+/// A hexadecimal number: `mantissa * 2^exponent`.
+#[derive(Debug, Clone, Copy)]
+struct Hex(Digits);
+
 impl Decimal {
     /// Nanoseconds of `self * mult * 10^pow10`, rounded up.
     fn nanos(&self, mult: u128, pow10: i64) -> Nanos {
-        let m = self.mantissa * mult;
-        let k = self.exponent.saturating_add(pow10);
+        let d = self.0;
+        let m = d.mantissa * mult;
+        let k = d.exponent.saturating_add(pow10);
         if k >= 0 {
             let Ok(k) = u32::try_from(k) else {
                 return Nanos::Infinite;
             };
             return match 10u128.checked_pow(k).and_then(|p| m.checked_mul(p)) {
-                Some(n) if !(m == 0 && self.sticky) => Nanos::Finite(n),
-                Some(_) => Nanos::Finite(1),
+                Some(n) => Nanos::Finite(n),
                 None => Nanos::Infinite,
             };
         }
-        let down = k.unsigned_abs();
-        let q = match u32::try_from(down).ok().and_then(|d| 10u128.checked_pow(d)) {
+        let q = match u32::try_from(k.unsigned_abs())
+            .ok()
+            .and_then(|e| 10u128.checked_pow(e))
+        {
             Some(p) => {
                 let q = m / p;
-                if q * p != m || self.sticky {
+                if q * p != m || d.sticky {
                     q + 1
                 } else {
                     q
@@ -276,10 +287,66 @@ impl Decimal {
     }
 }
 
-/// `[digits][.digits]` (at least one digit), then, if `exponent` and one follows,
-/// `e[+-]digits`.
+impl Hex {
+    /// Nanoseconds of `self * scale` seconds, rounded up.
+    fn nanos(&self, scale: u128) -> Nanos {
+        let d = self.0;
+        // mantissa < 2^64, so this fits in 111 bits.
+        let a = d.mantissa * scale * NANOS;
+        if d.exponent >= 0 {
+            if a == 0 {
+                return Nanos::Finite(0);
+            }
+            if d.exponent >= i64::from(a.leading_zeros()) {
+                return Nanos::Infinite;
+            }
+            return Nanos::Finite(a << d.exponent);
+        }
+        let shift = d.exponent.unsigned_abs();
+        if shift >= 128 {
+            return Nanos::Finite(1);
+        }
+        let q = a >> shift;
+        let exact = q << shift == a;
+        Nanos::Finite(if exact && !d.sticky { q } else { q + 1 })
+    }
+}
+
+/// How to read the digits of one radix.
+struct Radix {
+    base: u32,
+    /// Exponent change per digit: one power of ten, or four powers of two.
+    step: i64,
+    max_digits: usize,
+    /// The letter of the exponent part (`e`, `p`), when one may follow.
+    exponent_marker: Option<u8>,
+}
+
 fn scan_decimal(b: &[u8], exponent: bool) -> Option<(Decimal, usize)> {
-    let mut d = Decimal {
+    let radix = Radix {
+        base: 10,
+        step: 1,
+        max_digits: MAX_DEC_DIGITS,
+        exponent_marker: exponent.then_some(b'e'),
+    };
+    scan_digits(b, &radix).map(|(d, used)| (Decimal(d), used))
+}
+
+/// The part of a hexadecimal float after `0x`.
+fn scan_hex(b: &[u8]) -> Option<(Hex, usize)> {
+    let radix = Radix {
+        base: 16,
+        step: 4,
+        max_digits: MAX_HEX_DIGITS,
+        exponent_marker: Some(b'p'),
+    };
+    scan_digits(b, &radix).map(|(d, used)| (Hex(d), used))
+}
+
+/// `[digits][.digits]` (at least one digit), then, when the radix has one and it follows, the
+/// exponent part `e[+-]digits` / `p[+-]digits`. Returns the digits and the bytes used.
+fn scan_digits(b: &[u8], radix: &Radix) -> Option<(Digits, usize)> {
+    let mut d = Digits {
         mantissa: 0,
         exponent: 0,
         sticky: false,
@@ -292,21 +359,21 @@ fn scan_decimal(b: &[u8], exponent: bool) -> Option<(Decimal, usize)> {
         let c = b[i];
         if c == b'.' && !seen_dot {
             seen_dot = true;
-        } else if c.is_ascii_digit() {
+        } else if let Some(v) = (c as char).to_digit(radix.base) {
             digits += 1;
-            let v = u128::from(c - b'0');
-            if kept < MAX_DEC_DIGITS {
+            if kept < radix.max_digits {
+                // Leading zeros do not count against the kept digits.
                 if d.mantissa != 0 || v != 0 {
                     kept += 1;
                 }
-                d.mantissa = d.mantissa * 10 + v;
+                d.mantissa = d.mantissa * u128::from(radix.base) + u128::from(v);
                 if seen_dot {
-                    d.exponent -= 1;
+                    d.exponent -= radix.step;
                 }
             } else {
                 d.sticky |= v != 0;
                 if !seen_dot {
-                    d.exponent += 1;
+                    d.exponent += radix.step;
                 }
             }
         } else {
@@ -317,10 +384,12 @@ fn scan_decimal(b: &[u8], exponent: bool) -> Option<(Decimal, usize)> {
     if digits == 0 {
         return None;
     }
-    if exponent && i < b.len() && (b[i] | 0x20) == b'e' {
-        if let Some((e, used)) = scan_exponent(&b[i + 1..]) {
-            d.exponent = d.exponent.saturating_add(e);
-            i += 1 + used;
+    if let Some(marker) = radix.exponent_marker {
+        if i < b.len() && (b[i] | 0x20) == marker {
+            if let Some((e, used)) = scan_exponent(&b[i + 1..]) {
+                d.exponent = d.exponent.saturating_add(e);
+                i += 1 + used;
+            }
         }
     }
     Some((d, i))
@@ -341,87 +410,6 @@ fn scan_exponent(b: &[u8]) -> Option<(i64, usize)> {
         acc.saturating_mul(10).saturating_add(i64::from(c - b'0'))
     });
     Some((if neg { -v } else { v }, start + n))
-}
-
-/// `mantissa * 2^exponent` from a hexadecimal float.
-#[derive(Debug, Clone, Copy)]
-struct Hex {
-    mantissa: u128,
-    exponent: i64,
-    sticky: bool,
-}
-
-impl Hex {
-    fn nanos(&self, scale: u128) -> Nanos {
-        // mantissa < 2^64, so this fits in 111 bits.
-        let a = self.mantissa * scale * NANOS;
-        if self.exponent >= 0 {
-            let shift = self.exponent;
-            if a == 0 {
-                return Nanos::Finite(u128::from(self.sticky));
-            }
-            if shift >= i64::from(a.leading_zeros()) {
-                return Nanos::Infinite;
-            }
-            return Nanos::Finite(a << shift);
-        }
-        let shift = self.exponent.unsigned_abs();
-        if shift >= 128 {
-            return Nanos::Finite(1);
-        }
-        let q = a >> shift;
-        let exact = q << shift == a;
-        Nanos::Finite(if exact && !self.sticky { q } else { q + 1 })
-    }
-}
-
-/// The part of a hexadecimal float after `0x`: `[hex][.hex]` (at least one digit), then an
-/// optional binary exponent `p[+-]digits`.
-fn scan_hex(b: &[u8]) -> Option<(Hex, usize)> {
-    let mut h = Hex {
-        mantissa: 0,
-        exponent: 0,
-        sticky: false,
-    };
-    let mut i = 0;
-    let mut digits = 0;
-    let mut kept = 0;
-    let mut seen_dot = false;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'.' && !seen_dot {
-            seen_dot = true;
-        } else if let Some(v) = (c as char).to_digit(16) {
-            digits += 1;
-            if kept < MAX_HEX_DIGITS {
-                if h.mantissa != 0 || v != 0 {
-                    kept += 1;
-                }
-                h.mantissa = (h.mantissa << 4) | u128::from(v);
-                if seen_dot {
-                    h.exponent -= 4;
-                }
-            } else {
-                h.sticky |= v != 0;
-                if !seen_dot {
-                    h.exponent += 4;
-                }
-            }
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    if digits == 0 {
-        return None;
-    }
-    if i < b.len() && (b[i] | 0x20) == b'p' {
-        if let Some((e, used)) = scan_exponent(&b[i + 1..]) {
-            h.exponent = h.exponent.saturating_add(e);
-            i += 1 + used;
-        }
-    }
-    Some((h, i))
 }
 
 #[cfg(test)]

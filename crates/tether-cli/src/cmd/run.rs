@@ -522,7 +522,7 @@ impl ReportSink {
 fn gnu_help() -> &'static str {
     "Usage: timeout [OPTION] DURATION COMMAND [ARG]...
   or:  timeout [OPTION]
-Run COMMAND; if it is still running after DURATION, signal it and the processes it started.
+Run COMMAND, and end it and what it started if it outlives DURATION.
 
 Mandatory arguments to long options are mandatory for short options too.
       --preserve-status
