@@ -17,6 +17,19 @@ use clap::{ArgMatches, Args as _};
 #[link(name = "gcc_eh", kind = "static")]
 extern "C" {}
 
+/// Runs before Rust's runtime sets SIGPIPE to ignored (glibc calls `.init_array` entries before
+/// `main`): records the signal state tether inherited, so that `run` gives the command the same
+/// (a caller's `trap '' PIPE` holds in the command). Two system calls.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static CAPTURE_INHERITED_SIGNALS: extern "C" fn() = {
+    extern "C" fn capture() {
+        tether::run::capture_inherited_signals();
+    }
+    capture
+};
+
 /// Options of `tether` itself, accepted before or after the command name.
 #[derive(clap::Args)]
 struct Global {

@@ -56,7 +56,6 @@ static OUT: Mutex<Out> = Mutex::new(Out {
 /// `timeout: write error: …` and exit 125, as GNU `timeout` does.
 // Called by `cmd::run` (its own help, version and `--json` report): wired in at the merge with
 // the `run` changes of the same phase.
-#[allow(dead_code)]
 pub fn set_program(prog: &'static str, write_error_code: i32) {
     let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
     o.prog = prog;
@@ -144,7 +143,6 @@ pub fn clap_message(e: &clap::Error) {
 /// failure code (see [`set_program`]). For a command that ends otherwise than through [`exit`]:
 /// `run` ends as its command did, by re-raising the command's signal.
 // Called by `cmd::run` after its `--json` report: wired in at the merge with the `run` changes.
-#[allow(dead_code)]
 pub fn end_output() {
     let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());
     flush_locked(&mut o);

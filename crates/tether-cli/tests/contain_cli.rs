@@ -174,6 +174,32 @@ fn exit_codes_match_gnu_timeout() {
         ],
         vec!["--bogus-option", "1", "true"],
         vec!["1"],
+        // Signal 0 sends nothing: only -k ends the command (137).
+        vec!["-s", "0", "-k", "0.2", "0.2", "sleep", "5"],
+        vec!["--signal=0", "-k", "0.2", "0.2", "sleep", "5"],
+        vec!["-s", "EXIT", "1", "true"],
+        vec!["-s", "SIGEXIT", "1", "true"],
+        // Shell exit statuses and SIG-prefixed numbers name signals (143 is TERM).
+        vec!["-s", "143", "0.2", "sleep", "5"],
+        vec!["-s", "SIG2", "0.2", "sleep", "5"],
+        vec!["-s", "32", "1", "true"],
+        vec!["-s", "RTMAX+1", "1", "true"],
+        vec!["-s", "UNUSED", "1", "true"],
+        // Durations: strtold's grammar, one suffix, values past time_t.
+        vec!["2.34e+5d", "true"],
+        vec!["0x1p-3", "sleep", "5"],
+        vec!["9223372036854775808d", "true"],
+        vec!["1.18e+4932", "true"],
+        vec!["inf", "true"],
+        vec!["nan", "true"],
+        vec!["1e", "true"],
+        vec!["5 ", "true"],
+        vec!["42D", "true"],
+        // Options end at the first operand; getopt's abbreviations and errors.
+        vec!["5", "-v", "true"],
+        vec!["--pres", "0.2", "sleep", "5"],
+        vec!["--sig=INT", "0.2", "sleep", "5"],
+        vec!["-h"],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(String::from).collect())

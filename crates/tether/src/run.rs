@@ -8,19 +8,40 @@
 //! Unlike GNU, the command's whole tree is contained (cgroup or session + subreaper), nothing it
 //! started outlives `run`, and `run` returns as soon as the tree is gone: a child that exits is
 //! seen at once through its pidfd, and the kill-after period is never waited out for nothing.
+//!
+//! Signals, as GNU `timeout` handles them: SIGCHLD is set back to its default action while the
+//! command runs (a caller that ignores it would otherwise make the command's exit status
+//! unreadable); with [`RunOptions::forward_signals`], TERM, INT, HUP, QUIT, USR1, USR2 and the
+//! signal given with `-s` are passed on to the tree, and a SIGALRM received counts as the time
+//! limit passing (so an outer `timeout -s ALRM` times out an inner one). A signal the caller
+//! ignored stays ignored: `run` does not react to it, and the command starts with it ignored
+//! ([`ChildSignals`]), except the `-s` signal, which the command always starts with at its
+//! default action. With `forward_signals`, when the command shares this process group
+//! (`foreground`, or no containment), TTIN and TTOU are ignored by this process while it runs,
+//! so that a command reading the terminal from the background stops alone and the time limit
+//! still applies (the command gets them as they were).
+//!
+//! In the report, signal 0 is named `EXIT` (as `kill -l 0` and GNU's `-v` name it), with
+//! `delivered_to` 0.
+//!
+//! The library prints nothing: what happens is reported through [`RunEvent`]s (GNU's `-v`
+//! lines) and the returned [`RunReport`]; the caller formats and exits.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::contain::{spawn, ContainMode, Containment, SpawnSpec};
+pub use crate::contain::ChildSignals;
+use crate::contain::{spawn, ContainMode, Contained, Containment, SpawnSpec};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
 use crate::sys::os::supervise::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
 use crate::wait::ExitInfo;
+
+pub use crate::sys::os::supervise::capture_inherited_signals;
 
 /// GNU `timeout`'s exit code when the limit passed.
 pub const EXIT_TIMEDOUT: i32 = 124;
@@ -36,10 +57,11 @@ pub const EXIT_ENOENT: i32 = 127;
 pub struct RunOptions {
     /// What to start; `spec.mode` is the containment (ignored with `foreground`).
     pub spec: SpawnSpec,
-    /// The limit; `None` or zero means none (GNU's `0`).
+    /// The limit; `None` or zero means none (GNU's `0`). [`Duration::MAX`] never passes.
     pub timeout: Option<Duration>,
-    /// Sent when the limit passes (GNU `-s`, default TERM).
-    pub signal: Signal,
+    /// Sent when the limit passes (GNU `-s`, default TERM). `None` is GNU's signal 0: nothing
+    /// is sent, so only `kill_after` ends the command.
+    pub signal: Option<Signal>,
     /// Send KILL this long after the first signal if the command is still running (GNU `-k`).
     pub kill_after: Option<Duration>,
     /// Exit with the command's status even when the limit passed (GNU `--preserve-status`).
@@ -47,12 +69,11 @@ pub struct RunOptions {
     /// GNU `--foreground`: the command stays in this process group, only it is signalled, and
     /// its children are not ended. No containment.
     pub foreground: bool,
-    /// Print a line on stderr for every signal sent (GNU `-v`).
-    pub verbose: bool,
-    /// Prefix of diagnostics (`timeout`, `tether run`).
-    pub program_name: String,
-    /// Pass TERM, INT, HUP, QUIT, USR1 and USR2 received by this process on to the tree
-    /// (blocks them in the calling thread and reads them with a signalfd).
+    /// Pass TERM, INT, HUP, QUIT, USR1, USR2 and `signal` received by this process on to the
+    /// tree, and read SIGALRM as the limit passing. They are blocked in the calling thread and
+    /// read through a signalfd, and stay blocked when `run` returns, so that one arriving after
+    /// the command ended cannot end this process before it reports (GNU `timeout` behaves the
+    /// same); a caller that goes on running restores its mask itself.
     pub forward_signals: bool,
     /// Count every child of this process as part of the tree (orphans adopted as subreaper).
     /// Only for a process that owns all its children, like the `tether` command.
@@ -65,16 +86,53 @@ impl RunOptions {
         RunOptions {
             spec,
             timeout: None,
-            signal: Signal::TERM,
+            signal: Some(Signal::TERM),
             kill_after: None,
             preserve_status: false,
             foreground: false,
-            verbose: false,
-            program_name: "tether run".into(),
             forward_signals: false,
             adopt_children: false,
         }
     }
+}
+
+/// Why a signal is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendReason {
+    /// The time limit passed (or a SIGALRM was received).
+    Timeout,
+    /// The kill-after period passed: KILL.
+    KillAfter,
+    /// This process received the signal and passes it on.
+    Forwarded,
+}
+
+impl SendReason {
+    /// The name used in reports: `timeout`, `kill_after`, `forwarded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendReason::Timeout => "timeout",
+            SendReason::KillAfter => "kill_after",
+            SendReason::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// Something `run` does, reported as it happens (GNU `timeout -v` prints one line for each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// A signal is about to be sent to the command (its tree, when contained).
+    Sending {
+        /// The signal; `None` is signal 0 (nothing is sent).
+        signal: Option<Signal>,
+        /// Why.
+        reason: SendReason,
+    },
+}
+
+/// The name GNU `timeout -v` gives a signal: `TERM`, `RTMIN+2`, and `EXIT` for signal 0.
+pub fn signal_name(signal: Option<Signal>) -> String {
+    signal.map_or_else(|| "EXIT".to_string(), Signal::name)
 }
 
 /// One signal run sent.
@@ -141,15 +199,15 @@ impl RunReport {
             elapsed_ms: began.elapsed().as_millis() as u64,
         }
     }
+}
 
-    /// End this process the way GNU `timeout` would with this result: by `exit_signal` when
-    /// set (falling back to exit 128+N if the signal does not end it), else with `exit_code`.
-    pub fn exit_process(&self) -> ! {
-        if let Some(sig) = self.exit_signal {
-            sysproc::die_by_signal(sig);
-        }
-        std::process::exit(self.exit_code)
-    }
+/// Make the calling process die of `sig`, as GNU `timeout` passes on a command's death by a
+/// signal ([`RunReport::exit_signal`]): the default action is restored, core dumps of this
+/// process are disabled, the signal is unblocked and raised. Returns only if that did not end
+/// the process (e.g. as PID 1 of a namespace, which default actions do not end): the caller
+/// then exits with `128 + sig`. For a command-line front end; the library never calls it.
+pub fn raise_exit_signal(sig: i32) {
+    sysproc::die_by_signal(sig);
 }
 
 fn strip_os_error(msg: &str) -> String {
@@ -160,9 +218,14 @@ fn strip_os_error(msg: &str) -> String {
 }
 
 /// Run the command. Never fails: run's own errors become exit code 125 (126/127 for a command
-/// that cannot be run), with the message in `error` (and on stderr when `verbose`... always,
-/// as GNU prints them).
+/// that cannot be run), with the message in `error`.
 pub fn run(opts: &RunOptions) -> RunReport {
+    run_with_events(opts, &mut |_| {})
+}
+
+/// [`run`], calling `on_event` as things happen (before each signal is sent), e.g. to print
+/// GNU `timeout -v` lines at the moment they apply.
+pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -> RunReport {
     let began = Instant::now();
     let command: Vec<String> = opts
         .spec
@@ -170,27 +233,26 @@ pub fn run(opts: &RunOptions) -> RunReport {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let prog = &opts.program_name;
-    let name = command.first().cloned().unwrap_or_default();
-    let fail = |code: i32, msg: String| {
-        eprintln!("{prog}: {msg}");
-        RunReport::failed(command.clone(), code, msg, began)
-    };
     if command.is_empty() {
-        return fail(EXIT_CANCELED, "missing command".into());
+        return RunReport::failed(command, EXIT_CANCELED, "missing command".into(), began);
     }
-    let sigfd = if opts.forward_signals {
-        match SignalFd::new(&SUPERVISED_SIGNALS) {
-            Ok(s) => Some(s),
-            Err(e) => return fail(EXIT_CANCELED, format!("blocking signals: {e}")),
-        }
-    } else {
-        None
-    };
     let mut spec = opts.spec.clone();
     if opts.foreground {
         spec.mode = ContainMode::None;
     }
+    let shares_group = spec.mode == ContainMode::None;
+    let state = SignalState::prepare(opts, shares_group, &mut spec.signals);
+    let sigfd = if opts.forward_signals {
+        match SignalFd::new(&state.forwarded) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let msg = format!("blocking signals: {e}");
+                return RunReport::failed(command, EXIT_CANCELED, msg, began);
+            }
+        }
+    } else {
+        None
+    };
     let mut c = match spawn(&spec) {
         Ok(c) => c,
         Err(e) => {
@@ -202,14 +264,19 @@ pub fn run(opts: &RunOptions) -> RunReport {
             } else {
                 EXIT_CANCELED
             };
-            return fail(code, msg);
+            if let Some(s) = sigfd {
+                s.keep_blocked();
+            }
+            return RunReport::failed(command, code, msg, began);
         }
     };
     if opts.adopt_children {
         c.set_adopt_children(true);
     }
-    let mut report = RunReport {
-        command: command.clone(),
+    // A tether run inside this one looks after its own tree, as nested GNU timeouts do.
+    c.tree().set_delegate_nested_runs(true);
+    let report = RunReport {
+        command,
         pid: Some(c.pid()),
         containment: Some(c.containment().clone()),
         timed_out: false,
@@ -222,56 +289,21 @@ pub fn run(opts: &RunOptions) -> RunReport {
         error: None,
         elapsed_ms: 0,
     };
-    let deadline = opts.timeout.filter(|t| !t.is_zero()).map(|t| began + t);
-    let mut kill_deadline: Option<Instant> = None;
-    let mut kill_after = opts.kill_after.filter(|k| !k.is_zero());
-    let mut sent_kill = false;
-    let contained = !opts.foreground;
-
-    // Send `sig` to the command (foreground) or its tree, then SIGCONT as GNU does.
-    let send = |c: &mut crate::contain::Contained,
-                report: &mut RunReport,
-                sig: Signal,
-                reason: &str,
-                cont: bool|
-     -> usize {
-        if opts.verbose {
-            eprintln!("{prog}: sending signal {} to command '{name}'", sig.name());
-        }
-        let delivered = if contained {
-            let tree = c.tree();
-            if sig == Signal::KILL && tree.cgroup_dir().is_some() {
-                let n = tree.alive().len().max(1);
-                let _ = tree.kill_remaining(Instant::now());
-                n
-            } else {
-                let held = tree.hold().unwrap_or(crate::contain::Hold::None);
-                let n = tree.signal(sig).map(|v| v.len()).unwrap_or(0);
-                if held == crate::contain::Hold::Frozen {
-                    if let Some(d) = tree.cgroup_dir() {
-                        let _ = crate::sys::os::cgroup::set_frozen(d, false, Duration::ZERO);
-                    }
-                }
-                // GNU follows the signal with SIGCONT; members we stopped need it anyway.
-                let wake = (cont || held == crate::contain::Hold::Stopped)
-                    && sig != Signal::KILL
-                    && sig != Signal::CONT;
-                if wake {
-                    tree.resume();
-                }
-                n
-            }
-        } else {
-            usize::from(pidfd::send_signal(c.pidfd().as_fd(), sig.number()).is_ok())
-        };
-        report.signals.push(SentSignal {
-            signal: sig.name(),
-            reason: reason.into(),
-            at_ms: began.elapsed().as_millis() as u64,
-            delivered_to: delivered,
-        });
-        delivered
+    let mut r = Runner {
+        opts,
+        contained: !opts.foreground,
+        report,
+        began,
+        kill_after: opts.kill_after.filter(|k| !k.is_zero()),
+        kill_deadline: None,
+        sent_kill: false,
+        on_event,
     };
+    // `checked_add` fails only for limits beyond any clock: "practically forever".
+    let deadline = opts
+        .timeout
+        .filter(|t| !t.is_zero())
+        .and_then(|t| began.checked_add(t));
 
     let exit = loop {
         match c.try_reap() {
@@ -280,27 +312,15 @@ pub fn run(opts: &RunOptions) -> RunReport {
             Err(_) => break None,
         }
         let now = Instant::now();
-        if let Some(d) = deadline.filter(|d| !report.timed_out && now >= *d) {
-            let _ = d;
-            report.timed_out = true;
-            if opts.signal == Signal::KILL {
-                sent_kill = true;
-            }
-            send(&mut c, &mut report, opts.signal, "timeout", true);
-            if let Some(k) = kill_after.take() {
-                kill_deadline = Some(Instant::now() + k);
-            }
+        if deadline.is_some_and(|d| !r.report.timed_out && now >= d) {
+            r.time_out(&mut c);
             continue;
         }
-        if let Some(kd) = kill_deadline.filter(|kd| now >= *kd) {
-            let _ = kd;
-            kill_deadline = None;
-            sent_kill = true;
-            report.escalated = true;
-            send(&mut c, &mut report, Signal::KILL, "kill_after", false);
+        if r.kill_deadline.is_some_and(|kd| now >= kd) {
+            r.kill_after_passed(&mut c);
             continue;
         }
-        let next = [deadline.filter(|_| !report.timed_out), kill_deadline]
+        let next = [deadline.filter(|_| !r.report.timed_out), r.kill_deadline]
             .into_iter()
             .flatten()
             .min();
@@ -312,8 +332,7 @@ pub fn run(opts: &RunOptions) -> RunReport {
             Ok(r) => r,
             Err(e) => {
                 // Cannot wait any more: end the tree (below) and fail with 125.
-                eprintln!("{prog}: waiting for the command: {e}");
-                report.error = Some(format!("waiting for the command: {e}"));
+                r.report.error = Some(format!("waiting for the command: {e}"));
                 break None;
             }
         };
@@ -321,38 +340,194 @@ pub fn run(opts: &RunOptions) -> RunReport {
         if ready.get(1).copied().unwrap_or(false) {
             if let Some(s) = &sigfd {
                 while let Some((signo, _from)) = s.read() {
-                    if signo == libc::SIGCHLD {
-                        c.tree().reap_adopted();
-                        continue;
-                    }
-                    let Ok(sig) = Signal::from_number(signo) else {
-                        continue;
-                    };
-                    let terminating = signo != libc::SIGUSR1 && signo != libc::SIGUSR2;
-                    send(&mut c, &mut report, sig, "forwarded", terminating);
-                    if terminating {
-                        if let Some(k) = kill_after.take() {
-                            kill_deadline = Some(Instant::now() + k);
-                        }
-                    }
+                    r.received(&mut c, signo);
                 }
             }
         }
     };
-    report.child_exit = exit;
-    if contained {
-        report.leftovers_killed = c.end_tree().unwrap_or_default();
+    let mut report = r.finish(c, exit);
+    drop(state);
+    if let Some(s) = sigfd {
+        s.keep_blocked();
     }
-    drop(c);
-    drop(sigfd);
+    report.elapsed_ms = began.elapsed().as_millis() as u64;
+    report
+}
 
-    // GNU's exit logic.
-    if sent_kill && contained {
-        // GNU sends KILL to its own process group, itself included: the shell sees 137.
-        report.exit_code = 128 + libc::SIGKILL;
-        report.exit_signal = Some(libc::SIGKILL);
-    } else {
-        let mut preserve = opts.preserve_status;
+/// The signal dispositions `run` changes in this process while the command runs, restored
+/// when dropped, and the set it forwards.
+struct SignalState {
+    /// SIGCHLD was ignored (and is set to default while running).
+    chld_ignored: bool,
+    /// TTIN / TTOU were ignored before `run` ignored them (None: not touched).
+    tty: Option<(bool, bool)>,
+    /// Signals to block and read through the signalfd.
+    forwarded: Vec<i32>,
+}
+
+impl SignalState {
+    fn prepare(opts: &RunOptions, shares_group: bool, child: &mut ChildSignals) -> SignalState {
+        // GNU: "Don't inherit CHLD handling from parent": with SIGCHLD ignored the kernel
+        // reaps the command itself and its status is lost. The command gets it at default too.
+        let chld_ignored = sysproc::set_ignored(libc::SIGCHLD, false);
+        let mut tty = None;
+        let user_sig = opts.signal.map(Signal::number);
+        if shares_group && opts.forward_signals {
+            let ttin = sysproc::set_ignored(libc::SIGTTIN, true);
+            let ttou = sysproc::set_ignored(libc::SIGTTOU, true);
+            child.set(libc::SIGTTIN, ttin);
+            child.set(libc::SIGTTOU, ttou);
+            tty = Some((ttin, ttou));
+        }
+        // The `-s` signal is always handled (as GNU installs its handler for it), so the
+        // command starts with it at its default action even when the caller ignored it.
+        if let Some(sig) = user_sig {
+            if sig != libc::SIGCHLD && sysproc::ignored_at_start(sig) {
+                child.set(sig, false);
+            }
+        }
+        let mut forwarded = Vec::new();
+        if opts.forward_signals {
+            for &sig in &SUPERVISED_SIGNALS {
+                // A signal the caller ignored stays ignored: not blocked, so the kernel drops it.
+                if sig == libc::SIGCHLD || Some(sig) == user_sig || !sysproc::is_ignored(sig) {
+                    forwarded.push(sig);
+                }
+            }
+            if let Some(sig) = user_sig {
+                let blockable = sig != libc::SIGKILL && sig != libc::SIGSTOP;
+                // Ignored by us while the command shares the group: never "received".
+                let tty_sig = shares_group && (sig == libc::SIGTTIN || sig == libc::SIGTTOU);
+                if blockable && !tty_sig && !forwarded.contains(&sig) {
+                    forwarded.push(sig);
+                }
+            }
+        }
+        SignalState {
+            chld_ignored,
+            tty,
+            forwarded,
+        }
+    }
+}
+
+impl Drop for SignalState {
+    fn drop(&mut self) {
+        if self.chld_ignored {
+            sysproc::set_ignored(libc::SIGCHLD, true);
+        }
+        if let Some((ttin, ttou)) = self.tty {
+            sysproc::set_ignored(libc::SIGTTIN, ttin);
+            sysproc::set_ignored(libc::SIGTTOU, ttou);
+        }
+    }
+}
+
+/// The state of one run while the command is alive.
+struct Runner<'a> {
+    opts: &'a RunOptions,
+    contained: bool,
+    report: RunReport,
+    began: Instant,
+    /// The kill-after period, until it is started.
+    kill_after: Option<Duration>,
+    kill_deadline: Option<Instant>,
+    sent_kill: bool,
+    on_event: &'a mut dyn FnMut(&RunEvent),
+}
+
+impl Runner<'_> {
+    /// The limit passed, or a SIGALRM was received (GNU reads both the same way).
+    fn time_out(&mut self, c: &mut Contained) {
+        if self.report.timed_out && self.kill_deadline.is_some() {
+            // GNU's next alarm after the first is the KILL of `-k`.
+            self.kill_after_passed(c);
+            return;
+        }
+        self.report.timed_out = true;
+        if self.opts.signal == Some(Signal::KILL) {
+            self.sent_kill = true;
+        }
+        self.send(c, self.opts.signal, SendReason::Timeout, true);
+        self.start_kill_after();
+    }
+
+    fn start_kill_after(&mut self) {
+        if let Some(k) = self.kill_after.take() {
+            // None (beyond any clock) never passes.
+            self.kill_deadline = Instant::now().checked_add(k);
+        }
+    }
+
+    fn kill_after_passed(&mut self, c: &mut Contained) {
+        self.kill_deadline = None;
+        self.sent_kill = true;
+        self.report.escalated = true;
+        self.send(c, Some(Signal::KILL), SendReason::KillAfter, false);
+    }
+
+    /// A signal arrived through the signalfd.
+    fn received(&mut self, c: &mut Contained, signo: i32) {
+        if signo == libc::SIGCHLD {
+            c.tree().reap_adopted();
+            return;
+        }
+        if signo == libc::SIGALRM {
+            self.time_out(c);
+            return;
+        }
+        let Ok(sig) = Signal::from_number(signo) else {
+            return;
+        };
+        // GNU's terminating signals and its `-s` signal: passed on, followed by SIGCONT, and
+        // they start the kill-after period. USR1/USR2 are only passed on.
+        let terminating = Some(sig) == self.opts.signal
+            || matches!(
+                signo,
+                libc::SIGTERM | libc::SIGINT | libc::SIGHUP | libc::SIGQUIT
+            );
+        self.send(c, Some(sig), SendReason::Forwarded, terminating);
+        if terminating {
+            self.start_kill_after();
+        }
+    }
+
+    /// Send `sig` to the command (foreground) or its tree, then SIGCONT as GNU does when
+    /// `cont`. Signal 0 (`None`) sends nothing.
+    fn send(&mut self, c: &mut Contained, sig: Option<Signal>, reason: SendReason, cont: bool) {
+        (self.on_event)(&RunEvent::Sending {
+            signal: sig,
+            reason,
+        });
+        let delivered = match sig {
+            None => 0,
+            Some(sig) if self.contained => send_to_tree(c, sig, cont),
+            Some(sig) => usize::from(pidfd::send_signal(c.pidfd().as_fd(), sig.number()).is_ok()),
+        };
+        self.report.signals.push(SentSignal {
+            signal: signal_name(sig),
+            reason: reason.as_str().into(),
+            at_ms: self.began.elapsed().as_millis() as u64,
+            delivered_to: delivered,
+        });
+    }
+
+    /// GNU's exit logic, once the command is gone: end what is left of the tree and decide the
+    /// exit code.
+    fn finish(self, mut c: Contained, exit: Option<ExitInfo>) -> RunReport {
+        let mut report = self.report;
+        report.child_exit = exit;
+        if self.contained {
+            report.leftovers_killed = c.end_tree().unwrap_or_default();
+        }
+        drop(c);
+        if self.sent_kill && self.contained {
+            // GNU sends KILL to its own process group, itself included: the shell sees 137.
+            report.exit_code = 128 + libc::SIGKILL;
+            report.exit_signal = Some(libc::SIGKILL);
+            return report;
+        }
+        let mut preserve = self.opts.preserve_status;
         let status = match exit {
             Some(ExitInfo { code: Some(c), .. }) => c,
             Some(ExitInfo {
@@ -373,15 +548,94 @@ pub fn run(opts: &RunOptions) -> RunReport {
         } else {
             status
         };
+        report
     }
-    report.elapsed_ms = began.elapsed().as_millis() as u64;
-    report
 }
 
-/// Parse a GNU/Go duration for run (`0` = no limit); the error names the bad text.
+/// Deliver `sig` to every process of a contained tree (held still while it is signalled).
+/// Returns how many it reached.
+fn send_to_tree(c: &mut Contained, sig: Signal, cont: bool) -> usize {
+    let tree = c.tree();
+    if sig == Signal::KILL && tree.cgroup_dir().is_some() {
+        let n = tree.alive().len().max(1);
+        let _ = tree.kill_remaining(Instant::now());
+        return n;
+    }
+    let held = tree.hold().unwrap_or(crate::contain::Hold::None);
+    let n = tree.signal(sig).map(|v| v.len()).unwrap_or(0);
+    if held == crate::contain::Hold::Frozen {
+        if let Some(d) = tree.cgroup_dir() {
+            let _ = crate::sys::os::cgroup::set_frozen(d, false, Duration::ZERO);
+        }
+    }
+    // GNU follows the signal with SIGCONT; members we stopped need it anyway.
+    let wake = (cont || held == crate::contain::Hold::Stopped)
+        && sig != Signal::KILL
+        && sig != Signal::CONT;
+    if wake {
+        tree.resume();
+    }
+    n
+}
+
+/// Parse a GNU/Go duration for run (`0` = no limit); values past any clock, up to `inf`, mean
+/// "practically forever" ([`Duration::MAX`]). The error is GNU's message.
 pub fn parse_timeout(s: &str) -> Result<Duration> {
-    crate::duration::parse_duration(s)
+    crate::duration::parse_duration_saturating(s)
         .map_err(|_| Error::invalid(format!("invalid time interval '{s}'")))
+}
+
+/// Parse a `-s` signal as GNU `timeout` does: a name with or without `SIG` in any case
+/// (`TERM`, `sigkill`, `RTMIN+2`), a number, or a shell exit status (`143` is TERM: values
+/// above 128 are masked as shells report them). `0`, `EXIT` and `SIGEXIT` are signal 0,
+/// returned as `None` (nothing is sent). The error is GNU's message.
+///
+/// ```
+/// use tether::run::parse_signal;
+/// use tether::signal::Signal;
+/// assert_eq!(parse_signal("kill").unwrap(), Some(Signal::KILL));
+/// assert_eq!(parse_signal("143").unwrap(), Some(Signal::TERM));
+/// assert_eq!(parse_signal("EXIT").unwrap(), None);
+/// assert!(parse_signal(" 15").is_err());
+/// ```
+pub fn parse_signal(s: &str) -> Result<Option<Signal>> {
+    let invalid = || Error::invalid(format!("'{s}': invalid signal"));
+    let number = |digits: &str| -> Option<i64> {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<i64>().ok()
+    };
+    let n: i64 = if s.starts_with(|c: char| c.is_ascii_digit()) {
+        let n = number(s)
+            .filter(|n| i32::try_from(*n).is_ok())
+            .ok_or_else(invalid)?;
+        // A shell's $? after a death by signal N is 128+N (ksh: 256+N).
+        n & if n >= 0xFF { 0xFF } else { 0x7F }
+    } else {
+        let up = s.to_ascii_uppercase();
+        let by_name = |name: &str| -> Option<i64> {
+            if name == "EXIT" {
+                return Some(0);
+            }
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                return number(name).filter(|n| *n <= 64);
+            }
+            if !name.starts_with(|c: char| c.is_ascii_alphabetic()) || name == "UNUSED" {
+                return None;
+            }
+            name.parse::<Signal>().ok().map(|s| i64::from(s.number()))
+        };
+        by_name(&up)
+            .or_else(|| up.strip_prefix("SIG").and_then(by_name))
+            .ok_or_else(invalid)?
+    };
+    if n == 0 {
+        return Ok(None);
+    }
+    Signal::from_number(n as i32)
+        .map(Some)
+        .map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -389,9 +643,7 @@ mod tests {
     use super::*;
 
     fn opts(argv: &[&str]) -> RunOptions {
-        let mut o = RunOptions::new(SpawnSpec::new(argv.iter().copied()));
-        o.program_name = "tether-test".into();
-        o
+        RunOptions::new(SpawnSpec::new(argv.iter().copied()))
     }
 
     #[test]

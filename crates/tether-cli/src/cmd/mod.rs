@@ -8,6 +8,7 @@ pub mod kill;
 pub mod ports;
 pub mod ps;
 pub mod run;
+pub mod run_gnu;
 pub mod signals;
 pub mod stop;
 pub mod stop_port;

@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::sys::os::cgroup::{self, Leaf};
 use crate::sys::os::pidfd;
 use crate::sys::os::spawn::{self as sysspawn, Plan};
+pub use crate::sys::os::supervise::ChildSignals;
 use crate::sys::os::supervise::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
 use crate::wait::ExitInfo;
 
@@ -160,6 +161,9 @@ pub struct SpawnSpec {
     pub pdeathsig: bool,
     /// Fork a watchdog that ends the tree if this process dies without cleaning up. Default true.
     pub watchdog: bool,
+    /// Signal dispositions and mask the child starts with. Default: what this process
+    /// inherited ([`ChildSignals::inherited`]).
+    pub signals: ChildSignals,
 }
 
 impl SpawnSpec {
@@ -181,6 +185,7 @@ impl SpawnSpec {
             mode: ContainMode::Auto,
             pdeathsig: true,
             watchdog: true,
+            signals: ChildSignals::inherited(),
         }
     }
 }
@@ -461,6 +466,7 @@ fn build_plan(
             new_group: false,
             pdeathsig: spec.pdeathsig,
             announce_fd: -1,
+            signals: spec.signals,
         },
     })
 }

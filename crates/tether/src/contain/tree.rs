@@ -51,6 +51,8 @@ pub struct Tree {
     members: HashMap<u32, Member>,
     order: Vec<u32>,
     frozen: bool,
+    /// Leave nested tether runs' leaves to those runs when signalling (not with KILL).
+    delegate_nested: bool,
 }
 
 struct Row {
@@ -114,6 +116,7 @@ impl Tree {
             members: HashMap::new(),
             order: Vec::new(),
             frozen: false,
+            delegate_nested: false,
         };
         if let Some(fd) = root_fd {
             t.members.insert(root, Member { fd, gone: false });
@@ -135,6 +138,14 @@ impl Tree {
     /// Treat every child of this process (orphans reparented to it as subreaper) as a member.
     pub fn set_adopt_children(&mut self, on: bool) {
         self.adopt = on;
+    }
+
+    /// In a cgroup, leave the processes of nested tether runs (their leaves inside this tree's)
+    /// to those runs when signalling, except with KILL: an outer `run` signals an inner one,
+    /// which passes the signal on (or reads SIGALRM as its own limit), as nested GNU
+    /// `timeout`s reach each other but not each other's process groups.
+    pub fn set_delegate_nested_runs(&mut self, on: bool) {
+        self.delegate_nested = on;
     }
 
     /// Never count `pid` as a member (e.g. the watchdog).
@@ -305,7 +316,14 @@ impl Tree {
                     .map_err(|e| Error::from_io("freezing the cgroup", &e))?;
             }
             let mut sent = Vec::new();
-            for pid in self.alive() {
+            let targets = if self.delegate_nested && sig != Signal::KILL {
+                let mut v = cgroup::procs_outside_nested_leaves(&dir).unwrap_or_default();
+                v.retain(|p| !self.excluded.contains(p));
+                v
+            } else {
+                self.alive()
+            };
+            for pid in targets {
                 if sysproc::kill_pid(pid, sig.number()).is_ok() {
                     sent.push(pid);
                 }

@@ -123,6 +123,9 @@ pub struct Leaf {
 
 static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// Prefix of the leaves [`create_leaf`] makes.
+pub const LEAF_PREFIX: &str = "tether-";
+
 /// Create a fresh leaf `tether-<pid>-<n>` inside this process's own cgroup.
 /// Fails when cgroup v2 is absent, this process may not create cgroups there, or the leaf would
 /// lack `cgroup.kill`.
@@ -133,10 +136,18 @@ pub fn create_leaf() -> io::Result<Leaf> {
     })?;
     let parent =
         dir_of(&own).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount"))?;
-    let n = LEAF_SEQ.fetch_add(1, Ordering::Relaxed);
-    let name = format!("tether-{}-{n}", std::process::id());
-    let dir = parent.join(&name);
-    rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755))?;
+    // PIDs are those of our PID namespace: a process of another namespace in the same cgroup
+    // may have made the same name, so a taken name means "try the next number".
+    let (name, dir) = loop {
+        let n = LEAF_SEQ.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{LEAF_PREFIX}{}-{n}", std::process::id());
+        let dir = parent.join(&name);
+        match rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755)) {
+            Ok(()) => break (name, dir),
+            Err(rustix::io::Errno::EXIST) if n < 1000 => continue,
+            Err(e) => return Err(e.into()),
+        }
+    };
     let open = |f: &str, flags: OFlags| {
         rustix::fs::open(dir.join(f), flags | OFlags::CLOEXEC, Mode::empty())
             .map_err(io::Error::from)
@@ -221,6 +232,22 @@ pub fn procs_recursive(dir: &Path) -> io::Result<Vec<u32>> {
         let e = e?;
         if e.file_type()?.is_dir() {
             if let Ok(mut more) = procs_recursive(&e.path()) {
+                out.append(&mut more);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The PIDs in a cgroup and the cgroups below it, except inside the leaves of nested tether
+/// runs (named [`LEAF_PREFIX`]...), which those runs look after.
+pub fn procs_outside_nested_leaves(dir: &Path) -> io::Result<Vec<u32>> {
+    let mut out = procs(dir)?;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let nested = e.file_name().to_string_lossy().starts_with(LEAF_PREFIX);
+        if !nested && e.file_type()?.is_dir() {
+            if let Ok(mut more) = procs_outside_nested_leaves(&e.path()) {
                 out.append(&mut more);
             }
         }

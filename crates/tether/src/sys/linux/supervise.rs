@@ -18,17 +18,171 @@ fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// Signals the supervisor blocks and reads through a signalfd; a child must start with them
-/// unblocked and at their default disposition.
-pub const SUPERVISED_SIGNALS: [i32; 7] = [
+/// Signals `run` blocks and reads through a signalfd: the ones it passes on to the tree (TERM,
+/// INT, HUP, QUIT, USR1, USR2), SIGALRM (read as "the time limit passed", as GNU `timeout`
+/// reads its own timer) and SIGCHLD (to reap orphans it adopted). The signal given with `-s`
+/// is added to these.
+pub const SUPERVISED_SIGNALS: [i32; 8] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGHUP,
     libc::SIGQUIT,
     libc::SIGUSR1,
     libc::SIGUSR2,
+    libc::SIGALRM,
     libc::SIGCHLD,
 ];
+
+/// Bit of signal `sig` (1..=64) in a 64-bit signal set.
+fn bit(sig: i32) -> u64 {
+    if (1..=64).contains(&sig) {
+        1u64 << (sig - 1)
+    } else {
+        0
+    }
+}
+
+/// The signal state this process started with, before anything in it changed a disposition:
+/// Rust's runtime sets SIGPIPE to ignored before `main`, so what was inherited is lost unless
+/// it is read first.
+#[derive(Debug, Clone, Copy)]
+struct Inherited {
+    pipe_ignored: bool,
+    /// Blocked signals, one bit per signal (1..=64).
+    mask: u64,
+}
+
+static INHERITED: std::sync::OnceLock<Inherited> = std::sync::OnceLock::new();
+
+/// Record the signal state this process inherited: SIGPIPE's disposition and the signal mask
+/// (two system calls). Call it before anything changes them, i.e. from an `.init_array`
+/// constructor of the program, which runs before Rust's runtime ignores SIGPIPE; later calls
+/// change nothing. Children spawned afterwards get that state back ([`ChildSignals`]).
+pub fn capture_inherited_signals() {
+    INHERITED.get_or_init(|| {
+        // SAFETY: queries only: a null new action / new mask changes nothing.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            let pipe_ignored = libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN;
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set);
+            let mut mask = 0u64;
+            for sig in 1..=64 {
+                if libc::sigismember(&set, sig) == 1 {
+                    mask |= bit(sig);
+                }
+            }
+            Inherited { pipe_ignored, mask }
+        }
+    });
+}
+
+/// Whether `sig` is ignored (SIG_IGN) in this process now.
+pub fn is_ignored(sig: i32) -> bool {
+    // SAFETY: a query: the null new action changes nothing.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Whether `sig` was ignored when this process started, as far as known: SIGPIPE from
+/// [`capture_inherited_signals`] (else "not ignored"), every other signal from its current
+/// disposition (nothing in tether changes those before asking).
+pub fn ignored_at_start(sig: i32) -> bool {
+    if sig == libc::SIGPIPE {
+        return INHERITED.get().is_some_and(|i| i.pipe_ignored);
+    }
+    is_ignored(sig)
+}
+
+/// Set `sig` to ignored (`true`) or its default action; returns whether it was ignored.
+pub fn set_ignored(sig: i32, ignore: bool) -> bool {
+    let handler = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: only SIG_IGN / SIG_DFL are installed, never a handler.
+    unsafe {
+        let mut new: libc::sigaction = std::mem::zeroed();
+        new.sa_sigaction = handler;
+        libc::sigemptyset(&mut new.sa_mask);
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, &new, &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// The signal state a spawned child starts with, applied between fork and exec: its signal
+/// mask, and the signals set to ignored or to their default action (exec resets caught
+/// signals to default by itself; ignored ones stay ignored unless set here).
+///
+/// [`ChildSignals::inherited`] gives a child what this process inherited, so that a signal
+/// its caller ignored (`trap '' PIPE`, `nohup`) stays ignored in the command, as it would had
+/// the caller started the command itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildSignals {
+    ignore: u64,
+    default: u64,
+    mask: u64,
+}
+
+impl ChildSignals {
+    /// What this process inherited: SIGPIPE as it was at start and the mask it started with
+    /// when [`capture_inherited_signals`] ran early; otherwise SIGPIPE at its default action
+    /// and an empty mask (the state a shell gives a command). Every other disposition is
+    /// inherited through exec unchanged.
+    pub fn inherited() -> ChildSignals {
+        let mut c = ChildSignals {
+            ignore: 0,
+            default: 0,
+            mask: 0,
+        };
+        match INHERITED.get() {
+            Some(i) => {
+                c.set(libc::SIGPIPE, i.pipe_ignored);
+                c.mask = i.mask;
+            }
+            None => c.set(libc::SIGPIPE, false),
+        }
+        c
+    }
+
+    /// Start the child with `sig` ignored (`true`) or at its default action.
+    pub fn set(&mut self, sig: i32, ignored: bool) {
+        let b = bit(sig);
+        if ignored {
+            self.ignore |= b;
+            self.default &= !b;
+        } else {
+            self.default |= b;
+            self.ignore &= !b;
+        }
+    }
+
+    /// Runs in the forked child: async-signal-safe calls only.
+    ///
+    /// # Safety
+    /// Only between fork and exec, with every signal blocked (the mask is set last).
+    unsafe fn apply(&self) {
+        for sig in 1..=64 {
+            let b = bit(sig);
+            if (self.ignore | self.default) & b != 0 {
+                let h = if self.ignore & b != 0 {
+                    libc::SIG_IGN
+                } else {
+                    libc::SIG_DFL
+                };
+                libc::signal(sig, h);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in 1..=64 {
+            if self.mask & bit(sig) != 0 {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
 
 /// Our session id, or `None` when the session lies outside our PID namespace.
 pub fn own_sid() -> Option<u32> {
@@ -58,11 +212,13 @@ pub struct ChildSetup {
     /// The watchdog's pipe (or -1): the child tells it its new process group before it execs,
     /// so that no moment exists in which the tree runs and the watchdog does not know it.
     pub announce_fd: RawFd,
+    /// Signal dispositions and mask the command starts with.
+    pub signals: ChildSignals,
 }
 
 impl ChildSetup {
     /// Runs in the forked child: only async-signal-safe calls (setsid, prctl, getppid,
-    /// sigprocmask, signal, _exit).
+    /// sigprocmask, signal, _exit). The signal state is set last, since it unblocks signals.
     pub fn apply(&self) -> io::Result<()> {
         // SAFETY: each call below is an async-signal-safe syscall on values owned by this child.
         unsafe {
@@ -91,15 +247,7 @@ impl ChildSetup {
                     libc::_exit(127);
                 }
             }
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            for s in SUPERVISED_SIGNALS
-                .iter()
-                .chain(&[libc::SIGPIPE, libc::SIGTTIN, libc::SIGTTOU])
-            {
-                libc::signal(*s, libc::SIG_DFL);
-            }
+            self.signals.apply();
         }
         Ok(())
     }
@@ -229,6 +377,8 @@ pub fn own_children() -> Vec<u32> {
 pub struct SignalFd {
     fd: OwnedFd,
     old: libc::sigset_t,
+    /// Restore the old mask on drop (see [`SignalFd::keep_blocked`]).
+    restore: bool,
 }
 
 impl SignalFd {
@@ -255,6 +405,7 @@ impl SignalFd {
             Ok(SignalFd {
                 fd: OwnedFd::from_raw_fd(fd),
                 old,
+                restore: true,
             })
         }
     }
@@ -276,6 +427,14 @@ impl SignalFd {
     }
 }
 
+impl SignalFd {
+    /// Close the signalfd but leave the signals blocked: one that arrives from now on stays
+    /// pending instead of acting (a supervisor about to exit with its child's status).
+    pub fn keep_blocked(mut self) {
+        self.restore = false;
+    }
+}
+
 impl AsFd for SignalFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -284,6 +443,9 @@ impl AsFd for SignalFd {
 
 impl Drop for SignalFd {
     fn drop(&mut self) {
+        if !self.restore {
+            return;
+        }
         // SAFETY: restoring the mask saved in `new`.
         unsafe {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
