@@ -156,7 +156,8 @@ fn parse_http_url(scheme: &str, rest: &str, full: &str) -> Result<String> {
         Some(end) => hostport[end + 1..].strip_prefix(':'),
         None => hostport.rsplit_once(':').map(|(_, p)| p),
     };
-    if let Some(p) = port.filter(|p| !p.is_empty()) {
+    // (An empty port, `http://host:/`, is refused like any other port that is not 1-65535.)
+    if let Some(p) = port {
         parse_port(p).map_err(|e| bad(e.message().to_string()))?;
     }
     if uri.host().is_none_or(str::is_empty) {
@@ -1013,6 +1014,7 @@ mod tests {
             "https://[::1]:65536/",
             "HTTP://h:-1/",
             "http:///path",
+            "http://h:/",
             ":+80",
             ":80/udp",
             ":80/sctp",
