@@ -400,8 +400,8 @@ pub enum Outcome {
     Ready,
     /// The timeout passed first.
     TimedOut,
-    /// The watched process ([`WaitOptions::watch`]) exited first, or did not exist when the
-    /// wait started.
+    /// The watched process (`WaitOptions::watch`; `--watch-pid`, `--watch-pidfile`) exited
+    /// first, or was not running when the wait started.
     ProcessDied,
     /// A target can never become ready (e.g. the PID of an `owner:` target exited).
     Failed,
