@@ -515,74 +515,9 @@ mod tests {
         assert_eq!(parse_fd(b"."), None);
     }
 
-    #[test]
-    fn finds_a_socket_held_by_a_child() {
-        // The scan skips its own process, so let a child inherit the socket.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let raw = l.as_raw_fd();
-        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
-            .unwrap()
-            .ino();
-        let mut cmd = std::process::Command::new("sleep");
-        cmd.arg("30");
-        // SAFETY: pre_exec runs in the child; clearing FD_CLOEXEC on an fd is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                libc::fcntl(raw, libc::F_SETFD, 0);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
-        let wanted: HashSet<u64> = [ino].into();
-        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
-        let first = socket_owners(&wanted, Some(&[child.id()]), ScanStop::FirstHolder).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        // Other tests of this binary fork concurrently, and a forked child holds a copy of the
-        // listener until it execs: such a momentary holder is a real one, so look for ours.
-        assert!(
-            all[&ino].contains(&(child.id(), vec![raw])),
-            "{:?}",
-            all[&ino]
-        );
-        assert_eq!(first[&ino], vec![(child.id(), vec![raw])]);
-        drop(l);
-    }
-
-    #[test]
-    fn finds_a_socket_in_a_sparse_fd_table() {
-        // fd 200 in a child with 0-2 open: probing by number gives up, listing finds it.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let raw = l.as_raw_fd();
-        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
-            .unwrap()
-            .ino();
-        let mut cmd = std::process::Command::new("sleep");
-        cmd.arg("30");
-        // SAFETY: dup2 is async-signal-safe; the new fd has no FD_CLOEXEC.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                libc::dup2(raw, 200);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
-        let wanted: HashSet<u64> = [ino].into();
-        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
-        let one = socket_owners(&wanted, Some(&[child.id()]), ScanStop::AllHolders).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        // As above: a concurrently forked child of another test may hold a copy for a moment.
-        assert!(
-            all[&ino].contains(&(child.id(), vec![200])),
-            "{:?}",
-            all[&ino]
-        );
-        assert_eq!(one[&ino], vec![(child.id(), vec![200])]);
-    }
-
     /// A `sleep 30` child whose fd table is shaped by `layout` (run in the child before exec:
-    /// only async-signal-safe calls), killed and reaped on drop.
+    /// only async-signal-safe calls), killed and reaped on drop. Returned once it runs `sleep`,
+    /// when its table is final.
     struct Shaped(std::process::Child);
     impl Drop for Shaped {
         fn drop(&mut self) {
@@ -600,7 +535,43 @@ mod tests {
                 Ok(())
             });
         }
-        Shaped(cmd.spawn().unwrap())
+        let child = Shaped(cmd.spawn().unwrap());
+        let exe = format!("/proc/{}/exe", child.0.id());
+        let start = std::time::Instant::now();
+        while std::fs::read_link(&exe).map_or(true, |p| !p.ends_with("sleep"))
+            && start.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child
+    }
+
+    /// A loopback listener, its fd and its socket inode.
+    fn listener() -> (std::net::TcpListener, i32, u64) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let raw = l.as_raw_fd();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
+            .unwrap()
+            .ino();
+        (l, raw, ino)
+    }
+
+    #[test]
+    fn finds_a_socket_held_by_a_child() {
+        // The scan skips its own process, so let a child inherit the socket.
+        let (l, raw, ino) = listener();
+        let child = shaped(move || unsafe {
+            libc::fcntl(raw, libc::F_SETFD, 0);
+        });
+        let pid = child.0.id();
+        let wanted: HashSet<u64> = [ino].into();
+        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
+        let first = socket_owners(&wanted, Some(&[pid]), ScanStop::FirstHolder).unwrap();
+        // Other tests of this binary fork concurrently, and a forked child holds a copy of the
+        // listener until it execs: such a momentary holder is a real one, so look for ours.
+        assert!(all[&ino].contains(&(pid, vec![raw])), "{:?}", all[&ino]);
+        assert_eq!(first[&ino], vec![(pid, vec![raw])]);
+        drop(l);
     }
 
     #[test]
@@ -608,11 +579,7 @@ mod tests {
         // The socket where each step of the scan finds it: a standard stream (read by name),
         // after a hole among 0-2 (listing starts at the hole), far past a sparse gap, and past
         // the first getdents buffer (more than 128 fds).
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let raw = l.as_raw_fd();
-        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
-            .unwrap()
-            .ino();
+        let (l, raw, ino) = listener();
         let wanted: HashSet<u64> = [ino].into();
         type Layout = Box<dyn Fn() + Send + Sync>;
         let cases: Vec<(&str, Layout, Vec<i32>)> = vec![
@@ -664,15 +631,6 @@ mod tests {
         for (what, layout, fds) in cases {
             let child = shaped(layout);
             let pid = child.0.id();
-            // The child may not have exec'd yet; its table is final once it runs `sleep`.
-            let start = std::time::Instant::now();
-            while std::fs::read_link(format!("/proc/{pid}/exe"))
-                .map(|p| !p.ends_with("sleep"))
-                .unwrap_or(true)
-                && start.elapsed() < std::time::Duration::from_secs(10)
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
             let one = socket_owners(&wanted, Some(&[pid]), ScanStop::AllHolders).unwrap();
             assert_eq!(
                 one.get(&ino),
@@ -689,12 +647,9 @@ mod tests {
 
     #[test]
     fn held_sockets_of_a_process() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let ino = std::fs::metadata(format!("/proc/self/fd/{}", l.as_raw_fd()))
-            .unwrap()
-            .ino();
+        let (_l, raw, ino) = listener();
         let held = held_sockets(std::process::id()).unwrap();
-        assert!(held.contains(&(ino, l.as_raw_fd())), "{held:?}");
+        assert!(held.contains(&(ino, raw)), "{held:?}");
         assert_eq!(
             held_sockets(u32::MAX - 5).unwrap_err().kind(),
             io::ErrorKind::NotFound
