@@ -9,7 +9,7 @@ use serde_json::Value;
 
 mod common;
 // `json` parses stdout and validates it against its committed schema.
-use common::{json as json_of, tether, ChildGuard};
+use common::{code, json as json_of, sleeper, stderr, stdout, tether, ChildGuard};
 
 /// Run a Python script (with `args`) as a process group of its own, killed on drop, and return
 /// it with the first line it prints (which tells the test that it is ready and on what port).
@@ -286,7 +286,7 @@ fn wait_for_exit_codes() {
         &format!(":{free}"),
         "--timeout",
         "20s",
-        "--pid",
+        "--watch-pid",
         &short.0.id().to_string(),
     ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -301,7 +301,7 @@ fn wait_for_exit_codes() {
         &format!("file:{}", dir.path().join("never").display()),
         "--timeout",
         "20s",
-        "--pidfile",
+        "--watch-pidfile",
         pidfile.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -313,7 +313,7 @@ fn wait_for_exit_codes() {
         &["wait-for", ":80", "--timeout", "soon"],
         &["wait-for", "log:/x=("],
         &["wait-for", "http://x/", "--status", "abc"],
-        &["wait-for", ":80", "--pid", "0"],
+        &["wait-for", ":80", "--watch-pid", "0"],
         &["wait-for"],
     ] {
         assert_eq!(tether(bad).status.code(), Some(2), "{bad:?}");
@@ -456,4 +456,519 @@ time.sleep(600)
         tether(&["stop", "--port", "80", "123"]).status.code(),
         Some(2)
     );
+}
+
+/// Run `tether ARGS` with `socket(AF_NETLINK, …)` refused (EPERM) by a seccomp filter, as in a
+/// container whose policy denies netlink: the socket tables must come from /proc/net.
+fn tether_without_netlink(args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let ins = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    // seccomp_data: nr at 0, args[0] at 16 (its low 32 bits on little-endian machines).
+    let filter = [
+        ins(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+        ins(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            0,
+            3,
+            libc::SYS_socket as u32,
+        ),
+        ins(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 16),
+        ins(
+            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+            0,
+            1,
+            libc::AF_NETLINK as u32,
+        ),
+        ins(
+            libc::BPF_RET | libc::BPF_K,
+            0,
+            0,
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        ),
+        ins(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ];
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args).stdin(Stdio::null());
+    // SAFETY: prctl is async-signal-safe; the filter lives until the child has exec'd (the
+    // parent keeps it until `output` returns) and applies to the child only.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.output().expect("running tether under seccomp")
+}
+
+/// The fields that both sources give of the sockets on `port` in a ports/who report (other
+/// tests open and close sockets meanwhile).
+fn socket_keys(v: &Value, port: u16) -> Vec<(String, String, u64, u64, Vec<u32>)> {
+    let mut out: Vec<_> = v["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["local_port"] == port)
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap().to_string(),
+                s["local_addr"].as_str().unwrap_or("").to_string(),
+                s["local_port"].as_u64().unwrap_or(0),
+                s["inode"].as_u64().unwrap(),
+                pids_of(&s["owners"]),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn proc_net_fallback_answers_the_same_as_netlink() {
+    let (_g, port, mut pids) = forking_server();
+    pids.sort();
+    let p = port.to_string();
+    // The filter really refuses netlink (and nothing else).
+    let probe = tether_without_netlink(&["--json", "ports", "--tcp"]);
+    assert_eq!(code(&probe), 0, "{probe:?}");
+    let v = json_of(&probe);
+    assert_eq!(v["source"], "proc_net", "{v:#}");
+    assert!(v["note"].as_str().unwrap().contains("netlink"), "{v:#}");
+    assert!(stderr(&probe).contains("read /proc/net instead"));
+    for args in [
+        vec!["--json", "who", &p],
+        vec!["--json", "who", &format!("{p}/tcp")],
+        vec!["--json", "ports", "--tcp", "--port", &p],
+        vec!["--json", "ports", "--all-states", "--tcp", "--udp"],
+    ] {
+        let a = tether(&args);
+        let b = tether_without_netlink(&args);
+        assert_eq!(code(&a), code(&b), "{args:?}: {b:?}");
+        let (va, vb) = (json_of(&a), json_of(&b));
+        assert_eq!(va["source"], "sock_diag");
+        assert_eq!(vb["source"], "proc_net");
+        assert_eq!(socket_keys(&va, port), socket_keys(&vb, port), "{args:?}");
+        assert_eq!(socket_keys(&vb, port).len(), 1, "{args:?}: {vb:#}");
+        if args[1] == "who" {
+            assert_eq!(pids_of(&vb["owners"]), pids);
+        }
+    }
+    // Readiness checks use the same fallback.
+    let out = tether_without_netlink(&["wait-for", &format!(":{p}"), "-t", "10s"]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    let free = free_port().to_string();
+    let out = tether_without_netlink(&["wait-for", &format!("127.0.0.1:{free}"), "-t", "200ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert!(stderr(&out).contains("not ready after"), "{out:?}");
+}
+
+#[test]
+fn port_numbers_are_checked_the_same_way_everywhere() {
+    let (_g, port, _pids) = forking_server();
+    for bad in [
+        "0", "65536", "70000", "18085x", "+80", "-1", "x", "", "80/sctp",
+    ] {
+        let url = format!("http://127.0.0.1:{bad}/");
+        let mut cases: Vec<Vec<String>> = vec![
+            vec!["who".into(), bad.into()],
+            vec!["ports".into(), "--port".into(), bad.into()],
+            vec!["stop".into(), "--port".into(), bad.into()],
+            vec!["wait-for".into(), format!(":{bad}")],
+            vec!["wait-for".into(), format!("localhost:{bad}")],
+            vec!["wait-for".into(), format!("tcp://127.0.0.1:{bad}")],
+            vec!["wait-for".into(), format!("owner:{bad}=1")],
+        ];
+        // (In a URL, "80/sctp" is port 80 and a path.)
+        if !bad.contains('/') {
+            cases.push(vec!["wait-for".into(), url.clone()]);
+            cases.push(vec!["wait-for".into(), url.to_uppercase()]);
+        }
+        for c in cases {
+            let mut args: Vec<&str> = vec!["--json"];
+            args.extend(c.iter().map(String::as_str));
+            // A short deadline, so that a wrongly accepted target fails the test quickly.
+            if c[0] == "wait-for" {
+                args.extend(["-t", "100ms"]);
+            }
+            let out = tether(&args);
+            assert_eq!(code(&out), 2, "{args:?}: {out:?}");
+            // ("-1" looks like an option to the argument parser, which rejects it itself.)
+            if !bad.starts_with('-') {
+                assert_eq!(json_of(&out)["schema"], "tether.error/v1");
+            }
+        }
+    }
+    // PORT/tcp and PORT/udp are accepted by ports --port as by who.
+    let p = port.to_string();
+    let v = json_of(&tether(&["--json", "ports", "--port", &format!("{p}/tcp")]));
+    assert_eq!(v["sockets"].as_array().unwrap().len(), 1, "{v:#}");
+    let v = json_of(&tether(&["--json", "ports", "--port", &format!("{p}/udp")]));
+    assert_eq!(v["sockets"], serde_json::json!([]));
+    assert_eq!(
+        code(&tether(&["ports", "--udp", "--port", &format!("{p}/tcp")])),
+        2
+    );
+    // A URL with an upper-case scheme is a URL; :PORT/tcp is a TCP target.
+    let out = tether(&["wait-for", &format!("HTTP://127.0.0.1:{p}/"), "-t", "300ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert!(stderr(&out).contains(&format!("HTTP://127.0.0.1:{p}/: not ready")));
+    let out = tether(&["wait-for", &format!(":{p}/tcp"), "-t", "5s"]);
+    assert_eq!(code(&out), 0, "{out:?}");
+}
+
+#[test]
+fn ports_pid_is_a_list_filter() {
+    let (_a, pa, pids_a) = forking_server();
+    let (_b, pb, pids_b) = forking_server();
+    let (_c, pc, _) = forking_server();
+    let ports_of = |v: &Value| -> Vec<u64> {
+        let mut p: Vec<u64> = v["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["local_port"].as_u64())
+            .collect();
+        p.sort();
+        p
+    };
+    let mut want = vec![pa as u64, pb as u64];
+    want.sort();
+    let list = format!("{},{}", pids_a[0], pids_b[1]);
+    let v = json_of(&tether(&["--json", "ports", "--tcp", "--pid", &list]));
+    assert_eq!(ports_of(&v), want, "{v:#}");
+    assert!(!ports_of(&v).contains(&(pc as u64)));
+    let (a, b) = (pids_a[0].to_string(), pids_b[1].to_string());
+    let v = json_of(&tether(&[
+        "--json", "ports", "--tcp", "--pid", &a, "--pid", &b,
+    ]));
+    assert_eq!(ports_of(&v), want);
+    // A process that does not exist is an error, not an empty answer.
+    let out = tether(&["ports", "--pid", &format!("{a},99999999")]);
+    assert_eq!(code(&out), 1, "{out:?}");
+    assert_eq!(code(&tether(&["ports", "--pid", "0"])), 2);
+}
+
+#[test]
+fn human_output_escapes_process_names_and_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x\x1b[2J\nFAKE 1");
+    std::fs::write(&file, "x").unwrap();
+    let script = r#"
+import ctypes, socket, sys, time
+f = open(sys.argv[1], "rb")
+ctypes.CDLL(None).prctl(15, b"x\x1b[2J\nFAKE 1", 0, 0, 0)
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+time.sleep(600)
+"#;
+    let (g, line) = python(script, &[file.as_os_str()]);
+    let port = line.trim().to_string();
+    let pid = g.pid().to_string();
+    for args in [
+        vec!["who", port.as_str()],
+        vec!["ports", "--tcp", "--port", port.as_str()],
+        vec!["fds", pid.as_str()],
+    ] {
+        let out = tether(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {out:?}");
+        let text = stdout(&out);
+        assert!(!text.contains('\x1b'), "{args:?}: raw escape in {text:?}");
+        assert!(
+            !text.contains("\nFAKE"),
+            "{args:?}: forged line in {text:?}"
+        );
+        assert!(text.contains(r"\x1b[2J\nFAKE"), "{args:?}: {text:?}");
+    }
+    // JSON stays exact.
+    let v = json_of(&tether(&["--json", "who", &port]));
+    assert_eq!(v["owners"][0]["name"], "x\x1b[2J\nFAKE 1");
+}
+
+#[test]
+fn wait_for_options_are_checked_before_waiting() {
+    let port = free_port().to_string();
+    let tcp = format!(":{port}");
+    let file = "file:/nonexistent/x";
+    for args in [
+        vec!["wait-for", "http://127.0.0.1:1/", "--status", "999"],
+        vec!["wait-for", "http://127.0.0.1:1/", "--status", "600"],
+        vec!["wait-for", &tcp, "--status", "200"],
+        vec!["wait-for", &tcp, "--body", "ok"],
+        vec!["wait-for", &tcp, "--insecure"],
+        vec!["wait-for", &tcp, "--method", "POST"],
+        vec!["wait-for", &tcp, "--header", "X: y"],
+        vec!["wait-for", &tcp, "--stable", "1s"],
+        vec!["wait-for", &tcp, "--non-empty"],
+        vec!["wait-for", file, "--attempt-timeout", "1s"],
+        vec!["wait-for", file, "--interval", "1s"],
+        vec!["wait-for", "http://127.0.0.1:1/", "--method", "FETCH"],
+        vec!["wait-for", "http://127.0.0.1:1/", "--header", "no colon"],
+        vec![
+            "wait-for",
+            "http://127.0.0.1:1/",
+            "--method",
+            "HEAD",
+            "--body",
+            "x",
+        ],
+        vec!["wait-for", &tcp, "--attempt-timeout", "0"],
+        vec!["wait-for", &tcp, "--pid", "1"],
+        vec!["wait-for", &tcp, "--pidfile", "/x"],
+    ] {
+        // Each would wait 30 s if accepted.
+        let mut a = args.clone();
+        a.extend(["-t", "30s"]);
+        let start = Instant::now();
+        let out = tether(&a);
+        assert_eq!(code(&out), 2, "{a:?}: {out:?}");
+        assert!(start.elapsed() < Duration::from_secs(10), "{a:?}");
+        assert!(!stderr(&out).is_empty(), "{a:?}");
+    }
+    let out = tether(&["wait-for", &tcp, "--stable", "1s", "-t", "5s"]);
+    assert!(
+        stderr(&out).contains("--stable applies only to file: targets"),
+        "{out:?}"
+    );
+    let out = tether(&["wait-for", &tcp, "--pid", "1", "-t", "5s"]);
+    assert!(stderr(&out).contains("--watch-pid"), "{out:?}");
+    // -t is --timeout.
+    let start = Instant::now();
+    let out = tether(&["wait-for", &tcp, "-t", "200ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn wait_for_watch_pid_and_watch_pidfile() {
+    let free = format!(":{}", free_port());
+    // Not running at the start: exit 3 at once, for a PID, an identity and a PID file.
+    let mut gone = sleeper();
+    let id = json_of(&tether(&["--json", "info", &gone.pid().to_string()]))["process"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gone_pid = gone.pid().to_string();
+    gone.0.kill().unwrap();
+    gone.0.wait().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("gone.pid");
+    std::fs::write(&pidfile, format!("{gone_pid}\n")).unwrap();
+    for watch in [
+        ["--watch-pid", gone_pid.as_str()],
+        ["--watch-pid", id.as_str()],
+        ["--watch-pidfile", pidfile.to_str().unwrap()],
+    ] {
+        let start = Instant::now();
+        let out = tether(&["wait-for", &free, "-t", "20s", watch[0], watch[1]]);
+        assert_eq!(code(&out), 3, "{watch:?}: {out:?}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(stderr(&out).contains("was not running"), "{out:?}");
+        let out = tether(&["--json", "wait-for", &free, "-t", "20s", watch[0], watch[1]]);
+        assert_eq!(code(&out), 3);
+        assert_eq!(json_of(&out)["outcome"], "process_died");
+    }
+    // A PID file that cannot be read is a failed setup (1), not a dead process.
+    let out = tether(&[
+        "wait-for",
+        &free,
+        "--watch-pidfile",
+        dir.path().join("missing.pid").to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1, "{out:?}");
+    // Dies while waited on: 3.
+    let short = ChildGuard::spawn(Command::new("sleep").arg("0.3"));
+    let out = tether(&[
+        "wait-for",
+        &free,
+        "-t",
+        "20s",
+        "--watch-pid",
+        &short.pid().to_string(),
+    ]);
+    assert_eq!(code(&out), 3, "{out:?}");
+    assert!(stderr(&out).contains("exited first"), "{out:?}");
+}
+
+#[test]
+fn wait_for_messages_read_well() {
+    // One attempt: singular (an exit: target is checked once, then woken by its pidfd).
+    let running = sleeper();
+    let target = format!("exit:{}", running.pid());
+    let out = tether(&["wait-for", &target, "-t", "300ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert!(
+        stderr(&out).contains(&format!(
+            "{target}: not ready after 1 attempt: process {} is running",
+            running.pid()
+        )),
+        "{out:?}"
+    );
+    // --reverse on a port that stays open: "still ready", never "not not ready".
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    let out = tether(&["wait-for", "--reverse", &format!(":{p}"), "-t", "200ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    let err = stderr(&out);
+    assert!(err.contains(&format!(":{p}: still ready after")), "{err}");
+    assert!(!err.contains("not not"), "{err}");
+    // A request nobody answers: the attempt timeout in words, not "timeout: global".
+    let out = tether(&[
+        "wait-for",
+        &format!("http://127.0.0.1:{p}/"),
+        "-t",
+        "2s",
+        "--attempt-timeout",
+        "300ms",
+    ]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    let err = stderr(&out);
+    assert!(err.contains("no answer within"), "{err}");
+    assert!(!err.contains("timeout: global"), "{err}");
+    drop(l);
+    // https against a plain http server.
+    let dir = tempfile::tempdir().unwrap();
+    let (_srv, line) = python(
+        "import http.server, sys\n\
+         srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n\
+         print(srv.server_address[1], flush=True)\n\
+         srv.serve_forever()\n",
+        &[dir.path().as_os_str()],
+    );
+    let out = tether(&[
+        "wait-for",
+        &format!("https://127.0.0.1:{line}/"),
+        "-t",
+        "500ms",
+    ]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "TLS handshake failed: the server did not answer with TLS (is it plain http?)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("InvalidContentType"), "{err}");
+}
+
+/// An HTTP server that answers 200 only to `POST` with `X-Probe: yes`, 405 otherwise.
+const PICKY_SERVER: &str = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        ok = self.command == "POST" and self.headers.get("X-Probe") == "yes"
+        body = b"probed" if ok else b"no"
+        self.send_response(200 if ok else 405)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = do_HEAD = answer
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn wait_for_http_method_and_headers() {
+    let (_srv, port) = python(PICKY_SERVER, &[]);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let out = tether(&[
+        "wait-for",
+        &url,
+        "--method",
+        "post",
+        "--header",
+        "X-Probe: yes",
+        "--body",
+        "^probed$",
+        "-t",
+        "10s",
+    ]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    let out = tether(&["--json", "wait-for", &url, "-t", "300ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert_eq!(json_of(&out)["targets"][0]["last_error"], "status 405");
+    let out = tether(&["wait-for", &url, "--method", "POST", "-t", "300ms"]);
+    assert_eq!(code(&out), 124, "{out:?}");
+}
+
+#[test]
+fn wait_for_then_exec_a_command() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ready: tether becomes the command (same PID), whose exit status is the status.
+    let child = Command::new(common::bin())
+        .args([
+            "wait-for",
+            "cmd:true",
+            "-q",
+            "--",
+            "sh",
+            "-c",
+            "echo $$; exit 7",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pid.to_string());
+    // Never ready: the command does not run, and the status says why.
+    let marker = dir.path().join("ran");
+    let free = format!(":{}", free_port());
+    let out = tether(&[
+        "wait-for",
+        &free,
+        "-t",
+        "200ms",
+        "--",
+        "touch",
+        marker.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 124, "{out:?}");
+    assert!(!marker.exists());
+    // With the arguments after -- passed as they are (options of tether's too).
+    let out = tether(&["wait-for", "cmd:true", "-q", "--", "echo", "-t", "--json"]);
+    assert_eq!(code(&out), 0, "{out:?}");
+    assert_eq!(stdout(&out), "-t --json\n");
+    // A command that cannot be found or run: 127, 126.
+    let out = tether(&["wait-for", "cmd:true", "--", "/nonexistent/cmd"]);
+    assert_eq!(code(&out), 127, "{out:?}");
+    let out = tether(&["wait-for", "cmd:true", "--", dir.path().to_str().unwrap()]);
+    assert_eq!(code(&out), 126, "{out:?}");
+    // Not with --json: the report and the command's output would share stdout.
+    let out = tether(&["--json", "wait-for", "cmd:true", "--", "true"]);
+    assert_eq!(code(&out), 2, "{out:?}");
+    let help = stdout(&tether(&["wait-for", "--help"]));
+    for s in [
+        "-- CMD",
+        "--attempt-timeout",
+        "--method",
+        "--header",
+        "--watch-pid",
+        "-t, --timeout",
+    ] {
+        assert!(help.contains(s), "{s} missing from --help");
+    }
 }

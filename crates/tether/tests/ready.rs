@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::ready::{wait_for, FileOptions, HttpOptions, Outcome, Target, WaitOptions};
+use tether::ready::{wait_for, FileOptions, HttpOptions, Outcome, Target, WaitOptions, Watch};
 
 /// A child process killed and reaped on drop.
 struct Kid(Child);
@@ -380,7 +380,7 @@ fn exit_and_watched_process_death_are_fast() {
     let id = tether::ProcessIdentity::of(watched.0.id()).unwrap();
     let port = free_port();
     let o = WaitOptions {
-        watch: Some(id),
+        watch: Some(Watch::Identity(id)),
         ..opts(10_000)
     };
     let w = Arc::new(std::sync::Mutex::new(Some(watched)));
@@ -512,4 +512,184 @@ fn a_connect_really_reaches_the_server() {
     let r = wait_for(vec![t(&format!("127.0.0.2:{port}"))], &opts(2000), None).unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
     let _ = TcpStream::connect(("127.0.0.2", port));
+}
+
+#[test]
+fn a_log_line_split_across_a_rotation_is_matched() {
+    // The writer has written the first half of a line when the log is rotated (renamed away);
+    // it reopens the path and writes the rest there. "A line" is what lies between two
+    // newlines as read, so the two halves make one line.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    std::fs::write(&path, "old line\n").unwrap();
+    for pause_between in [true, false] {
+        std::fs::write(&path, "old line\n").unwrap();
+        let p2 = path.clone();
+        let writer = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            let mut f = std::fs::OpenOptions::new().append(true).open(&p2).unwrap();
+            f.write_all(b"booting\nserver rea").unwrap();
+            drop(f);
+            if pause_between {
+                // The check has read the first half before the rotation.
+                thread::sleep(Duration::from_millis(100));
+            }
+            std::fs::rename(&p2, p2.with_extension("log.1")).unwrap();
+            std::fs::write(&p2, b"dy on 8080\nmore\n").unwrap();
+        });
+        let r = wait_for(
+            vec![t(&format!("log:{}=^server ready on \\d+$", path.display()))],
+            &opts(3000),
+            None,
+        )
+        .unwrap();
+        writer.join().unwrap();
+        assert_eq!(r.outcome, Outcome::Ready, "pause {pause_between}: {r:?}");
+    }
+    // The halves of a line are never matched on their own.
+    std::fs::write(&path, "").unwrap();
+    let p2 = path.clone();
+    let writer = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(100));
+        std::fs::write(&p2, b"ready ").unwrap();
+        std::fs::rename(&p2, p2.with_extension("log.2")).unwrap();
+        std::fs::write(&p2, b"or not\n").unwrap();
+    });
+    let r = wait_for(
+        vec![t(&format!("log:{}=^(ready ?|or not)$", path.display()))],
+        &opts(600),
+        None,
+    )
+    .unwrap();
+    writer.join().unwrap();
+    assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
+}
+
+#[test]
+fn a_watched_process_that_does_not_exist_at_the_start_has_died() {
+    // A PID that is not in use (the child was reaped) and an identity of a gone process.
+    let mut kid = sleeper();
+    let id = tether::ProcessIdentity::of(kid.0.id()).unwrap();
+    kid.0.kill().unwrap();
+    kid.0.wait().unwrap();
+    let port = free_port();
+    for w in [Watch::Pid(id.pid), Watch::Identity(id.clone())] {
+        let o = WaitOptions {
+            watch: Some(w),
+            ..opts(5000)
+        };
+        let start = Instant::now();
+        let r = wait_for(vec![t(&format!(":{port}"))], &o, None).unwrap();
+        assert_eq!(r.outcome, Outcome::ProcessDied, "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(r.watched.is_some());
+    }
+}
+
+/// A server that answers every request with `200 OK` and keeps each request's head.
+fn recording_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { break };
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            s2.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn http_method_and_headers_are_sent() {
+    let (port, seen) = recording_server();
+    let o = WaitOptions {
+        http: HttpOptions {
+            method: "HEAD".into(),
+            headers: vec![
+                ("X-Probe".into(), "tether 1".into()),
+                ("Authorization".into(), "Bearer abc".into()),
+            ],
+            ..Default::default()
+        },
+        ..opts(5000)
+    };
+    let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/h"))], &o, None).unwrap();
+    assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
+    let req = seen.lock().unwrap()[0].to_lowercase();
+    assert!(req.starts_with("head /h http/1.1\r\n"), "{req}");
+    assert!(req.contains("\r\nx-probe: tether 1\r\n"), "{req}");
+    assert!(req.contains("\r\nauthorization: bearer abc\r\n"), "{req}");
+}
+
+#[test]
+fn attempt_timeout_bounds_each_request_and_says_so() {
+    // Accepts connections and never answers: each request ends at the attempt timeout, and
+    // the wait tries again until its own deadline.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            h2.lock().unwrap().push(c);
+        }
+    });
+    let o = WaitOptions {
+        attempt_timeout: Some(Duration::from_millis(150)),
+        interval: Duration::from_millis(10),
+        ..opts(1500)
+    };
+    let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/"))], &o, None).unwrap();
+    assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
+    assert!(r.targets[0].attempts >= 3, "{r:?}");
+    // (The last attempt may have been cut shorter by the deadline.)
+    let ms: u64 = r.targets[0]
+        .last_error
+        .as_deref()
+        .and_then(|e| e.strip_prefix("no answer within "))
+        .and_then(|e| e.strip_suffix(" ms"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(ms <= 150, "{r:?}");
+    // A command run that takes longer than the attempt timeout is killed and retried.
+    let o = WaitOptions {
+        attempt_timeout: Some(Duration::from_millis(100)),
+        interval: Duration::from_millis(10),
+        ..opts(800)
+    };
+    let r = wait_for(vec![t("cmd:sleep 30")], &o, None).unwrap();
+    assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
+    assert!(r.targets[0].attempts >= 2, "{r:?}");
+    assert!(
+        r.targets[0]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("took longer than 100 ms") || e.contains("still going")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn https_against_plain_http_says_what_is_wrong() {
+    let (port, _seen) = recording_server();
+    let r = wait_for(
+        vec![t(&format!("https://127.0.0.1:{port}/"))],
+        &opts(400),
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
+    assert_eq!(
+        r.targets[0].last_error.as_deref(),
+        Some("TLS handshake failed: the server did not answer with TLS (is it plain http?)"),
+        "{r:?}"
+    );
 }

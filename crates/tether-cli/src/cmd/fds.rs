@@ -5,7 +5,7 @@ use tether::signal::Target;
 use tether::Result;
 
 use super::ports::endpoint;
-use crate::output::{print_report, Ctx, Table};
+use crate::output::{escape, print_report, Ctx, Table};
 
 pub const HELP: &str = "Lists every open fd with its kind, target (path, socket, pipe, anonymous \
 inode), file position, open flags and mount id as /proc/PID/fdinfo shows them; sockets show their \
@@ -50,9 +50,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                     d.push_str(" -> ");
                     d.push_str(&endpoint(s.remote_addr.as_deref(), s.remote_port));
                 }
-                format!("{d} ({})", f.target)
+                format!("{d} ({})", escape(&f.target))
             }
-            None => f.target.clone(),
+            None => escape(&f.target).into_owned(),
         };
         t.push(vec![
             f.fd.to_string(),

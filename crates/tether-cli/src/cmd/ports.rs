@@ -1,17 +1,19 @@
 //! `tether ports`: sockets and every process holding them.
 
-use tether::net::{list, Proto, SocketEntry, SocketQuery};
-use tether::Result;
+use tether::net::{list, parse_port_spec, Proto, SocketEntry, SocketQuery};
+use tether::{Error, Result};
 
 use super::info::resolve;
-use crate::output::{print_report, Ctx, Table};
+use crate::output::{escape, print_report, Ctx, Table};
 
 pub const HELP: &str = "Lists listening TCP sockets, bound UDP sockets and listening/unconnected \
 Unix sockets (all states with --all-states), IPv4 and IPv6, from netlink sock_diag (from /proc/net \
 when netlink is unavailable, with a note saying so). A socket shared by several processes \
 (pre-fork workers) lists every holder.\n\n\
+--port takes N, N/tcp or N/udp (N from 1 to 65535); --pid takes a comma-separated list of PIDs or \
+identity strings (repeatable) and keeps the sockets one of them holds.\n\n\
 Exit codes: 0 success, also when nothing matches (an empty list); 1 the socket table could not be \
-read or --pid names no process; 2 usage error.";
+read, or a --pid process does not exist or its fds are not ours to read; 2 usage error.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,12 +29,12 @@ pub struct Args {
     /// Every state (established, time-wait, …), not just listening/unconnected.
     #[arg(long)]
     pub all_states: bool,
-    /// Only this local port.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: Option<u16>,
-    /// Only sockets held by this process (PID or identity string).
-    #[arg(long, value_name = "P")]
-    pub pid: Option<String>,
+    /// Only this local port: N, N/tcp or N/udp.
+    #[arg(long, value_name = "N[/PROTO]")]
+    pub port: Option<String>,
+    /// Only sockets held by one of these processes (PIDs or identity strings).
+    #[arg(long = "pid", value_name = "PID,...", value_delimiter = ',')]
+    pub pids: Vec<String>,
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
@@ -46,12 +48,37 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if a.unix {
         protos.push(Proto::Unix);
     }
-    let pid = a.pid.as_deref().map(resolve).transpose()?;
+    let port = match a.port.as_deref().map(parse_port_spec).transpose()? {
+        Some((port, Some(p))) => {
+            if !protos.is_empty() && !protos.contains(&p) {
+                return Err(Error::invalid(format!(
+                    "--port {} names {} but the protocol options ask for {}",
+                    a.port.as_deref().unwrap_or_default(),
+                    p.as_str(),
+                    protos
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+            protos = vec![p];
+            Some(port)
+        }
+        Some((port, None)) => Some(port),
+        None => None,
+    };
+    // Every PID is checked before the socket table is read.
+    let pids = a
+        .pids
+        .iter()
+        .map(|p| resolve(p))
+        .collect::<Result<Vec<u32>>>()?;
     let r = list(&SocketQuery {
         protos,
         all_states: a.all_states,
-        port: a.port,
-        pid,
+        port,
+        pids,
         no_owners: false,
     })?;
     if let Some(n) = &r.note {
@@ -70,7 +97,7 @@ pub fn endpoint(addr: Option<&str>, port: Option<u16>) -> String {
     match (addr, port) {
         (Some(a), Some(p)) if a.contains(':') => format!("[{a}]:{p}"),
         (Some(a), Some(p)) => format!("{a}:{p}"),
-        (Some(a), None) => a.to_string(),
+        (Some(a), None) => escape(a).into_owned(),
         (None, _) => "*".to_string(),
     }
 }
@@ -82,7 +109,7 @@ pub fn owners_cell(s: &SocketEntry) -> String {
     }
     s.owners
         .iter()
-        .map(|o| format!("{}/{}", o.pid, o.name))
+        .map(|o| format!("{}/{}", o.pid, escape(&o.name)))
         .collect::<Vec<_>>()
         .join(",")
 }

@@ -5,7 +5,7 @@ use tether::terminate::StopOptions;
 use tether::Result;
 
 use crate::exit;
-use crate::output::{print_report, Ctx};
+use crate::output::{escape, print_report, Ctx};
 
 /// Run `stop --port` with the options of `stop`.
 pub fn run(spec: &str, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
@@ -18,7 +18,7 @@ pub fn run(spec: &str, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
         let owners: Vec<String> = r
             .owners
             .iter()
-            .map(|o| format!("{}/{}", o.pid, o.name))
+            .map(|o| format!("{}/{}", o.pid, escape(&o.name)))
             .collect();
         outln!("port {spec} was held by {}", owners.join(", "));
         for s in &r.stops {

@@ -5,11 +5,12 @@ use tether::Result;
 
 use super::ports::endpoint;
 use crate::exit;
-use crate::output::{print_report, Ctx, Table};
+use crate::output::{escape, print_report, Ctx, Table};
 
 pub const HELP: &str = "Finds the listening TCP socket(s) and bound UDP socket(s) on the port \
 (both protocols unless /tcp or /udp is given) and every process holding them, with the identity \
 strings that `tether kill` and `tether stop` accept.\n\n\
+PORT is N, N/tcp or N/udp, N from 1 to 65535.\n\n\
 Exit codes: 0 at least one owner found; 1 nobody (visible) holds the port; 2 usage error.";
 
 #[derive(clap::Args, Debug)]
@@ -40,7 +41,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             for o in &s.owners {
                 t.push(vec![
                     o.pid.to_string(),
-                    o.name.clone(),
+                    escape(&o.name).into_owned(),
                     format!(
                         "{}{}",
                         s.proto.as_str(),

@@ -13,7 +13,7 @@ mod stop;
 
 pub use fds::{fds, flag_names, kind_of, FdInfo, FdKind, FdsReport};
 pub use sockets::{
-    list, parse_port_spec, port_held_by, port_in_use, who, Owner, PortsReport, Proto, SocketEntry,
-    SocketQuery, SocketSource, WhoReport,
+    list, parse_port, parse_port_spec, port_held_by, port_in_use, who, Owner, PortsReport, Proto,
+    SocketEntry, SocketQuery, SocketSource, WhoReport,
 };
 pub use stop::{stop_port, StopPortReport};

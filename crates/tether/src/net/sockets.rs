@@ -1,22 +1,21 @@
 //! Sockets and the processes that hold them.
 //!
 //! The socket table comes from netlink sock_diag (a port lookup is filtered in the kernel);
-//! when netlink is unavailable, from /proc/net, and the result says so. Owners come from the
-//! `socket:[INODE]` links under `/proc/PID/fd`, so a socket shared by pre-fork workers lists
-//! every one of them.
+//! when netlink is unavailable (e.g. denied by a seccomp policy), from /proc/net, and the result
+//! says so (`source: proc_net` and a note). Owners come from the `socket:[INODE]` links under
+//! `/proc/PID/fd`, so a socket shared by pre-fork workers lists every one of them.
 //!
 //! Early exits of the owner scan (there is no kernel query from a socket to its holders, and no
 //! count of them, so finding *all* holders needs a visit to every process):
 //! - only the inodes the socket query returned are looked for; with none, nothing is scanned;
-//! - per process, one `stat` of `PID/fd`, whose size is its number of open fds (Linux 6.2+):
-//!   kernel threads and zombies (0) cost nothing more, and a small dense fd table is read with
-//!   one `readlinkat("PID/fd/N")` per fd, compared as bytes, without opening the directory;
-//!   sparse or large tables (and older kernels) are listed with `openat` + `getdents64` (the
-//!   usual end-of-directory call is skipped when the first one left room in the buffer);
-//!   no other /proc file is read for a process that holds nothing wanted;
-//! - the walk over all processes is split across threads (two per CPU, at most 8);
+//! - per process, a few syscalls whatever its fd numbers (dense, or sparse like 0, 1, 2, 10,
+//!   251): open its fd directory, `fstat` it for the number of open fds (Linux 6.2+; none for
+//!   kernel threads and zombies ends there), read fds 0–2 by name, list the rest (if any) with
+//!   one `getdents64` into a reused buffer, one `readlinkat` per fd compared as bytes (details in
+//!   `sys::linux::fd`); no other /proc file is read for a process that holds nothing wanted;
+//! - the walk over all processes is split across threads (one per CPU, at most 8);
 //! - within a process, reading stops once every wanted inode has been found in it;
-//! - [`OwnerScope::Pids`] limits the scan to given processes (`owner:` checks one tree),
+//! - the scan can be limited to given processes (`owner:` checks one tree),
 //!   and [`port_held_by`] stops at the first holder found in that tree.
 
 use std::collections::{HashMap, HashSet};
@@ -111,8 +110,8 @@ pub struct SocketQuery {
     pub all_states: bool,
     /// Only this local port (unix sockets have none and are left out).
     pub port: Option<u16>,
-    /// Only sockets held by this process.
-    pub pid: Option<u32>,
+    /// Only sockets held by one of these processes (empty: no filter).
+    pub pids: Vec<u32>,
     /// Skip the owner scan.
     pub no_owners: bool,
 }
@@ -146,7 +145,20 @@ impl Report for WhoReport {
     const SCHEMA: &'static str = "tether.who/v1";
 }
 
-/// Parse `PORT`, `PORT/tcp` or `PORT/udp`.
+/// Parse a port number: decimal digits only, 1 to 65535. The one port parser of the crate
+/// (`who`, `ports --port`, `stop --port`, readiness targets and URLs all use it).
+pub fn parse_port(s: &str) -> Result<u16> {
+    let bad = || Error::invalid(format!("bad port '{s}': expected a number from 1 to 65535"));
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match s.parse::<u32>() {
+        Ok(n @ 1..=65535) => Ok(n as u16),
+        _ => Err(bad()),
+    }
+}
+
+/// Parse `PORT`, `PORT/tcp` or `PORT/udp` (the port as [`parse_port`] takes it).
 pub fn parse_port_spec(s: &str) -> Result<(u16, Option<Proto>)> {
     let (p, proto) = match s.split_once('/') {
         Some((p, "tcp")) => (p, Some(Proto::Tcp)),
@@ -158,12 +170,7 @@ pub fn parse_port_spec(s: &str) -> Result<(u16, Option<Proto>)> {
         }
         None => (s, None),
     };
-    match p.parse::<u16>() {
-        Ok(n) if n > 0 => Ok((n, proto)),
-        _ => Err(Error::invalid(format!(
-            "bad port '{p}': expected a number from 1 to 65535"
-        ))),
-    }
+    Ok((parse_port(p)?, proto))
 }
 
 /// A socket table reader: sock_diag, or /proc/net when netlink is denied.
@@ -371,12 +378,14 @@ pub fn list(q: &SocketQuery) -> Result<PortsReport> {
         };
         entries.extend(t.unix(states)?.iter().map(unix_entry));
     }
-    if let Some(pid) = q.pid {
-        let held: HashSet<u64> = sysfd::list(pid)
-            .map_err(|e| Error::from_io(format_args!("reading the fds of process {pid}"), &e))?
-            .iter()
-            .filter_map(|f| sysfd::socket_inode(f.target.as_bytes()))
-            .collect();
+    if !q.pids.is_empty() {
+        let mut held: HashSet<u64> = HashSet::new();
+        for &pid in &q.pids {
+            let fds = sysfd::held_sockets(pid).map_err(|e| {
+                Error::from_io(format_args!("reading the fds of process {pid}"), &e)
+            })?;
+            held.extend(fds.iter().map(|&(ino, _)| ino));
+        }
         entries.retain(|e| held.contains(&e.inode));
     }
     let mut note = t.note.take();
@@ -498,10 +507,8 @@ pub fn port_held_by(port: u16, proto: Proto, pids: &[u32]) -> Result<Option<bool
     // The scan skips the calling process; include it by comparing fds directly.
     let me = std::process::id();
     if pids.contains(&me) {
-        if let Ok(fds) = sysfd::list(me) {
-            if fds.iter().any(|f| {
-                sysfd::socket_inode(f.target.as_bytes()).is_some_and(|i| wanted.contains(&i))
-            }) {
+        if let Ok(fds) = sysfd::held_sockets(me) {
+            if fds.iter().any(|(ino, _)| wanted.contains(ino)) {
                 return Ok(Some(true));
             }
         }
@@ -523,7 +530,23 @@ mod tests {
             parse_port_spec("8080/tcp").unwrap(),
             (8080, Some(Proto::Tcp))
         );
-        for bad in ["", "0", "70000", "x", "80/sctp", "/tcp"] {
+        assert_eq!(parse_port("65535").unwrap(), 65535);
+        assert_eq!(parse_port("08080").unwrap(), 8080);
+        for bad in [
+            "",
+            "0",
+            "70000",
+            "65536",
+            "x",
+            "80/sctp",
+            "/tcp",
+            "+80",
+            "-1",
+            " 80",
+            "18085x",
+            "80/TCP",
+            "4294967376",
+        ] {
             assert!(parse_port_spec(bad).is_err(), "{bad}");
         }
     }

@@ -1,34 +1,60 @@
 //! `cmd:COMMAND`: `sh -c COMMAND` exits 0. A run in progress is waited for through its pidfd;
-//! the next run starts after the backoff delay. A run still going when the wait ends is killed
-//! with its process group (which this check created).
+//! the next run starts after the backoff delay. A run that takes longer than the attempt
+//! timeout, or is still going when the wait ends, is killed with its process group (which this
+//! check created).
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::{borrow, Check, Cx, Next, Status};
 use crate::sys::os::pidfd;
 
 pub(crate) struct CmdCheck {
     command: String,
-    running: Option<(Child, OwnedFd)>,
+    /// The run in progress, its pidfd and when it must be done by.
+    running: Option<(Child, OwnedFd, Option<Instant>)>,
     runs: u64,
+    /// Longest a run may take.
+    limit: Option<Duration>,
 }
 
 impl CmdCheck {
-    pub fn new(command: &str) -> Self {
+    pub fn new(command: &str, limit: Option<Duration>) -> Self {
         CmdCheck {
             command: command.to_string(),
             running: None,
             runs: 0,
+            limit,
+        }
+    }
+
+    /// Kill the run in progress with its process group, and reap it.
+    fn kill_run(&mut self) {
+        if let Some((mut child, _, _)) = self.running.take() {
+            // The group was created by this check with the child as leader (never 0 or 1).
+            if let Some(pg) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
 
 impl Check for CmdCheck {
     fn check(&mut self, _cx: &Cx) -> Status {
-        if let Some((child, _)) = self.running.as_mut() {
+        if let Some((child, _, due)) = self.running.as_mut() {
             return match child.try_wait() {
+                Ok(None) if due.is_some_and(|d| Instant::now() >= d) => {
+                    self.kill_run();
+                    Status::NotReady(format!(
+                        "run {} took longer than {}, killed",
+                        self.runs,
+                        super::fmt_duration(self.limit.unwrap_or_default())
+                    ))
+                }
                 Ok(None) => Status::NotReady(format!("run {} still going", self.runs)),
                 Ok(Some(st)) => {
                     self.running = None;
@@ -58,7 +84,8 @@ impl Check for CmdCheck {
                 self.runs += 1;
                 match pidfd::open(child.id()) {
                     Ok(fd) => {
-                        self.running = Some((child, fd));
+                        let due = self.limit.map(|l| Instant::now() + l);
+                        self.running = Some((child, fd, due));
                         // It may already be done; the pidfd wakes us otherwise.
                         self.check(_cx)
                     }
@@ -70,15 +97,15 @@ impl Check for CmdCheck {
     }
 
     fn next(&self, cx: &Cx) -> Next {
-        if self.running.is_some() {
-            Next::Event
-        } else {
-            Next::Backoff(cx.opts.interval)
+        match &self.running {
+            Some((_, _, Some(due))) => Next::At(*due),
+            Some((_, _, None)) => Next::Event,
+            None => Next::Backoff(cx.opts.interval),
         }
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.running.as_ref().map(|(_, fd)| borrow(fd))
+        self.running.as_ref().map(|(_, fd, _)| borrow(fd))
     }
 
     fn attempts(&self) -> Option<u64> {
@@ -88,13 +115,6 @@ impl Check for CmdCheck {
 
 impl Drop for CmdCheck {
     fn drop(&mut self) {
-        if let Some((mut child, _)) = self.running.take() {
-            // The group was created by this check with the child as leader (never 0 or 1).
-            if let Some(pg) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process_group(pg, rustix::process::Signal::KILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill_run();
     }
 }

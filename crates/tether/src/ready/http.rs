@@ -1,13 +1,14 @@
-//! `http://…`, `https://…`: a GET answers with an accepted status (and a matching body).
+//! `http://…`, `https://…`: a request (GET unless [`super::HttpOptions::method`] says otherwise,
+//! with [`super::HttpOptions::headers`]) answers with an accepted status (and a matching body).
 //! Certificates are verified against the webpki roots unless [`super::HttpOptions::insecure`].
 
 use std::time::Duration;
 
 use super::tcp::{local_listening, resolve};
-use super::{Check, Cx, Next, Pacer, Status, WaitOptions};
+use super::{fmt_duration, plain_io, Check, Cx, Next, Pacer, Status, WaitOptions};
 use crate::error::{Error, Result};
 
-/// Requests time out after this long (or at the deadline, whichever is first).
+/// Requests time out after this long by default (or at the deadline, whichever is first).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this much of a body is read for `--body`.
 const BODY_LIMIT: u64 = 1 << 20;
@@ -18,12 +19,15 @@ pub(crate) struct HttpCheck {
     port: u16,
     status: Vec<(u16, u16)>,
     body: Option<regex::Regex>,
-    insecure: bool,
+    method: String,
+    headers: Vec<(String, String)>,
+    agent_insecure: bool,
     cheap: bool,
     real: Pacer,
 }
 
 impl HttpCheck {
+    /// `url` as [`super::Target::Http`] holds it (already checked, scheme in lower case).
     pub fn new(url: &str, opts: &WaitOptions) -> Result<Self> {
         let uri: ureq::http::Uri = url
             .parse()
@@ -47,7 +51,9 @@ impl HttpCheck {
             port,
             status: opts.http.status.clone(),
             body: opts.http.body.clone(),
-            insecure: opts.http.insecure,
+            method: opts.http.method.clone(),
+            headers: opts.http.headers.clone(),
+            agent_insecure: opts.http.insecure,
             cheap: false,
             real: Pacer::new(),
         })
@@ -55,7 +61,7 @@ impl HttpCheck {
 
     fn request(&self, timeout: Duration) -> std::result::Result<(), String> {
         let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(self.insecure)
+            .disable_verification(self.agent_insecure)
             .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .tls_config(tls)
@@ -63,7 +69,16 @@ impl HttpCheck {
             .timeout_global(Some(timeout))
             .build()
             .into();
-        let mut resp = agent.get(&self.url).call().map_err(|e| e.to_string())?;
+        let mut req = ureq::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(&self.url);
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(())
+            .map_err(|e| format!("building the request: {e}"))?;
+        let mut resp = agent.run(req).map_err(|e| describe(&e, timeout))?;
         let code = resp.status().as_u16();
         if !self.status.iter().any(|&(a, b)| (a..=b).contains(&code)) {
             return Err(format!("status {code}"));
@@ -74,12 +89,39 @@ impl HttpCheck {
                 .with_config()
                 .limit(BODY_LIMIT)
                 .read_to_string()
-                .map_err(|e| format!("reading the body: {e}"))?;
+                .map_err(|e| format!("reading the body: {}", describe(&e, timeout)))?;
             if !re.is_match(&body) {
                 return Err(format!("status {code}, but the body does not match /{re}/"));
             }
         }
         Ok(())
+    }
+}
+
+/// A request error in words a person acts on (ureq's own say "timeout: global" or
+/// "received corrupt message of type InvalidContentType").
+fn describe(e: &ureq::Error, timeout: Duration) -> String {
+    // rustls errors come as they are, or inside an I/O error of the TLS stream.
+    let tls = match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(r) = tls {
+        return match r {
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                "TLS handshake failed: the server did not answer with TLS (is it plain http?)"
+                    .to_string()
+            }
+            r => format!("TLS: {r}"),
+        };
+    }
+    match e {
+        ureq::Error::Timeout(_) => format!("no answer within {}", fmt_duration(timeout)),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::Io(io) => plain_io(io),
+        ureq::Error::Protocol(p) => format!("not an HTTP answer: {p}"),
+        other => other.to_string(),
     }
 }
 

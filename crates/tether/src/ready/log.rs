@@ -2,6 +2,14 @@
 //! the file has when the wait starts (a file that does not exist yet is read from its start),
 //! and follows it across rotation (a new file at the path: the rest of the old one is read,
 //! then the new one from its start) and truncation (read again from the start).
+//!
+//! What a line is: the bytes up to a newline, in the order they are read, whichever file they
+//! came from. An unterminated end of a file is kept and continued by what is read next, also
+//! when that comes from the new file after a rotation or from the start of a truncated one, so
+//! a line whose first half was written to the old file and the rest to the new one is matched
+//! whole (a writer that reopens its log in the middle of a line produces exactly that). A
+//! line is matched without its newline (and a `\r` before it). A partial line longer than
+//! 1 MiB is matched as it is and dropped, so memory stays bounded.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -57,12 +65,13 @@ impl LogCheck {
         hit
     }
 
+    /// Open the file at the path, at its end or its start. A partial line read so far is
+    /// kept: it continues in the new file (see the module docs).
     fn open_at(&mut self, from_end: bool) -> std::io::Result<()> {
         let f = File::open(&self.path)?;
         let m = f.metadata()?;
         let off = if from_end { m.len() } else { 0 };
         self.open = Some((f, (m.dev(), m.ino()), off));
-        self.partial.clear();
         Ok(())
     }
 }
@@ -81,9 +90,9 @@ impl Check for LogCheck {
         };
         if let (Some((_, _, off)), Some(m), true) = (&mut self.open, &now, same_file) {
             if m.len() < *off {
-                // Truncated (copytruncate rotation): read it again from the start.
+                // Truncated (copytruncate rotation): read it again from the start; a partial
+                // line continues there.
                 *off = 0;
-                self.partial.clear();
             }
         }
         // Whatever happened, finish the file we have open first (it may have been renamed).

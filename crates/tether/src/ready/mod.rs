@@ -20,6 +20,7 @@
 //! ```
 
 mod cmd;
+mod exec;
 mod exit;
 mod file;
 mod http;
@@ -39,10 +40,12 @@ use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::net::{parse_port_spec, Proto};
+use crate::net::{parse_port, parse_port_spec, Proto};
 use crate::report::Report;
 use crate::signal::parse_pid;
 use crate::sys::os::inotify::Watcher;
+
+pub use exec::exec;
 
 /// The first retry delay of polled checks; it doubles up to the interval.
 pub const FIRST_DELAY: Duration = Duration::from_millis(1);
@@ -52,9 +55,11 @@ pub const LOCAL_CAP: Duration = Duration::from_millis(10);
 /// What to wait for.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// A TCP connect to `host:port` succeeds (`host:port`, `:port`, `tcp://host:port`).
+    /// A TCP connect to `host:port` succeeds (`host:port`, `:port`, `tcp://host:port`; the
+    /// port may carry `/tcp`).
     Tcp { host: String, port: u16 },
-    /// An HTTP(S) GET answers with an accepted status (and body).
+    /// An HTTP(S) request answers with an accepted status (and body). The URL as parsed: its
+    /// scheme in lower case, its port (if any) checked.
     Http { url: String },
     /// The path exists (see [`FileOptions`]).
     File { path: PathBuf },
@@ -97,30 +102,84 @@ fn non_empty<'a>(what: &str, s: &'a str, full: &str) -> Result<&'a str> {
     }
 }
 
+/// The forms of target, for error messages.
+const TARGET_FORMS: &str = "expected host:port, :port, tcp://host:port, http(s)://…, file:, \
+unix:, log:PATH=REGEX, exit:, owner:PORT=PID or cmd:";
+
+/// A TCP port of a `host:port` target: `N` or `N/tcp` (a UDP port cannot be connected to).
+fn tcp_port(spec: &str, full: &str) -> Result<u16> {
+    match parse_port_spec(spec) {
+        Ok((p, None | Some(Proto::Tcp))) => Ok(p),
+        Ok((_, Some(_))) => Err(Error::invalid(format!(
+            "bad target '{full}': a TCP connect is checked; for a UDP port use owner:PORT/udp=PID"
+        ))),
+        Err(e) => Err(Error::invalid(format!(
+            "bad target '{full}': {}",
+            e.message()
+        ))),
+    }
+}
+
 fn parse_host_port(s: &str, full: &str) -> Result<(String, u16)> {
-    let bad = || {
-        Error::invalid(format!(
-            "bad target '{full}': expected host:port, :port, tcp://host:port, http(s)://…, \
-             file:, unix:, log:PATH=REGEX, exit:, owner:PORT=PID or cmd:"
-        ))
-    };
-    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().ok().filter(|&p| p > 0).ok_or_else(bad)?;
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| Error::invalid(format!("bad target '{full}': {TARGET_FORMS}")))?;
+    let port = tcp_port(port, full)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let host = if host.is_empty() { "127.0.0.1" } else { host };
     Ok((host.to_string(), port))
+}
+
+/// `s` without its `scheme://` prefix, matched case-insensitively (RFC 3986).
+fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
+    let n = scheme.len();
+    if s.len() >= n + 3 && s[..n].eq_ignore_ascii_case(scheme) && &s[n..n + 3] == "://" {
+        Some(&s[n + 3..])
+    } else {
+        None
+    }
+}
+
+/// Check an `http(s)://` URL (`rest` is what follows the scheme) and return it with its scheme
+/// in lower case. The port, when given, must be one [`parse_port`] accepts.
+fn parse_http_url(scheme: &str, rest: &str, full: &str) -> Result<String> {
+    let url = format!("{scheme}://{rest}");
+    let bad = |why: String| Error::invalid(format!("bad URL '{full}': {why}"));
+    let uri: ureq::http::Uri = url.parse().map_err(|e| bad(format!("{e}")))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| bad("no host".to_string()))?
+        .as_str();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // The port follows the last ':' after the host (an IPv6 host is in brackets).
+    let port = match hostport.rfind(']') {
+        Some(end) => hostport[end + 1..].strip_prefix(':'),
+        None => hostport.rsplit_once(':').map(|(_, p)| p),
+    };
+    // (An empty port, `http://host:/`, is refused like any other port that is not 1-65535.)
+    if let Some(p) = port {
+        parse_port(p).map_err(|e| bad(e.message().to_string()))?;
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("no host".to_string()));
+    }
+    Ok(url)
 }
 
 impl FromStr for Target {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Target> {
-        if let Some(rest) = s.strip_prefix("tcp://") {
+        if let Some(rest) = strip_scheme(s, "tcp") {
             let (host, port) = parse_host_port(rest.trim_end_matches('/'), s)?;
             return Ok(Target::Tcp { host, port });
         }
-        if s.starts_with("http://") || s.starts_with("https://") {
-            return Ok(Target::Http { url: s.to_string() });
+        for scheme in ["http", "https"] {
+            if let Some(rest) = strip_scheme(s, scheme) {
+                return Ok(Target::Http {
+                    url: parse_http_url(scheme, rest, s)?,
+                });
+            }
         }
         if let Some(p) = s.strip_prefix("file:") {
             return Ok(Target::File {
@@ -162,7 +221,8 @@ impl FromStr for Target {
                     "bad target '{s}': expected owner:PORT[/tcp|/udp]=PID"
                 ))
             })?;
-            let (port, proto) = parse_port_spec(port)?;
+            let (port, proto) = parse_port_spec(port)
+                .map_err(|e| Error::invalid(format!("bad target '{s}': {}", e.message())))?;
             return Ok(Target::Owner {
                 port,
                 proto: proto.unwrap_or(Proto::Tcp),
@@ -184,14 +244,56 @@ impl FromStr for Target {
     }
 }
 
-/// Read a PID file (first whitespace-separated token) and take the identity of that process.
-pub fn watch_pidfile(path: &Path) -> Result<ProcessIdentity> {
+/// The process whose exit ends a wait early, with [`Outcome::ProcessDied`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watch {
+    /// By PID: its identity is taken when the wait starts, and a PID that does not exist then
+    /// counts as a process that already exited.
+    Pid(u32),
+    /// By identity: a process that is gone, or whose PID now belongs to another process, has
+    /// exited.
+    Identity(ProcessIdentity),
+}
+
+/// The process named by a PID file (its first whitespace-separated token), to watch.
+/// `NotFound` when the file does not exist, `InvalidArgument` when it holds no PID.
+pub fn watch_pidfile(path: &Path) -> Result<Watch> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::from_io(format_args!("reading PID file {}", path.display()), &e))?;
     let tok = text.split_whitespace().next().unwrap_or("");
     let pid = parse_pid(tok)
         .map_err(|_| Error::invalid(format!("PID file {} holds no PID", path.display())))?;
-    ProcessIdentity::of(pid)
+    Ok(Watch::Pid(pid))
+}
+
+/// The HTTP methods [`HttpOptions::method`] accepts (a request without a body is sent).
+pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+/// Parse an HTTP method name (case-insensitive) into its upper-case form.
+pub fn parse_method(s: &str) -> Result<String> {
+    let up = s.to_ascii_uppercase();
+    if HTTP_METHODS.contains(&up.as_str()) {
+        Ok(up)
+    } else {
+        Err(Error::invalid(format!(
+            "unknown HTTP method '{s}': use one of {}",
+            HTTP_METHODS.join(", ")
+        )))
+    }
+}
+
+/// Parse a request header `Name: value` (the value may be empty).
+pub fn parse_header(s: &str) -> Result<(String, String)> {
+    let bad = |why: &str| Error::invalid(format!("bad header '{s}': {why}"));
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| bad("expected 'Name: value'"))?;
+    let value = value.trim_matches([' ', '\t']);
+    ureq::http::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| bad("the name must be a token (letters, digits, '-', …)"))?;
+    ureq::http::HeaderValue::from_str(value)
+        .map_err(|_| bad("the value holds a control character"))?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Options of HTTP checks.
@@ -203,6 +305,10 @@ pub struct HttpOptions {
     pub body: Option<Regex>,
     /// Skip certificate verification (off by default).
     pub insecure: bool,
+    /// The request method, one of [`HTTP_METHODS`] (default `GET`).
+    pub method: String,
+    /// Request headers, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for HttpOptions {
@@ -211,6 +317,8 @@ impl Default for HttpOptions {
             status: vec![(200, 399)],
             body: None,
             insecure: false,
+            method: "GET".to_string(),
+            headers: Vec::new(),
         }
     }
 }
@@ -219,7 +327,7 @@ impl Default for HttpOptions {
 pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>> {
     let bad = || {
         Error::invalid(format!(
-            "bad status list '{s}': expected e.g. 200 or 200-299,304"
+            "bad status list '{s}': expected statuses from 100 to 599, e.g. 200 or 200-299,304"
         ))
     };
     s.split(',')
@@ -227,7 +335,7 @@ pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>> {
             let (a, b) = part.split_once('-').unwrap_or((part, part));
             let a: u16 = a.trim().parse().map_err(|_| bad())?;
             let b: u16 = b.trim().parse().map_err(|_| bad())?;
-            if !(100..=999).contains(&a) || !(100..=999).contains(&b) || a > b {
+            if !(100..=599).contains(&a) || !(100..=599).contains(&b) || a > b {
                 return Err(bad());
             }
             Ok((a, b))
@@ -251,12 +359,17 @@ pub struct WaitOptions {
     pub timeout: Option<Duration>,
     /// Backoff cap of polled checks.
     pub interval: Duration,
+    /// Longest time one attempt may take: a TCP or Unix-socket connect, an HTTP request, a
+    /// `cmd:` run (killed when it takes longer). `None`: 5 s for connects, 10 s for requests,
+    /// no limit for commands. The overall deadline still applies.
+    pub attempt_timeout: Option<Duration>,
     /// Ready when any target is (default: all).
     pub any: bool,
     /// Wait until the targets are *not* ready (a port freed, a file removed, a process alive…).
     pub reverse: bool,
-    /// Fail at once, with [`Outcome::ProcessDied`], if this process exits first.
-    pub watch: Option<ProcessIdentity>,
+    /// Fail at once, with [`Outcome::ProcessDied`], if this process exits first (or does not
+    /// exist when the wait starts).
+    pub watch: Option<Watch>,
     pub http: HttpOptions,
     pub file: FileOptions,
     /// How often the progress callback runs.
@@ -268,6 +381,7 @@ impl Default for WaitOptions {
         WaitOptions {
             timeout: None,
             interval: Duration::from_secs(1),
+            attempt_timeout: None,
             any: false,
             reverse: false,
             watch: None,
@@ -286,7 +400,8 @@ pub enum Outcome {
     Ready,
     /// The timeout passed first.
     TimedOut,
-    /// The watched process (`--pid`, `--pidfile`) exited first.
+    /// The watched process (`WaitOptions::watch`; `--watch-pid`, `--watch-pidfile`) exited
+    /// first, or was not running when the wait started.
     ProcessDied,
     /// A target can never become ready (e.g. the PID of an `owner:` target exited).
     Failed,
@@ -315,7 +430,8 @@ pub struct WaitForReport {
     pub elapsed_ms: f64,
     pub any: bool,
     pub reverse: bool,
-    /// The process whose death ends the wait, as an identity string.
+    /// The process whose death ends the wait: its identity string, or its PID when it did not
+    /// exist at the start.
     pub watched: Option<String>,
     pub targets: Vec<TargetResult>,
 }
@@ -366,8 +482,10 @@ pub(crate) struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    /// Time an attempt may take: until the deadline, at most `cap`.
-    pub fn attempt_timeout(&self, cap: Duration) -> Duration {
+    /// Time an attempt may take: until the deadline, at most the attempt timeout of the
+    /// options, or `default` when none is set.
+    pub fn attempt_timeout(&self, default: Duration) -> Duration {
+        let cap = self.opts.attempt_timeout.unwrap_or(default);
         match self.deadline {
             Some(d) => d
                 .saturating_duration_since(Instant::now())
@@ -407,7 +525,7 @@ fn checker(t: &Target, opts: &WaitOptions) -> Result<Box<dyn Check>> {
         Target::Log { path, regex } => Box::new(log::LogCheck::new(path, regex.clone())),
         Target::Exit { pid, identity } => Box::new(exit::ExitCheck::new(*pid, identity.as_ref())?),
         Target::Owner { port, proto, pid } => Box::new(owner::OwnerCheck::new(*port, *proto, *pid)),
-        Target::Cmd { command } => Box::new(cmd::CmdCheck::new(command)),
+        Target::Cmd { command } => Box::new(cmd::CmdCheck::new(command, opts.attempt_timeout)),
     })
 }
 
@@ -481,19 +599,23 @@ pub fn wait_for_labeled(
     let start = Instant::now();
     let deadline = opts.timeout.map(|t| start + t);
     let cx = Cx { opts, deadline };
-    let watched: Option<OwnedFd> = match &opts.watch {
-        Some(id) => match id.open() {
-            Ok(fd) => Some(fd),
+    let (watched, watched_name) = match &opts.watch {
+        Some(w) => match open_watched(w) {
+            Ok((fd, id)) => (Some(fd), Some(id.to_string())),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IdentityMismatch) => {
                 let mut slots = Vec::new();
                 for (t, l) in targets.iter().zip(labels) {
                     slots.push(new_result(t, l));
                 }
-                return Ok(finish(Outcome::ProcessDied, start, opts, slots));
+                let name = match w {
+                    Watch::Pid(pid) => pid.to_string(),
+                    Watch::Identity(id) => id.to_string(),
+                };
+                return Ok(finish(Outcome::ProcessDied, start, opts, Some(name), slots));
             }
             Err(e) => return Err(e),
         },
-        None => None,
+        None => (None, None),
     };
     let mut slots: Vec<Slot> = Vec::with_capacity(targets.len());
     for (t, l) in targets.iter().zip(labels) {
@@ -674,7 +796,16 @@ pub fn wait_for_labeled(
         }
     };
     let results = slots.into_iter().map(|s| s.result).collect();
-    Ok(finish(outcome, start, opts, results))
+    Ok(finish(outcome, start, opts, watched_name, results))
+}
+
+/// A pidfd on the watched process and its identity.
+fn open_watched(w: &Watch) -> Result<(OwnedFd, ProcessIdentity)> {
+    let id = match w {
+        Watch::Pid(pid) => ProcessIdentity::of(*pid)?,
+        Watch::Identity(id) => id.clone(),
+    };
+    Ok((id.open()?, id))
 }
 
 fn new_result(t: &Target, label: String) -> TargetResult {
@@ -688,6 +819,29 @@ fn new_result(t: &Target, label: String) -> TargetResult {
     }
 }
 
+/// An I/O error's text without Rust's " (os error N)" suffix, for `last_error`.
+pub(crate) fn plain_io(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// A duration for messages: `250 ms`, `1.5 s`, `90 s`.
+pub(crate) fn fmt_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        let s = d.as_secs_f64();
+        if s.fract() == 0.0 {
+            format!("{s:.0} s")
+        } else {
+            format!("{s:.1} s")
+        }
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -696,6 +850,7 @@ fn finish(
     outcome: Outcome,
     start: Instant,
     opts: &WaitOptions,
+    watched: Option<String>,
     targets: Vec<TargetResult>,
 ) -> WaitForReport {
     WaitForReport {
@@ -704,7 +859,7 @@ fn finish(
         elapsed_ms: ms(start.elapsed()),
         any: opts.any,
         reverse: opts.reverse,
-        watched: opts.watch.as_ref().map(|w| w.to_string()),
+        watched,
         targets,
     }
 }
@@ -759,12 +914,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn methods_and_headers() {
+        assert_eq!(parse_method("head").unwrap(), "HEAD");
+        assert!(parse_method("FETCH").is_err());
+        assert_eq!(
+            parse_header("X-Token:  abc def ").unwrap(),
+            ("X-Token".to_string(), "abc def".to_string())
+        );
+        assert_eq!(
+            parse_header("Accept:").unwrap(),
+            ("Accept".to_string(), String::new())
+        );
+        for bad in ["nocolon", ": v", "Bad Name: v", "K: a\u{7}b"] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_in_messages() {
+        assert_eq!(fmt_duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(fmt_duration(Duration::from_secs(10)), "10 s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5 s");
+    }
+
+    #[test]
     fn parse_targets() {
         let t = |s: &str| s.parse::<Target>().unwrap();
         assert!(matches!(t(":8080"), Target::Tcp { ref host, port: 8080 } if host == "127.0.0.1"));
         assert!(matches!(t("db:5432"), Target::Tcp { ref host, port: 5432 } if host == "db"));
         assert!(matches!(t("tcp://[::1]:80"), Target::Tcp { ref host, port: 80 } if host == "::1"));
         assert!(matches!(t("https://x/y"), Target::Http { .. }));
+        // Schemes are case-insensitive and kept in lower case; ports are checked.
+        assert!(
+            matches!(t("HTTP://x:8080/y"), Target::Http { ref url } if url == "http://x:8080/y")
+        );
+        assert!(
+            matches!(t("Https://[::1]:443/"), Target::Http { ref url } if url == "https://[::1]:443/")
+        );
+        assert!(matches!(t("TCP://h:1"), Target::Tcp { ref host, port: 1 } if host == "h"));
+        assert!(matches!(t("http://u:p@h:65535/"), Target::Http { .. }));
+        assert!(matches!(t(":8080/tcp"), Target::Tcp { port: 8080, .. }));
         assert!(matches!(t("file:/tmp/x"), Target::File { .. }));
         assert!(matches!(t("unix:/run/s"), Target::Unix { .. }));
         assert!(
@@ -816,7 +1005,20 @@ mod tests {
             "exit:abc",
             "owner:80",
             "owner:80=0",
+            "owner:70000=5",
+            "owner:80x=5",
             "cmd:",
+            "http://127.0.0.1:70000/",
+            "http://127.0.0.1:18085x/",
+            "http://127.0.0.1:0/",
+            "https://[::1]:65536/",
+            "HTTP://h:-1/",
+            "http:///path",
+            "http://h:/",
+            ":+80",
+            ":80/udp",
+            ":80/sctp",
+            "tcp://h:99999",
         ] {
             let e = bad.parse::<Target>().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
@@ -830,7 +1032,8 @@ mod tests {
             parse_status_ranges("200-299,304").unwrap(),
             vec![(200, 299), (304, 304)]
         );
-        for bad in ["", "abc", "300-200", "99", "200-"] {
+        assert_eq!(parse_status_ranges("100-599").unwrap(), vec![(100, 599)]);
+        for bad in ["", "abc", "300-200", "99", "200-", "999", "600", "200-600"] {
             assert!(parse_status_ranges(bad).is_err(), "{bad}");
         }
     }

@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use super::{is_local, Check, Cx, Next, Pacer, Status};
+use super::{is_local, plain_io, Check, Cx, Next, Pacer, Status};
 use crate::net::{port_in_use, Proto};
 
 /// Connects time out after this long (or at the deadline, whichever is first).
@@ -39,7 +39,7 @@ pub(crate) fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> 
                 Ok(v)
             }
         }
-        Err(e) => Err(format!("resolving {host}: {e}")),
+        Err(e) => Err(format!("resolving {host}: {}", plain_io(&e))),
     }
 }
 
@@ -58,7 +58,7 @@ pub(crate) fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> Result<Tcp
     for a in addrs {
         match TcpStream::connect_timeout(a, timeout) {
             Ok(s) => return Ok(s),
-            Err(e) => last = format!("{a}: {e}"),
+            Err(e) => last = format!("{a}: {}", plain_io(&e)),
         }
     }
     Err(last)

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{watch_dir_for, Check, Cx, Next, Status};
+use super::{plain_io, watch_dir_for, Check, Cx, Next, Status};
 
 pub(crate) struct UnixCheck {
     path: PathBuf,
@@ -25,7 +25,7 @@ impl Check for UnixCheck {
         match std::fs::metadata(&self.path) {
             Err(e) => {
                 self.exists = false;
-                return Status::NotReady(format!("{}: {e}", self.path.display()));
+                return Status::NotReady(format!("{}: {}", self.path.display(), plain_io(&e)));
             }
             Ok(m) if !m.file_type().is_socket() => {
                 self.exists = true;
@@ -37,7 +37,7 @@ impl Check for UnixCheck {
         // or refused at once.
         match std::os::unix::net::UnixStream::connect(&self.path) {
             Ok(_) => Status::Ready,
-            Err(e) => Status::NotReady(format!("{}: {e}", self.path.display())),
+            Err(e) => Status::NotReady(format!("{}: {}", self.path.display(), plain_io(&e))),
         }
     }
 

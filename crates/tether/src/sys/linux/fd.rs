@@ -1,19 +1,19 @@
 //! Open file descriptors through `/proc/PID/fd` and `/proc/PID/fdinfo`, and the socket-inode
 //! scan that maps sockets to the processes holding them.
 //!
-//! Hand-written because the owner scan is the hot path of `tether who`: per process one `stat`
-//! of `PID/fd` (its size is the number of open fds), then one `readlinkat` per fd into a stack
-//! buffer, compared as bytes (sparse or large tables are listed with one `getdents64` first);
+//! Hand-written because the owner scan is the hot path of `tether who` and `tether ports`: it
+//! visits every process, and its cost is a handful of syscalls per process (see [`Scanner`]);
 //! nothing else is read for processes that hold nothing wanted.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{Mode, OFlags, RawDir};
+use rustix::fs::{Mode, OFlags};
+
+use super::proc::ProcReader;
 
 /// One entry of `/proc/PID/fd` with what `/proc/PID/fdinfo` says about it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,31 +63,14 @@ fn parse_fd(name: &[u8]) -> Option<i32> {
     i32::try_from(v).ok()
 }
 
-/// `readlinkat` into a caller's buffer; returns the bytes of the target.
-fn readlink_into<'a>(dir: &impl AsFd, name: &CStr, buf: &'a mut [u8; 256]) -> Option<&'a [u8]> {
-    // SAFETY: the directory fd and the NUL-terminated name are valid for the call, and the
-    // kernel writes at most `buf.len()` bytes into `buf`.
-    let n = unsafe {
-        libc::readlinkat(
-            dir.as_fd().as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return None;
-    }
-    Some(&buf[..n as usize])
-}
-
-/// `readlinkat` like [`readlink_into`], keeping the errno.
-fn readlink_errno<'a>(
+/// `readlinkat` into a caller's buffer: the bytes of the target, or the errno.
+fn readlink_into<'a>(
     dir: &impl AsFd,
     name: &CStr,
     buf: &'a mut [u8; 256],
 ) -> Result<&'a [u8], i32> {
-    // SAFETY: as in `readlink_into`.
+    // SAFETY: the directory fd and the NUL-terminated name are valid for the call, and the
+    // kernel writes at most `buf.len()` bytes into `buf`.
     let n = unsafe {
         libc::readlinkat(
             dir.as_fd().as_raw_fd(),
@@ -122,6 +105,24 @@ pub enum ScanStop {
     FirstHolder,
 }
 
+/// Threads for a walk over all processes: one per CPU that is idle now (at least one, at most
+/// 8). On free CPUs the walk divides well (5000 processes: 40 ms on two threads against 61 ms
+/// on one), but the threads contend in the kernel and cost about 15% more CPU time in all
+/// (bench/net.md); on a busy machine, where extra threads would only queue behind the other
+/// work, one thread finishes as soon and costs less. "Idle now" is the number of CPUs minus
+/// the runnable tasks other than this one (`/proc/loadavg`), as `make -l` judges load.
+fn scan_threads() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let running = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| {
+            let field = t.split_whitespace().nth(3)?;
+            field.split_once('/')?.0.parse::<usize>().ok()
+        })
+        .unwrap_or(1);
+    cpus.saturating_sub(running.saturating_sub(1)).max(1)
+}
+
 /// Which processes hold the socket inodes in `wanted`: inode → (pid, fds) list.
 ///
 /// `pids` limits the scan to those processes (e.g. one tree); `None` scans all of /proc.
@@ -143,25 +144,18 @@ pub fn socket_owners(
     let pids: &[u32] = match pids {
         Some(p) => p,
         None => {
-            listed = list_pids(&proc)?;
+            listed = ProcReader::new()?.pids()?;
             &listed
         }
     };
     let me = std::process::id();
     let counts = fd_count_supported(&proc);
     let done = AtomicBool::new(false);
-    // The walk is syscall-bound (open, getdents, readlink per fd), so it is split across
-    // threads, each taking every n-th process: two per CPU (at most 8), which measured faster
-    // than one per CPU on a busy machine (bench/net.md). Small scopes (one tree) stay here.
-    let threads = if pids.len() < 256 {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| (n.get() * 2).min(8))
-    };
+    // The walk is syscall-bound, so it is split across threads, each taking every n-th
+    // process (see `scan_threads`). Small scopes (one tree) stay on this thread.
+    let threads = if pids.len() < 256 { 1 } else { scan_threads() };
     let scan = |part: usize| -> OwnerMap {
-        let mut local = OwnerMap::new();
-        let mut dbuf = [0u8; 4096];
-        let mut lbuf = [0u8; 256];
+        let mut sc = Scanner::new(&proc, wanted, counts);
         for &pid in pids.iter().skip(part).step_by(threads) {
             if done.load(Ordering::Relaxed) {
                 break;
@@ -169,13 +163,12 @@ pub fn socket_owners(
             if pid == me {
                 continue;
             }
-            let hit = scan_process(&proc, pid, wanted, counts, &mut local, &mut dbuf, &mut lbuf);
-            if hit && stop == ScanStop::FirstHolder {
+            if sc.process(pid) && stop == ScanStop::FirstHolder {
                 done.store(true, Ordering::Relaxed);
                 break;
             }
         }
-        local
+        sc.out
     };
     let parts: Vec<OwnerMap> = if threads == 1 {
         vec![scan(0)]
@@ -199,143 +192,40 @@ pub fn socket_owners(
     Ok(out)
 }
 
-/// Every numeric entry of /proc.
-fn list_pids(proc: &OwnedFd) -> io::Result<Vec<u32>> {
-    let root = open_dir(proc, ".")?;
-    let mut dbuf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
-    let mut iter = RawDir::new(&root, &mut dbuf);
-    let mut out = Vec::with_capacity(1024);
-    while let Some(e) = iter.next() {
-        if let Some(pid) = parse_fd(e?.file_name().to_bytes()) {
-            out.push(pid as u32);
+/// The socket inodes `pid` holds, each with the fd pointing at it (`NotFound` when the
+/// process is gone, `PermissionDenied` when its fds are not ours to read). Reads only the fd
+/// links, no fdinfo.
+pub fn held_sockets(pid: u32) -> io::Result<Vec<(u64, i32)>> {
+    let proc = open_proc()?;
+    let dir = open_dir(&proc, &format!("{pid}/fd"))?;
+    let mut out = Vec::new();
+    let mut dbuf = vec![0u8; DENTS_BUF];
+    let mut lbuf = [0u8; 256];
+    for_each_fd(&dir, &mut dbuf, |fd, name| {
+        if let Ok(t) = readlink_into(&dir, name, &mut lbuf) {
+            if let Some(ino) = socket_inode(t) {
+                out.push((ino, fd));
+            }
         }
-    }
+        true
+    })?;
     Ok(out)
 }
 
+/// Size of the reused `getdents64` buffer: 128 fd entries per call.
+const DENTS_BUF: usize = 4096;
 /// Largest `linux_dirent64` record of an fd directory: 19 bytes of header, a name of at most 10
 /// digits and its NUL, rounded up to 8.
 const MAX_FD_DIRENT: usize = 32;
 
-/// Whether `stat` of `/proc/PID/fd` gives the number of open fds as its size (Linux 6.2+;
-/// older kernels say 0). Checked on our own fd directory, which is never empty.
-fn fd_count_supported(proc: &OwnedFd) -> bool {
-    rustix::fs::statat(proc, "self/fd", rustix::fs::AtFlags::empty())
-        .map(|st| st.st_size > 0)
-        .unwrap_or(false)
-}
-
-/// Fd tables up to this many open fds are probed by number instead of listed.
-const PROBE_MAX: usize = 64;
-/// Probing gives up (and lists the directory) after this many unused fd numbers.
-const PROBE_MISSES: usize = 4;
-
-/// Record the fds of one process that point at `wanted` inodes, in `found`/`seen`; `true`
-/// when every wanted inode has been seen (nothing more to look for in this process).
-fn note(
-    target: &[u8],
-    fd: i32,
-    wanted: &HashSet<u64>,
-    found: &mut Vec<(u64, i32)>,
-    seen: &mut Vec<u64>,
-) -> bool {
-    if let Some(ino) = socket_inode(target).filter(|i| wanted.contains(i)) {
-        found.push((ino, fd));
-        if !seen.contains(&ino) {
-            seen.push(ino);
-            return seen.len() == wanted.len();
-        }
-    }
-    false
-}
-
-/// Scan one process's fds for `wanted` inodes into `out`; `true` when it holds any.
-///
-/// With fd counts available, one `stat` of `PID/fd` says how many fds are open: none (kernel
-/// threads, zombies) costs nothing more, and a small dense table (the common case) is read by
-/// `readlinkat("PID/fd/N")` for N = 0, 1, … until that many links were found, without opening
-/// and listing the directory. Sparse or large tables are listed with `getdents64`.
-fn scan_process(
-    proc: &OwnedFd,
-    pid: u32,
-    wanted: &HashSet<u64>,
-    counts: bool,
-    out: &mut OwnerMap,
-    dbuf: &mut [u8; 4096],
-    lbuf: &mut [u8; 256],
-) -> bool {
-    let mut path = [0u8; 40];
-    let dir_len = {
-        use std::io::Write;
-        let mut w = &mut path[..];
-        let _ = write!(w, "{pid}/fd");
-        40 - w.len()
-    };
-    let mut found: Vec<(u64, i32)> = Vec::new();
-    let mut seen: Vec<u64> = Vec::new();
-    if counts {
-        let Ok(cdir) = CStr::from_bytes_with_nul(&path[..=dir_len]) else {
-            return false;
-        };
-        let Ok(st) = rustix::fs::statat(proc, cdir, rustix::fs::AtFlags::empty()) else {
-            return false; // gone, or not ours to read
-        };
-        let count = st.st_size.max(0) as usize;
-        if count == 0 {
-            return false;
-        }
-        if count <= PROBE_MAX {
-            let (mut links, mut misses, mut fd) = (0usize, 0usize, 0i32);
-            let complete = loop {
-                let len = {
-                    use std::io::Write;
-                    let mut w = &mut path[dir_len..];
-                    let _ = write!(w, "/{fd}\0");
-                    40 - dir_len - w.len()
-                };
-                let Ok(name) = CStr::from_bytes_with_nul(&path[..dir_len + len]) else {
-                    break false;
-                };
-                match readlink_errno(proc, name, lbuf) {
-                    Ok(t) => {
-                        links += 1;
-                        if note(t, fd, wanted, &mut found, &mut seen) || links >= count {
-                            break true;
-                        }
-                    }
-                    Err(libc::ENOENT) => {
-                        misses += 1;
-                        if misses > PROBE_MISSES {
-                            break false;
-                        }
-                    }
-                    Err(_) => return false, // not ours to read, or gone
-                }
-                fd += 1;
-            };
-            path[dir_len] = 0;
-            if complete {
-                return record(pid, found, out);
-            }
-            // Sparse table: list it instead.
-            found.clear();
-            seen.clear();
-        }
-    }
-    let Ok(cpath) = CStr::from_bytes_with_nul(&path[..=dir_len]) else {
-        return false;
-    };
-    let Ok(dir) = rustix::fs::openat(
-        proc,
-        cpath,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return false; // gone, or not ours to read
-    };
-    let mut found: Vec<(u64, i32)> = Vec::new();
-    let mut seen: Vec<u64> = Vec::new();
-    'calls: loop {
+/// Call `f(fd, name)` for each entry of the fd directory `dir` (listed with `getdents64` into
+/// `dbuf`), until it returns `false`.
+fn for_each_fd(
+    dir: &OwnedFd,
+    dbuf: &mut [u8],
+    mut f: impl FnMut(i32, &CStr) -> bool,
+) -> io::Result<()> {
+    loop {
         // SAFETY: the fd is a directory we own and the buffer is valid for its length.
         let n = unsafe {
             libc::syscall(
@@ -345,57 +235,203 @@ fn scan_process(
                 dbuf.len(),
             )
         };
-        if n <= 0 {
-            break;
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(());
         }
         let n = n as usize;
         let mut off = 0;
         while off + 19 <= n {
             let reclen = u16::from_ne_bytes([dbuf[off + 16], dbuf[off + 17]]) as usize;
             if reclen == 0 || off + reclen > n {
-                break 'calls;
+                return Ok(());
             }
-            let name_bytes = &dbuf[off + 19..off + reclen];
+            let name = &dbuf[off + 19..off + reclen];
             off += reclen;
-            let Some(nul) = name_bytes.iter().position(|&b| b == 0) else {
+            let Some(nul) = name.iter().position(|&b| b == 0) else {
                 continue;
             };
-            let name = &name_bytes[..=nul];
             let Some(fd) = parse_fd(&name[..nul]) else {
+                continue; // "." and ".."
+            };
+            let Ok(cname) = CStr::from_bytes_with_nul(&name[..=nul]) else {
                 continue;
             };
-            let Ok(cname) = CStr::from_bytes_with_nul(name) else {
-                continue;
-            };
-            let Some(t) = readlink_into(&dir, cname, lbuf) else {
-                continue;
-            };
-            if note(t, fd, wanted, &mut found, &mut seen) {
-                break 'calls; // every wanted socket is in this process
+            if !f(fd, cname) {
+                return Ok(());
             }
         }
         // procfs fills the buffer until an entry does not fit; room left for the largest
         // entry means the listing is complete, which saves the final empty getdents.
         if n + MAX_FD_DIRENT <= dbuf.len() {
-            break;
+            return Ok(());
         }
     }
-    record(pid, found, out)
 }
 
-/// Add what one process holds to `out`; `true` when it holds anything.
-fn record(pid: u32, found: Vec<(u64, i32)>, out: &mut OwnerMap) -> bool {
-    if found.is_empty() {
-        return false;
+/// Whether `stat` of `/proc/PID/fd` gives the number of open fds as its size (Linux 6.2+;
+/// older kernels say 0). Checked on our own fd directory, which is never empty.
+fn fd_count_supported(proc: &OwnedFd) -> bool {
+    rustix::fs::statat(proc, "self/fd", rustix::fs::AtFlags::empty())
+        .map(|st| st.st_size > 0)
+        .unwrap_or(false)
+}
+
+/// The fds read by number before the directory is listed: the standard streams, which nearly
+/// every process has open.
+const STD_FDS: [&CStr; 3] = [c"0", c"1", c"2"];
+
+/// One thread's share of the owner scan, with its reused buffers.
+///
+/// Per process, whatever its fd numbers (dense 0…n-1, or sparse like 0, 1, 2, 10, 251):
+/// 1. `openat("PID/fd")`, and `fstat` of it, whose size is the number of open fds (Linux
+///    6.2+): none (kernel threads, zombies) ends here;
+/// 2. `readlinkat` of fds 0, 1 and 2 by name, relative to the directory (at most as many as
+///    are open): a process with no other fd is done without listing anything;
+/// 3. otherwise `lseek` past them and one `getdents64` into a reused buffer lists the rest
+///    (more calls only past 128 fds), one `readlinkat` per entry;
+/// 4. `close`.
+///
+/// Nothing is guessed: a number is only read by name when at least that many fds are open, a
+/// hole among 0–2 (ENOENT) just makes the listing start there, and the listing is complete by
+/// construction. Against listing every table (`openat`, `getdents64`, links, `close`) this
+/// costs the same for sparse tables and about 15% less for small dense ones (bench/net.md),
+/// because the kernel's `getdents64` on an fd directory does a dentry lookup per entry and
+/// walks the fd table up to its highest number. Targets are compared as bytes, so nothing is
+/// allocated per fd. On kernels without fd counts every table is listed whole.
+struct Scanner<'a> {
+    proc: &'a OwnedFd,
+    wanted: &'a HashSet<u64>,
+    /// `fstat` gives fd counts.
+    counts: bool,
+    dbuf: Vec<u8>,
+    lbuf: [u8; 256],
+    /// (inode, fd) pairs found in the current process, and the distinct inodes among them.
+    found: Vec<(u64, i32)>,
+    seen: Vec<u64>,
+    out: OwnerMap,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(proc: &'a OwnedFd, wanted: &'a HashSet<u64>, counts: bool) -> Self {
+        Scanner {
+            proc,
+            wanted,
+            counts,
+            dbuf: vec![0u8; DENTS_BUF],
+            lbuf: [0u8; 256],
+            found: Vec::new(),
+            seen: Vec::new(),
+            out: OwnerMap::new(),
+        }
     }
-    let mut by: HashMap<u64, Vec<i32>> = HashMap::new();
-    for (ino, fd) in found {
-        by.entry(ino).or_default().push(fd);
+
+    /// Record a link target of fd `fd` (the first `target_len` bytes of `lbuf`); `true` when
+    /// every wanted inode has now been seen in this process (nothing more to look for in it).
+    fn note(&mut self, fd: i32, target_len: usize) -> bool {
+        let Some(ino) = socket_inode(&self.lbuf[..target_len]).filter(|i| self.wanted.contains(i))
+        else {
+            return false;
+        };
+        self.found.push((ino, fd));
+        if !self.seen.contains(&ino) {
+            self.seen.push(ino);
+            return self.seen.len() == self.wanted.len();
+        }
+        false
     }
-    for (ino, fds) in by {
-        out.entry(ino).or_default().push((pid, fds));
+
+    /// Scan one process; `true` when it holds any wanted inode.
+    fn process(&mut self, pid: u32) -> bool {
+        self.found.clear();
+        self.seen.clear();
+        let mut path = [0u8; 24];
+        let Some(path) = dir_path(&mut path, pid) else {
+            return false;
+        };
+        let Ok(dir) = rustix::fs::openat(
+            self.proc,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return false; // gone, or not ours to read
+        };
+        self.read(&dir);
+        self.record(pid)
     }
-    true
+
+    /// Steps 1–3 of the type's docs on an open fd directory.
+    fn read(&mut self, dir: &OwnedFd) {
+        let mut from = 0;
+        if self.counts {
+            let Ok(st) = rustix::fs::fstat(dir) else {
+                return;
+            };
+            let count = st.st_size.max(0) as usize;
+            for name in STD_FDS.iter().take(count) {
+                match readlink_into(dir, name, &mut self.lbuf) {
+                    Ok(t) => {
+                        let len = t.len();
+                        if self.note(from, len) {
+                            return; // every wanted inode is in this process
+                        }
+                        from += 1;
+                    }
+                    Err(libc::ENOENT) => break, // a hole: list from here
+                    Err(_) => return,           // not ours to read, or gone
+                }
+            }
+            if from as usize == count {
+                return; // every open fd has been read
+            }
+            if from > 0
+                && rustix::fs::seek(dir, rustix::fs::SeekFrom::Start(from as u64 + 2)).is_err()
+            {
+                from = 0; // list it all, skipping what was read
+            }
+        }
+        let mut dbuf = std::mem::take(&mut self.dbuf);
+        let _ = for_each_fd(dir, &mut dbuf, |fd, name| {
+            if fd < from {
+                return true; // already read by number
+            }
+            match readlink_into(dir, name, &mut self.lbuf) {
+                Ok(t) => {
+                    let len = t.len();
+                    !self.note(fd, len)
+                }
+                Err(_) => true, // closed meanwhile
+            }
+        });
+        self.dbuf = dbuf;
+    }
+
+    /// Add what the current process holds to the output; `true` when it holds anything.
+    fn record(&mut self, pid: u32) -> bool {
+        if self.found.is_empty() {
+            return false;
+        }
+        let mut by: HashMap<u64, Vec<i32>> = HashMap::new();
+        for &(ino, fd) in &self.found {
+            by.entry(ino).or_default().push(fd);
+        }
+        for (ino, fds) in by {
+            self.out.entry(ino).or_default().push((pid, fds));
+        }
+        true
+    }
+}
+
+/// `PID/fd`, NUL-terminated, in `buf`.
+fn dir_path(buf: &mut [u8; 24], pid: u32) -> Option<&CStr> {
+    use std::io::Write;
+    let mut w = &mut buf[..];
+    write!(w, "{pid}/fd\0").ok()?;
+    let len = 24 - w.len();
+    CStr::from_bytes_with_nul(&buf[..len]).ok()
 }
 
 /// Parse the text of `/proc/PID/fdinfo/N` into `e`.
@@ -422,24 +458,18 @@ pub fn list(pid: u32) -> io::Result<Vec<FdEntry>> {
     let dir = open_dir(&proc, &format!("{pid}/fd"))?;
     let info = open_dir(&proc, &format!("{pid}/fdinfo")).ok();
     let mut out = Vec::new();
-    let mut dbuf = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut dbuf = vec![0u8; DENTS_BUF];
     let mut lbuf = [0u8; 256];
-    let mut iter = RawDir::new(&dir, &mut dbuf);
-    while let Some(e) = iter.next() {
-        let e = e?;
-        let name = e.file_name();
-        let Some(fd) = parse_fd(name.to_bytes()) else {
-            continue;
-        };
+    for_each_fd(&dir, &mut dbuf, |fd, name| {
         // Long paths do not fit the stack buffer; fall back to the allocating call.
         let cap = lbuf.len();
         let target = match readlink_into(&dir, name, &mut lbuf) {
-            Some(t) if t.len() < cap => String::from_utf8_lossy(t).into_owned(),
-            Some(_) => match rustix::fs::readlinkat(&dir, name, Vec::new()) {
+            Ok(t) if t.len() < cap => String::from_utf8_lossy(t).into_owned(),
+            Ok(_) => match rustix::fs::readlinkat(&dir, name, Vec::new()) {
                 Ok(t) => t.to_string_lossy().into_owned(),
-                Err(_) => continue,
+                Err(_) => return true,
             },
-            None => continue, // closed meanwhile
+            Err(_) => return true, // closed meanwhile
         };
         let mut entry = FdEntry {
             fd,
@@ -457,7 +487,8 @@ pub fn list(pid: u32) -> io::Result<Vec<FdEntry>> {
             }
         }
         out.push(entry);
-    }
+        true
+    })?;
     out.sort_by_key(|e| e.fd);
     Ok(out)
 }
@@ -484,70 +515,145 @@ mod tests {
         assert_eq!(parse_fd(b"."), None);
     }
 
-    #[test]
-    fn finds_a_socket_held_by_a_child() {
-        // The scan skips its own process, so let a child inherit the socket.
+    /// A `sleep 30` child whose fd table is shaped by `layout` (run in the child before exec:
+    /// only async-signal-safe calls), killed and reaped on drop. Returned once it runs `sleep`,
+    /// when its table is final.
+    struct Shaped(std::process::Child);
+    impl Drop for Shaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    fn shaped(layout: impl Fn() + Send + Sync + 'static) -> Shaped {
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("30");
+        // SAFETY: `layout` only calls dup2/close/fcntl, which are async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                layout();
+                Ok(())
+            });
+        }
+        let child = Shaped(cmd.spawn().unwrap());
+        let exe = format!("/proc/{}/exe", child.0.id());
+        let start = std::time::Instant::now();
+        while std::fs::read_link(&exe).map_or(true, |p| !p.ends_with("sleep"))
+            && start.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child
+    }
+
+    /// A loopback listener, its fd and its socket inode.
+    fn listener() -> (std::net::TcpListener, i32, u64) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let raw = l.as_raw_fd();
         let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
             .unwrap()
             .ino();
-        let mut cmd = std::process::Command::new("sleep");
-        cmd.arg("30");
-        // SAFETY: pre_exec runs in the child; clearing FD_CLOEXEC on an fd is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                libc::fcntl(raw, libc::F_SETFD, 0);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
+        (l, raw, ino)
+    }
+
+    #[test]
+    fn finds_a_socket_held_by_a_child() {
+        // The scan skips its own process, so let a child inherit the socket.
+        let (l, raw, ino) = listener();
+        let child = shaped(move || unsafe {
+            libc::fcntl(raw, libc::F_SETFD, 0);
+        });
+        let pid = child.0.id();
         let wanted: HashSet<u64> = [ino].into();
         let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
-        let first = socket_owners(&wanted, Some(&[child.id()]), ScanStop::FirstHolder).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let first = socket_owners(&wanted, Some(&[pid]), ScanStop::FirstHolder).unwrap();
         // Other tests of this binary fork concurrently, and a forked child holds a copy of the
         // listener until it execs: such a momentary holder is a real one, so look for ours.
-        assert!(
-            all[&ino].contains(&(child.id(), vec![raw])),
-            "{:?}",
-            all[&ino]
-        );
-        assert_eq!(first[&ino], vec![(child.id(), vec![raw])]);
+        assert!(all[&ino].contains(&(pid, vec![raw])), "{:?}", all[&ino]);
+        assert_eq!(first[&ino], vec![(pid, vec![raw])]);
         drop(l);
     }
 
     #[test]
-    fn finds_a_socket_in_a_sparse_fd_table() {
-        // fd 200 in a child with 0-2 open: probing by number gives up, listing finds it.
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let raw = l.as_raw_fd();
-        let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
-            .unwrap()
-            .ino();
-        let mut cmd = std::process::Command::new("sleep");
-        cmd.arg("30");
-        // SAFETY: dup2 is async-signal-safe; the new fd has no FD_CLOEXEC.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                libc::dup2(raw, 200);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
+    fn every_fd_layout_is_read_completely() {
+        // The socket where each step of the scan finds it: a standard stream (read by name),
+        // after a hole among 0-2 (listing starts at the hole), far past a sparse gap, and past
+        // the first getdents buffer (more than 128 fds).
+        let (l, raw, ino) = listener();
         let wanted: HashSet<u64> = [ino].into();
-        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
-        let one = socket_owners(&wanted, Some(&[child.id()]), ScanStop::AllHolders).unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        // As above: a concurrently forked child of another test may hold a copy for a moment.
-        assert!(
-            all[&ino].contains(&(child.id(), vec![200])),
-            "{:?}",
-            all[&ino]
+        type Layout = Box<dyn Fn() + Send + Sync>;
+        let cases: Vec<(&str, Layout, Vec<i32>)> = vec![
+            (
+                "on fd 1",
+                Box::new(move || unsafe {
+                    libc::dup2(raw, 1);
+                }),
+                vec![1],
+            ),
+            // Reading stops at the first fd of the only wanted socket.
+            (
+                "on fd 0 and 2",
+                Box::new(move || unsafe {
+                    libc::dup2(raw, 0);
+                    libc::dup2(raw, 2);
+                }),
+                vec![0],
+            ),
+            (
+                "after a hole at 1",
+                Box::new(move || unsafe {
+                    libc::close(1);
+                    libc::dup2(raw, 7);
+                }),
+                vec![7],
+            ),
+            // (The socket is placed first: the other dup2 calls may overwrite `raw`.)
+            (
+                "no fd 0, sparse",
+                Box::new(move || unsafe {
+                    libc::dup2(raw, 251);
+                    libc::close(0);
+                    libc::dup2(2, 10);
+                }),
+                vec![251],
+            ),
+            (
+                "past 128 fds",
+                Box::new(move || unsafe {
+                    libc::dup2(raw, 300);
+                    for fd in 3..200 {
+                        libc::dup2(2, fd);
+                    }
+                }),
+                vec![300],
+            ),
+        ];
+        for (what, layout, fds) in cases {
+            let child = shaped(layout);
+            let pid = child.0.id();
+            let one = socket_owners(&wanted, Some(&[pid]), ScanStop::AllHolders).unwrap();
+            assert_eq!(
+                one.get(&ino),
+                Some(&vec![(pid, fds)]),
+                "{what}: {:?}",
+                list(pid).map(|v| v
+                    .iter()
+                    .map(|e| (e.fd, e.target.clone()))
+                    .collect::<Vec<_>>())
+            );
+        }
+        drop(l);
+    }
+
+    #[test]
+    fn held_sockets_of_a_process() {
+        let (_l, raw, ino) = listener();
+        let held = held_sockets(std::process::id()).unwrap();
+        assert!(held.contains(&(ino, raw)), "{held:?}");
+        assert_eq!(
+            held_sockets(u32::MAX - 5).unwrap_err().kind(),
+            io::ErrorKind::NotFound
         );
-        assert_eq!(one[&ino], vec![(child.id(), vec![200])]);
     }
 
     #[test]
