@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::contain::{spawn, ContainMode, Containment, SpawnSpec};
+use crate::contain::{spawn, ContainMode, Containment, SpawnSpec, DEFAULT_DEATH_GRACE};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::signal::Signal;
@@ -191,6 +191,14 @@ pub fn run(opts: &RunOptions) -> RunReport {
     if opts.foreground {
         spec.mode = ContainMode::None;
     }
+    // GNU sets the -s signal as the command's parent-death signal: if run is killed (SIGKILL
+    // included), the tree gets that signal first, and whatever is left after -k (or after
+    // DEFAULT_DEATH_GRACE) is killed.
+    spec.death_signal = Some(opts.signal);
+    spec.death_grace = opts
+        .kill_after
+        .filter(|k| !k.is_zero())
+        .unwrap_or(DEFAULT_DEATH_GRACE);
     let mut c = match spawn(&spec) {
         Ok(c) => c,
         Err(e) => {
