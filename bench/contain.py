@@ -183,28 +183,43 @@ def bench_wait(n, preexec, tmp):
     row("25 ms kill -0 loop (peer baseline)", med(res["poll25"]))
 
 
-# The tree's shell reaps its children before it exits on TERM: under `crowd.py --ns` the PID 1 of
-# the namespace does not reap orphans, and their zombies would keep a process group "alive" for
-# the `kill -0 -PGID` loop of the baseline.
-REAP_ON_TERM = "trap 'wait; exit 0' TERM; "
+# The trees: a root that starts N sleeps (and a TERM-ignoring shell), and on TERM reaps them all
+# before it exits. Under `crowd.py --ns` the PID 1 of the namespace does not reap orphans, and
+# their zombies would keep a process group "alive" for the `kill -0 -PGID` loop of the baseline.
+# Python rather than a shell trap: a shell's fresh child still runs the shell's TERM trap until it
+# execs, and so `sleep` there would survive TERM; here the handler is set once every child runs.
+TREE_PY = r"""
+import os, signal, subprocess, sys
+kids = [subprocess.Popen(["sleep", "100"]) for _ in range(int(sys.argv[1]))]
+if sys.argv[2] == "1":
+    kids.append(subprocess.Popen(["sh", "-c", "trap '' TERM; echo; exec sleep 100"],
+                                 stdout=subprocess.PIPE))
+    kids[-1].stdout.readline()
+def on_term(*_):
+    for k in kids:
+        k.wait()
+    os._exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
 
 
 def start_tree(cg, members, ignore_term):
-    extra = "sh -c 'trap \"\" TERM; sleep 100' & " if ignore_term else ""
-    script = (f"{REAP_ON_TERM}{extra}i=0; while [ $i -lt {members} ]; do sleep 100 & i=$((i+1)); "
-              "done; echo ready; wait")
-    p = subprocess.Popen(["setsid", "sh", "-c", script], stdout=subprocess.PIPE, text=True,
-                         preexec_fn=cg.enter)
+    p = subprocess.Popen(["setsid", sys.executable, "-c", TREE_PY, str(members),
+                          "1" if ignore_term else "0"],
+                         stdout=subprocess.PIPE, text=True, preexec_fn=cg.enter)
     p.stdout.readline()
     return p
 
 
 def small_tree(session):
-    """A 3-process tree (sh and two sleeps) that leads its own process group, or its session."""
-    script = f"{REAP_ON_TERM}sleep 100 & sleep 100 & echo ready; wait"
-    argv = ["setsid", "sh", "-c", script] if session else ["sh", "-c", script]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True,
-                         process_group=None if session else 0)
+    """A 3-process tree (the root and two sleeps) that leads its own process group, or its
+    session."""
+    argv = [sys.executable, "-c", TREE_PY, "2", "0"]
+    p = subprocess.Popen(["setsid"] + argv if session else argv, stdout=subprocess.PIPE,
+                         text=True, process_group=None if session else 0)
     p.stdout.readline()
     return p
 
@@ -269,7 +284,7 @@ def main():
         raise SystemExit("build first: cargo build --release")
     mount = cgroup2_mount()
     own = open("/proc/self/cgroup").read().split("0::", 1)[1].split("\n")[0]
-    base = Cgroup(os.path.join(mount + own.rstrip("/"), f"tether-bench-{os.getpid()}"))
+    base = Cgroup(os.path.join(mount + own.rstrip("/"), f"tether-bench-{os.getpid()}-{time.time_ns()}"))
     tmp = os.path.join("/tmp", f"tether-bench-{os.getpid()}")
     os.makedirs(tmp, exist_ok=True)
     try:

@@ -904,3 +904,57 @@ fn stop_of_a_tree_in_a_dead_runs_leaf_removes_it() {
     c.0.wait().unwrap();
     assert!(!leaf.exists(), "{:?}", tether_leaves(&cg.dir));
 }
+
+#[test]
+fn stop_owns_a_runs_leaf_only_for_its_command() {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (cmd_file, inner_file) = (tmp.path().join("cmd"), tmp.path().join("inner"));
+    let script = format!(
+        "echo $$ > {}; setsid sleep 100 & sh -c 'echo $$ > {}; sleep 100' & sleep 0.1; echo ready; wait",
+        cmd_file.display(),
+        inner_file.display()
+    );
+    let mut run = Reaped(
+        cg.command(BIN)
+            .args([
+                "run",
+                "--contain",
+                "cgroup",
+                "--timeout",
+                "60",
+                "--",
+                "sh",
+                "-c",
+            ])
+            .arg(&script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(run.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid_in = |f: &Path| std::fs::read_to_string(f).unwrap().trim().to_string();
+    // A grandchild in the leaf does not own it: only its own tree is stopped.
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&inner_file)]);
+    assert_eq!(code, 0, "{v}");
+    assert_ne!(v["containment"]["mechanism"], "cgroup", "{v}");
+    assert!(run.0.try_wait().unwrap().is_none(), "run ended: {v}");
+    // The command owns it: the setsid escaper (the watchdog's child now) is stopped too.
+    let leaf_procs = cg.procs().len();
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&cmd_file)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["containment"]["mechanism"], "cgroup", "{v}");
+    assert!(
+        v["signalled"].as_array().unwrap().len() >= 2,
+        "{v} of {leaf_procs}"
+    );
+    eprintln!("{v}");
+    run.0.wait().unwrap();
+    assert!(cg.wait_empty(Duration::from_secs(5)), "{:?}", cg.procs());
+}

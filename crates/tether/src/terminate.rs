@@ -264,10 +264,10 @@ pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome
 }
 
 /// The target's cgroup, when it owns it: not the root, not tether's own cgroup or one of its
-/// ancestors, and holding nothing but the target's tree: its descendants `found` by the walk, and
-/// the group and session it leads. One `getpgid`/`getsid` per member of the cgroup, no pass over
-/// /proc. A `tether-*` leaf gets no pass either: when the target is a grandchild in a leaf of
-/// `run`, the leaf also holds its parents, and freezing it would stop them.
+/// ancestors, and either the `tether-*` leaf of a `run` whose command the target is, or holding
+/// nothing but the target's tree: its descendants `found` by the walk, and the group and session
+/// it leads (one `getpgid`/`getsid` per member of the cgroup, no pass over /proc). A grandchild
+/// in a leaf of `run` does not own it: the leaf also holds its parents.
 fn owned_cgroup(
     pid: u32,
     pgid: Option<u32>,
@@ -288,12 +288,23 @@ fn owned_cgroup(
     if !cgroup::has_kill_and_freeze(&dir) {
         return None;
     }
+    // The command of a `run` (its parent is the run's watchdog, outside the leaf): the leaf is
+    // its tree, escapers adopted by the watchdog included.
+    let leaf = rel.rsplit('/').next().unwrap_or("").starts_with("tether-");
+    if leaf && family::parentage(pid).is_some_and(|p| is_watchdog(p.ppid)) {
+        return Some((rel, dir));
+    }
     let found: std::collections::HashSet<u32> = found.iter().copied().collect();
     let members = cgroup::procs_recursive(&dir).ok()?;
     members
         .iter()
         .all(|&m| found.contains(&m) || family::in_group_or_session(m, pgid, sid))
         .then_some((rel, dir))
+}
+
+/// Whether `pid` is a watchdog of `run` (named `tether-watch`).
+fn is_watchdog(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c == b"tether-watch\n")
 }
 
 /// After a tree in its own cgroup was ended: remove the `tether-*` leaves nested below it (left

@@ -48,7 +48,8 @@ use crate::wait::ExitInfo;
 pub enum Mechanism {
     /// Its own cgroup v2 leaf.
     Cgroup,
-    /// A new session and process group, with the supervisor as child subreaper.
+    /// A new session and process group, whose parent (the watchdog, or the supervisor when it
+    /// runs without one) is a child subreaper.
     SessionSubreaper,
     /// A process group only (the supervisor is not a subreaper for it, e.g. a process tether
     /// did not start).
@@ -63,8 +64,8 @@ pub enum Mechanism {
 pub enum Strength {
     /// The kernel keeps every descendant inside (cgroup): no escape.
     KernelEnforced,
-    /// Group/session plus subreaper: escapes are reparented to the supervisor and still found,
-    /// unless they outlive it.
+    /// Group/session plus subreaper: escapes are reparented to the watchdog (or the supervisor)
+    /// and still found; the watchdog ends them when the supervisor dies.
     GroupSubreaper,
     /// Group or session only: a descendant that calls `setsid` and is orphaned can escape.
     GroupOnly,

@@ -465,6 +465,7 @@ impl Tree {
         extra: &[BorrowedFd<'_>],
     ) -> Result<TreeWait> {
         const EVENTS: u64 = u64::MAX;
+        const REMOVAL: u64 = u64::MAX - 1;
         const EXTRA: u64 = 1 << 40;
         let sys = |e: std::io::Error| Error::from_io("waiting for the tree", &e);
         let mut ep = sysproc::Epoll::new().map_err(sys)?;
@@ -473,6 +474,19 @@ impl Tree {
         }
         if let Some(ev) = &self.events {
             ep.add(ev.as_fd(), EVENTS, true, false).map_err(sys)?;
+        }
+        // The removal of the cgroup too: its owner (the `run` whose command was stopped) removes
+        // it as soon as it is empty, and the kernel's wake-up for "populated 0", sent from a work
+        // queue, can then be lost with the removed file.
+        // inotify reports it to a watch on the parent directory (IN_DELETE), not to one on the
+        // cgroup itself.
+        let mut removal = self.cgroup.as_deref().and_then(|dir| {
+            let mut w = crate::sys::os::inotify::Watcher::new().ok()?;
+            w.watch_dir(dir.parent()?).ok()?;
+            Some(w)
+        });
+        if let Some(w) = &removal {
+            ep.add(w.as_fd(), REMOVAL, false, false).map_err(sys)?;
         }
         let mut watched: HashSet<u32> = HashSet::new();
         self.refresh_gone();
@@ -502,6 +516,12 @@ impl Tree {
                 return Ok(TreeWait::Deadline);
             }
             for t in ep.wait(deadline).map_err(sys)? {
+                if t == REMOVAL {
+                    if let Some(w) = &mut removal {
+                        let _ = w.drain();
+                    }
+                    continue;
+                }
                 if t == EVENTS {
                     continue;
                 }
