@@ -315,12 +315,6 @@ pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
     })
 }
 
-/// Prepare and launch in one step, from a process that may allocate (no fork in between).
-pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
-    let p = Prepared::new(plan)?;
-    launch(&p).map_err(Failure::into_io)
-}
-
 unsafe fn report(sh: &Shared<'_>, stage: i32) -> ! {
     sh.errno.store(*libc::__errno_location(), Ordering::Release);
     sh.stage.store(stage, Ordering::Release);

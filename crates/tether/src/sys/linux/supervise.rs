@@ -181,36 +181,10 @@ pub fn kill_pid(pid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
     super::errno_result(rc.into())
 }
 
-/// Reap `pid` if it is a zombie child of ours; returns its exit when it was reaped.
-pub fn reap_pid(pid: u32) -> Option<RawExit> {
-    // SAFETY: zeroed siginfo is a valid out-parameter.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: plain waitid on one PID, never P_ALL.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG,
-        )
-    };
-    // SAFETY: si_pid is valid after a successful waitid.
-    (rc == 0 && unsafe { info.si_pid() } != 0).then(|| exit_of(&info))
-}
-
 /// The direct children of this process (all threads), from /proc/self/task/*/children.
 pub fn own_children() -> Vec<u32> {
     let mut out = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for t in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(
-                    s.split_ascii_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
+    super::family::for_each_child(std::process::id(), &mut |c| out.push(c));
     out
 }
 
