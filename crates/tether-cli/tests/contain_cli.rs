@@ -120,6 +120,13 @@ fn remove_tree(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// The first line a child prints on the pipe `out`, trimmed (tests wait for "ready").
+fn first_line(out: impl std::io::Read) -> String {
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line).unwrap();
+    line.trim().to_string()
+}
+
 /// (exit code, terminating signal) as a parent sees them.
 fn outcome(st: std::process::ExitStatus) -> (Option<i32>, Option<i32>) {
     (st.code(), st.signal())
@@ -389,11 +396,7 @@ fn killed_mid_run(contain: &str, script: &str) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    assert_eq!(first_line(child.stdout.take().unwrap()), "ready");
     assert!(cg.procs().len() >= 4, "{:?}", cg.procs());
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
@@ -842,11 +845,7 @@ fn nested_runs_leave_no_leaf() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(outer.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    assert_eq!(first_line(outer.stdout.take().unwrap()), "ready");
     assert_eq!(
         tether_leaves(&cg.dir).len(),
         2,
@@ -894,10 +893,7 @@ fn stop_of_a_tree_in_a_dead_runs_leaf_removes_it() {
     let mut c = Reaped(cmd.spawn().unwrap());
     // SAFETY: closing our copy of the fd handed to the child.
     unsafe { libc::close(fd) };
-    let mut line = String::new();
-    std::io::BufReader::new(c.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    assert_eq!(first_line(c.0.stdout.take().unwrap()), "ready");
     let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &c.0.id().to_string()]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["containment"]["mechanism"], "cgroup", "{v}");
@@ -935,10 +931,7 @@ fn stop_owns_a_runs_leaf_only_for_its_command() {
             .spawn()
             .unwrap(),
     );
-    let mut line = String::new();
-    std::io::BufReader::new(run.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    assert_eq!(first_line(run.0.stdout.take().unwrap()), "ready");
     let pid_in = |f: &Path| std::fs::read_to_string(f).unwrap().trim().to_string();
     // A grandchild in the leaf does not own it: only its own tree is stopped.
     let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&inner_file)]);
@@ -954,7 +947,6 @@ fn stop_owns_a_runs_leaf_only_for_its_command() {
         v["signalled"].as_array().unwrap().len() >= 2,
         "{v} of {leaf_procs}"
     );
-    eprintln!("{v}");
     run.0.wait().unwrap();
     assert!(cg.wait_empty(Duration::from_secs(5)), "{:?}", cg.procs());
 }

@@ -9,6 +9,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use rustix::fs::{Mode, OFlags};
 
+use super::family::parse_u32;
+
 /// Fields of `/proc/PID/stat`, as the kernel writes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stat {
@@ -276,17 +278,6 @@ impl ProcReader {
         )?;
         Ok(st.st_uid)
     }
-}
-
-fn parse_u32(s: &[u8]) -> Option<u32> {
-    let mut v: u32 = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((b - b'0') as u32)?;
-    }
-    Some(v)
 }
 
 #[cfg(test)]
