@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Side-by-side benchmarks of `tether run`, `tether wait` and `tether stop` against their peers.
 
-Run as root from the repository root after `cargo build --release`:
+Run as root from the repository root after `cargo build --release`, on a crowded machine:
 
-    python3 bench/contain.py [--quick]
+    python3 /work/shared/tools/crowd.py 5000 --ns -- python3 bench/contain.py [--quick] [--tether PATH]
 
 Measures (medians over N runs, peers interleaved with tether in the same run):
-  1. overhead:     tether run --timeout 10 /bin/true   vs  timeout 10 /bin/true
+  1. overhead per mode: tether run --contain MODE --timeout 10 /bin/true  vs  timeout 10 /bin/true,
+                   for MODE none, group, auto (cgroup here); a table with ratios and targets
   2. exit latency: child exit -> run returns           vs  GNU timeout
   3. deadline:     deadline -> run returns (child obeys TERM)  vs  GNU timeout
   4. wait:         non-child exit -> tether wait returns  vs  pidwait, and a 25 ms kill -0 loop
-  5. stop:         500-process tree obeying TERM, and one with a TERM-ignoring member (grace 1 s),
-                   in group mode and cgroup mode; baseline: kill -TERM -PGID + 25 ms polling loop
+  5. stop:         a 3-process tree (group leader; session leader), target <= 20 ms; 500-process
+                   trees obeying TERM, and with a TERM-ignoring member (grace 1 s), in group mode
+                   and cgroup mode; baseline: kill -TERM -PGID + 25 ms polling loop
 
 Every tree runs in a cgroup this script creates, and is killed and removed at the end.
 No hyperfine needed; timing uses time.perf_counter / CLOCK_REALTIME stamps written by `date`.
@@ -27,7 +29,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TETHER = os.path.join(ROOT, "target", "release", "tether")
+if "--tether" in sys.argv:
+    TETHER = os.path.abspath(sys.argv[sys.argv.index("--tether") + 1])
 QUICK = "--quick" in sys.argv
+# Targets of issue 7, per call of `run --timeout 10 /bin/true`, as a ratio to GNU timeout.
+MODE_TARGETS = {"none": 1.0, "group": 1.2, "auto": 1.3}
 
 
 def cgroup2_mount():
@@ -91,13 +97,25 @@ def run_time(argv, preexec=None):
 
 
 def bench_overhead(n, preexec):
-    t, g = [], []
-    for _ in range(n):
-        t.append(run_time([TETHER, "run", "--timeout", "10", "/bin/true"], preexec))
-        g.append(run_time(["timeout", "10", "/bin/true"], preexec))
-    print("1. overhead of running /bin/true (median wall time)")
-    row("tether run --timeout 10 /bin/true", med(t), med(g), "timeout 10:")
-    return med(t) / med(g)
+    """Every round runs GNU timeout once per mode, each right before tether in that mode, in a
+    rotating order, so that both see the same load."""
+    modes = list(MODE_TARGETS)
+    t = {m: [] for m in modes}
+    g = {m: [] for m in modes}
+    for i in range(n):
+        for m in modes[i % len(modes):] + modes[:i % len(modes)]:
+            g[m].append(run_time(["timeout", "10", "/bin/true"], preexec))
+            t[m].append(run_time([TETHER, "run", "--contain", m, "--timeout", "10", "/bin/true"],
+                                 preexec))
+    print("1. overhead of running /bin/true, per containment mode (median wall time)")
+    print(f"  {'mode':<8} {'tether run':>12} {'GNU timeout':>12} {'ratio':>7} {'target':>7}")
+    ratios = {}
+    for m in modes:
+        ratios[m] = med(t[m]) / med(g[m])
+        ok = "met" if ratios[m] <= MODE_TARGETS[m] else "NOT met"
+        print(f"  {m:<8} {fmt_ms(med(t[m]))} {fmt_ms(med(g[m]))} {ratios[m]:7.2f} "
+              f"{MODE_TARGETS[m]:7.1f}  {ok}")
+    return ratios
 
 
 def exit_latency(argv, preexec):
@@ -165,17 +183,67 @@ def bench_wait(n, preexec, tmp):
     row("25 ms kill -0 loop (peer baseline)", med(res["poll25"]))
 
 
+# The trees: a root that starts N sleeps (and a TERM-ignoring shell), and on TERM reaps them all
+# before it exits. Under `crowd.py --ns` the PID 1 of the namespace does not reap orphans, and
+# their zombies would keep a process group "alive" for the `kill -0 -PGID` loop of the baseline.
+# Python rather than a shell trap: a shell's fresh child still runs the shell's TERM trap until it
+# execs, and so `sleep` there would survive TERM; here the handler is set once every child runs.
+TREE_PY = r"""
+import os, signal, subprocess, sys
+kids = [subprocess.Popen(["sleep", "100"]) for _ in range(int(sys.argv[1]))]
+if sys.argv[2] == "1":
+    kids.append(subprocess.Popen(["sh", "-c", "trap '' TERM; echo; exec sleep 100"],
+                                 stdout=subprocess.PIPE))
+    kids[-1].stdout.readline()
+def on_term(*_):
+    for k in kids:
+        k.wait()
+    os._exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
 def start_tree(cg, members, ignore_term):
-    extra = "sh -c 'trap \"\" TERM; sleep 100' & " if ignore_term else ""
-    script = f"{extra}i=0; while [ $i -lt {members} ]; do sleep 100 & i=$((i+1)); done; echo ready; wait"
-    p = subprocess.Popen(["setsid", "sh", "-c", script], stdout=subprocess.PIPE, text=True,
-                         preexec_fn=cg.enter)
+    p = subprocess.Popen(["setsid", sys.executable, "-c", TREE_PY, str(members),
+                          "1" if ignore_term else "0"],
+                         stdout=subprocess.PIPE, text=True, preexec_fn=cg.enter)
     p.stdout.readline()
     return p
 
 
+def small_tree(session):
+    """A 3-process tree (the root and two sleeps) that leads its own process group, or its
+    session."""
+    argv = [sys.executable, "-c", TREE_PY, "2", "0"]
+    p = subprocess.Popen(["setsid"] + argv if session else argv, stdout=subprocess.PIPE,
+                         text=True, process_group=None if session else 0)
+    p.stdout.readline()
+    return p
+
+
+def bench_stop_small(n):
+    print("5. stop a 3-process tree obeying TERM (median; target <= 20 ms)")
+    for session in (False, True):
+        times = []
+        for _ in range(n):
+            p = small_tree(session)
+            t0 = time.perf_counter()
+            r = subprocess.run([TETHER, "--json", "stop", "--grace", "5", str(p.pid)],
+                               capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            p.wait()
+            if '"remaining": []' not in r.stdout:
+                print("    unexpected:", r.stdout[:300], r.stderr[:300])
+        label = "tether stop, " + ("session leader" if session else "process group leader")
+        line = f"  {label:<44} {fmt_ms(med(times))}"
+        print(line + ("   target met" if med(times) <= 0.020 else "   target NOT met"))
+
+
 def bench_stop(n, base):
-    print("5. stop a 500-process tree (median; grace 1 s)")
+    print("6. stop a 500-process tree (median; grace 1 s)")
     for mode in ("group", "cgroup"):
         for ignore in (False, True):
             times, peer = [], []
@@ -216,7 +284,7 @@ def main():
         raise SystemExit("build first: cargo build --release")
     mount = cgroup2_mount()
     own = open("/proc/self/cgroup").read().split("0::", 1)[1].split("\n")[0]
-    base = Cgroup(os.path.join(mount + own.rstrip("/"), f"tether-bench-{os.getpid()}"))
+    base = Cgroup(os.path.join(mount + own.rstrip("/"), f"tether-bench-{os.getpid()}-{time.time_ns()}"))
     tmp = os.path.join("/tmp", f"tether-bench-{os.getpid()}")
     os.makedirs(tmp, exist_ok=True)
     try:
@@ -224,14 +292,19 @@ def main():
         # inherit it and no preexec_fn slows down (and skews) the spawns being timed.
         base.enter()
         n = 40 if QUICK else 200
-        print(f"tether {TETHER}; {os.cpu_count()} CPUs; kernel {os.uname().release}")
-        ratio = bench_overhead(n, None)
+        procs = sum(1 for d in os.listdir("/proc") if d.isdigit())
+        print(f"command: {' '.join(sys.argv)}")
+        print(f"tether {TETHER}; {os.cpu_count()} CPUs; kernel {os.uname().release}; "
+              f"{procs} processes in /proc; load average {os.getloadavg()[0]:.2f} at start")
+        ratios = bench_overhead(n, None)
         bench_exit(10 if QUICK else 30, None)
         bench_deadline(10 if QUICK else 30, None)
         if shutil.which("pidwait"):
             bench_wait(10 if QUICK else 30, None, tmp)
+        bench_stop_small(10 if QUICK else 30)
         bench_stop(2 if QUICK else 5, base)
-        print(f"overhead ratio tether/timeout: {ratio:.2f} (target <= 1.0)")
+        print(f"load average {os.getloadavg()[0]:.2f} at the end; overhead ratios: "
+              + ", ".join(f"{m} {r:.2f} (target <= {MODE_TARGETS[m]})" for m, r in ratios.items()))
     finally:
         # Leave the bench cgroup before destroying it (cgroup.kill would end this script too).
         with open(os.path.join(mount + own.rstrip("/"), "cgroup.procs"), "w") as f:

@@ -5,6 +5,7 @@
 mod output;
 mod cmd;
 mod exit;
+mod startup;
 
 use std::ffi::OsString;
 

@@ -76,11 +76,37 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
+        // Every tether run of the test has ended by now (its guards dropped before this one):
+        // whatever leaf is left below is a leak. Checked once the cgroup is empty (a watchdog
+        // ending a tree after its supervisor was killed removes the leaf as it exits).
+        let leaked = if std::thread::panicking() {
+            Vec::new()
+        } else {
+            self.wait_empty(Duration::from_secs(10));
+            tether_leaves(&self.dir)
+        };
         // Nested leaves (tether's own) are killed with it: cgroup.kill is recursive.
         let _ = cgroup::kill_all(&self.dir);
         self.wait_empty(Duration::from_secs(5));
         remove_tree(&self.dir);
+        assert!(leaked.is_empty(), "cgroup leaves left behind: {leaked:?}");
     }
+}
+
+/// Every `tether-*` cgroup at any depth below `dir` (tether's own leaves: `tether-PID-N`).
+fn tether_leaves(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if e.file_name().to_string_lossy().starts_with("tether-") {
+                    out.push(e.path());
+                }
+                out.extend(tether_leaves(&e.path()));
+            }
+        }
+    }
+    out
 }
 
 fn remove_tree(dir: &Path) {
@@ -92,6 +118,13 @@ fn remove_tree(dir: &Path) {
         }
     }
     let _ = std::fs::remove_dir(dir);
+}
+
+/// The first line a child prints on the pipe `out`, trimmed (tests wait for "ready").
+fn first_line(out: impl std::io::Read) -> String {
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line).unwrap();
+    line.trim().to_string()
 }
 
 /// (exit code, terminating signal) as a parent sees them.
@@ -389,11 +422,7 @@ fn killed_mid_run(contain: &str, script: &str) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
+    assert_eq!(first_line(child.stdout.take().unwrap()), "ready");
     assert!(cg.procs().len() >= 4, "{:?}", cg.procs());
     child.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
@@ -598,5 +627,353 @@ fn received_signals_are_forwarded_like_gnu() {
     let tether_usr1 = outcome_of(BIN, &["run", "--timeout", "10", "--"], libc::SIGUSR1);
     assert_eq!(tether_usr1, ((Some(4), None), "usr".to_string()));
     // Nothing of tether's trees is left; the cgroup guard ends anything else on drop.
+    assert!(cg.wait_empty(Duration::from_secs(5)), "{:?}", cg.procs());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The promise after SIGKILL of run, in a PID namespace: the watchdog is the command's parent and
+// subreaper, so `setsid` escapers and orphans are ended too, and the -s signal comes first.
+
+/// A PID namespace whose init is a shell that runs `tether ARGS` in the foreground and then
+/// stays (`exec sleep`), so that killing tether does not end the namespace. Drop kills the init,
+/// and with it everything in the namespace.
+struct PidNs {
+    unshare: std::process::Child,
+    init: Option<std::os::fd::OwnedFd>,
+    out: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PidNs {
+    fn start(cg: &TestCgroup, args: &[&str]) -> PidNs {
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
+        let script = format!("{BIN} {}; exec sleep 3600", quoted.join(" "));
+        let mut unshare = cg
+            .command("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(unshare.stdout.take().unwrap());
+        let mut ns = PidNs {
+            init: None,
+            unshare,
+            out,
+        };
+        // The namespace's init is the only child of `unshare`.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ns.init.is_none() && Instant::now() < deadline {
+            let kids = children(ns.unshare.id());
+            ns.init = kids
+                .first()
+                .and_then(|p| tether::sys::os::pidfd::open(*p).ok());
+            if ns.init.is_none() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        assert!(ns.init.is_some(), "no namespace init");
+        ns
+    }
+
+    fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    fn init_pid(&self) -> u32 {
+        children(self.unshare.id())[0]
+    }
+}
+
+impl Drop for PidNs {
+    fn drop(&mut self) {
+        if let Some(fd) = &self.init {
+            let _ =
+                tether::sys::os::pidfd::send_signal(std::os::fd::AsFd::as_fd(fd), libc::SIGKILL);
+        }
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+fn children(pid: u32) -> Vec<u32> {
+    let mut v = Vec::new();
+    tether::sys::os::family::for_each_child(pid, &mut |c| v.push(c));
+    v
+}
+
+/// `pid` and all its descendants, each with its identity.
+fn descendants(pid: u32) -> Vec<tether::ProcessIdentity> {
+    let mut out = Vec::new();
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        if let Ok(id) = tether::ProcessIdentity::of(p) {
+            out.push(id);
+        }
+        stack.extend(children(p));
+    }
+    out
+}
+
+/// Alive and not a zombie, and still the same process.
+fn id_alive(id: &tether::ProcessIdentity) -> bool {
+    id.check().ok() == Some(tether::IdentityCheck::Same)
+        && tether::sys::os::family::parentage(id.pid).is_some_and(|p| p.alive())
+}
+
+/// Start `run --contain MODE ARGS -- sh -c SCRIPT` in a PID namespace; once SCRIPT says
+/// "ready", SIGKILL tether. Returns the processes of the tree (watchdog included) as they were,
+/// and the namespace.
+fn kill_run_in_namespace(
+    cg: &TestCgroup,
+    mode: &str,
+    run_args: &[&str],
+    script: &str,
+) -> (Vec<tether::ProcessIdentity>, PidNs) {
+    let mut args = vec!["run", "--contain", mode];
+    args.extend_from_slice(run_args);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    let mut ns = PidNs::start(cg, &args);
+    assert_eq!(ns.read_line(), "ready");
+    let tether_pid = children(ns.init_pid())
+        .into_iter()
+        .next()
+        .expect("tether runs under the namespace's init");
+    let tree = descendants(tether_pid);
+    assert!(
+        tree.len() >= 4,
+        "tether, watchdog, sh and a sleep at least: {tree:?}"
+    );
+    let fd = tether::sys::os::pidfd::open(tether_pid).unwrap();
+    tether::sys::os::pidfd::send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL).unwrap();
+    (tree, ns)
+}
+
+fn wait_all_gone(ids: &[tether::ProcessIdentity], limit: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left: Vec<u32> = ids.iter().filter(|i| id_alive(i)).map(|i| i.pid).collect();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn setsid_escaper_survives_no_sigkill(mode: &str) {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    // Issue 8: `setsid sleep 8401` outlived a SIGKILLed run in group mode.
+    let (tree, _ns) = kill_run_in_namespace(
+        &cg,
+        mode,
+        &["-s", "KILL", "--timeout", "60"],
+        "setsid sleep 8401 & sleep 8403 & sh -c 'setsid sleep 8405 &'; echo ready; wait",
+    );
+    let left = wait_all_gone(&tree, Duration::from_secs(10));
+    assert!(left.is_empty(), "{mode}: survivors {left:?} of {tree:?}");
+}
+
+#[test]
+fn sigkill_of_run_ends_setsid_escapers_group() {
+    setsid_escaper_survives_no_sigkill("group");
+}
+
+#[test]
+fn sigkill_of_run_ends_setsid_escapers_cgroup() {
+    setsid_escaper_survives_no_sigkill("cgroup");
+}
+
+fn death_signal_comes_first(mode: &str) {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mark = tmp.path().join("trapped");
+    // GNU: `timeout -s USR1 25 CMD`, then `kill -KILL` of timeout: CMD's USR1 trap runs. The
+    // trap leaves a background sleep (and the shell then sleeps on): both are ended once the
+    // 1 s grace has passed.
+    let script = format!(
+        "trap 'echo trapped > {}' USR1; sleep 100 & echo ready; wait; sleep 100",
+        mark.display()
+    );
+    let (tree, _ns) = kill_run_in_namespace(&cg, mode, &["-s", "USR1", "--timeout", "25"], &script);
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs(10);
+    while !mark.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&mark).unwrap_or_default().trim(),
+        "trapped",
+        "{mode}: the USR1 trap did not run"
+    );
+    let left = wait_all_gone(&tree, Duration::from_secs(10));
+    assert!(left.is_empty(), "{mode}: survivors {left:?} of {tree:?}");
+    // Not before the grace: the shell that trapped USR1 was still there to be killed.
+    assert!(began.elapsed() >= Duration::from_millis(500), "{mode}");
+}
+
+#[test]
+fn sigkill_of_run_delivers_the_signal_first_group() {
+    death_signal_comes_first("group");
+}
+
+#[test]
+fn sigkill_of_run_delivers_the_signal_first_cgroup() {
+    death_signal_comes_first("cgroup");
+}
+
+// ---------------------------------------------------------------------------------------------
+// No leaked cgroup leaves (TestCgroup's Drop also fails any test that leaves one).
+
+#[test]
+fn nested_runs_leave_no_leaf() {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    // Issue 8: the outer run kills the inner one with SIGKILL (cgroup.kill), which leaves the
+    // inner leaf inside the outer one.
+    for _ in 0..2 {
+        let st = cg
+            .command(BIN)
+            .args(["run", "-s", "KILL", "--timeout", "0.3", "--"])
+            .args([BIN, "run", "--timeout", "10", "--", "sleep", "10"])
+            .status()
+            .unwrap();
+        assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?}");
+        assert!(
+            tether_leaves(&cg.dir).is_empty(),
+            "{:?}",
+            tether_leaves(&cg.dir)
+        );
+    }
+    // The outer run SIGKILLed while the inner one runs: its watchdog removes both leaves.
+    let mut outer = cg
+        .command(BIN)
+        .args(["run", "--timeout", "60", "--"])
+        .args([
+            BIN,
+            "run",
+            "--timeout",
+            "60",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; sleep 60",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert_eq!(first_line(outer.stdout.take().unwrap()), "ready");
+    assert_eq!(
+        tether_leaves(&cg.dir).len(),
+        2,
+        "{:?}",
+        tether_leaves(&cg.dir)
+    );
+    outer.kill().unwrap();
+    outer.wait().unwrap();
+    assert!(cg.wait_empty(Duration::from_secs(10)), "{:?}", cg.procs());
+    assert!(
+        tether_leaves(&cg.dir).is_empty(),
+        "{:?}",
+        tether_leaves(&cg.dir)
+    );
+}
+
+#[test]
+fn stop_of_a_tree_in_a_dead_runs_leaf_removes_it() {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    // A leaf whose run is gone (as after SIGKILL of run and of its watchdog together), with a
+    // nested leaf in it: stopping the tree in it removes both, deepest first.
+    let leaf = cg.dir.join("tether-4194999-0");
+    std::fs::create_dir(&leaf).unwrap();
+    std::fs::create_dir(leaf.join("tether-4194998-0")).unwrap();
+    let procs = std::fs::OpenOptions::new()
+        .write(true)
+        .open(leaf.join("cgroup.procs"))
+        .unwrap();
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(procs);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 100 & echo ready; wait"])
+        .stdout(Stdio::piped());
+    // SAFETY: only write(2) on an fd opened before fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut c = Reaped(cmd.spawn().unwrap());
+    // SAFETY: closing our copy of the fd handed to the child.
+    unsafe { libc::close(fd) };
+    assert_eq!(first_line(c.0.stdout.take().unwrap()), "ready");
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &c.0.id().to_string()]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["containment"]["mechanism"], "cgroup", "{v}");
+    c.0.wait().unwrap();
+    assert!(!leaf.exists(), "{:?}", tether_leaves(&cg.dir));
+}
+
+#[test]
+fn stop_owns_a_runs_leaf_only_for_its_command() {
+    let Some(cg) = TestCgroup::new() else {
+        eprintln!("skipped: needs root and cgroup v2");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (cmd_file, inner_file) = (tmp.path().join("cmd"), tmp.path().join("inner"));
+    let script = format!(
+        "echo $$ > {}; setsid sleep 100 & sh -c 'echo $$ > {}; sleep 100' & sleep 0.1; echo ready; wait",
+        cmd_file.display(),
+        inner_file.display()
+    );
+    let mut run = Reaped(
+        cg.command(BIN)
+            .args([
+                "run",
+                "--contain",
+                "cgroup",
+                "--timeout",
+                "60",
+                "--",
+                "sh",
+                "-c",
+            ])
+            .arg(&script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(first_line(run.0.stdout.take().unwrap()), "ready");
+    let pid_in = |f: &Path| std::fs::read_to_string(f).unwrap().trim().to_string();
+    // A grandchild in the leaf does not own it: only its own tree is stopped.
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&inner_file)]);
+    assert_eq!(code, 0, "{v}");
+    assert_ne!(v["containment"]["mechanism"], "cgroup", "{v}");
+    assert!(run.0.try_wait().unwrap().is_none(), "run ended: {v}");
+    // The command owns it: the setsid escaper (the watchdog's child now) is stopped too.
+    let leaf_procs = cg.procs().len();
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&cmd_file)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["containment"]["mechanism"], "cgroup", "{v}");
+    assert!(
+        v["signalled"].as_array().unwrap().len() >= 2,
+        "{v} of {leaf_procs}"
+    );
+    run.0.wait().unwrap();
     assert!(cg.wait_empty(Duration::from_secs(5)), "{:?}", cg.procs());
 }

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use crate::contain::ChildSignals;
-use crate::contain::{spawn, ContainMode, Contained, Containment, SpawnSpec};
+use crate::contain::{spawn, ContainMode, Contained, Containment, SpawnSpec, DEFAULT_DEATH_GRACE};
 use crate::error::{Error, Result};
 use crate::report::Report;
 use crate::signal::Signal;
@@ -240,6 +240,14 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     if opts.foreground {
         spec.mode = ContainMode::None;
     }
+    // GNU sets the -s signal as the command's parent-death signal: if run is killed (SIGKILL
+    // included), the tree gets that signal first, and whatever is left after -k (or after
+    // DEFAULT_DEATH_GRACE) is killed.
+    spec.death_signal = opts.signal;
+    spec.death_grace = opts
+        .kill_after
+        .filter(|k| !k.is_zero())
+        .unwrap_or(DEFAULT_DEATH_GRACE);
     let shares_group = spec.mode == ContainMode::None;
     let state = SignalState::prepare(opts, shares_group, &mut spec.signals);
     let sigfd = if opts.forward_signals {

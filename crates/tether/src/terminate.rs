@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::contain::{scan_tree, Containment, Hold, Mechanism, Strength, Tree, TreeWait};
+use crate::contain::{Containment, Hold, Mechanism, Strength, Tree, TreeWait};
 use crate::error::{Error, ErrorKind, Result};
 use crate::report::Report;
 use crate::signal::{check_rails, validate_pid, Resolved, Signal, Target};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
+use crate::sys::os::{cgroup, family, pidfd, supervise as sysproc};
 
 /// Options of [`stop`].
 #[derive(Debug, Clone)]
@@ -157,16 +157,22 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     }
     let pgid = (st.pgrp == pid as i32).then_some(pid);
     let sid = (st.session == pid as i32).then_some(pid);
-    let owned = owned_cgroup(pid, pgid, sid);
-    let mut tree = Tree::new(
-        pid,
-        Some(fd),
-        None,
-        owned.as_ref().map(|(_, d)| d.clone()),
-        true,
-    );
+    // The descendants first (the children files of each member: the cost of the tree). If the
+    // target's cgroup holds nothing but them and its group and session, the cgroup is the tree;
+    // otherwise the members of the group or session it leads that are not descendants are found
+    // by the one pass over /proc.
+    let mut tree = Tree::new(pid, Some(fd), None, None, true);
     tree.set_group_and_session(pgid, sid);
     tree.collect()?;
+    let owned = owned_cgroup(pid, pgid, sid, tree.seen());
+    match &owned {
+        Some((_, dir)) => tree.set_cgroup(dir.clone()),
+        None if pgid.is_some() || sid.is_some() => {
+            tree.find_group_members();
+            tree.collect()?;
+        }
+        None => {}
+    }
     report.containment = match &owned {
         Some((rel, _)) => Containment {
             mechanism: Mechanism::Cgroup,
@@ -194,6 +200,11 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     };
 
     let outcome = terminate_tree(&mut tree, opts)?;
+    if let Some((_, dir)) = &owned {
+        if outcome.remaining.is_empty() {
+            remove_dead_leaves(dir);
+        }
+    }
     report.held_by = held_name(outcome.held).into();
     report.signalled = outcome.signalled;
     report.survivors = outcome.survivors;
@@ -251,12 +262,15 @@ pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome
 }
 
 /// The target's cgroup, when it owns it: not the root, not tether's own cgroup or one of its
-/// ancestors, and either a tether leaf or holding nothing but the target's tree (its
-/// descendants, and the group and session it leads).
+/// ancestors, and either the `tether-*` leaf of a `run` whose command the target is, or holding
+/// nothing but the target's tree: its descendants `found` by the walk, and the group and session
+/// it leads (one `getpgid`/`getsid` per member of the cgroup, no pass over /proc). A grandchild
+/// in a leaf of `run` does not own it: the leaf also holds its parents.
 fn owned_cgroup(
     pid: u32,
     pgid: Option<u32>,
     sid: Option<u32>,
+    found: &[u32],
 ) -> Option<(String, std::path::PathBuf)> {
     let rel = cgroup::cgroup_of(pid).ok()?;
     if rel == "/" || rel.is_empty() {
@@ -272,13 +286,41 @@ fn owned_cgroup(
     if !cgroup::has_kill_and_freeze(&dir) {
         return None;
     }
-    if rel.rsplit('/').next().unwrap_or("").starts_with("tether-") {
+    // The command of a `run` (its parent is the run's watchdog, outside the leaf): the leaf is
+    // its tree, escapers adopted by the watchdog included.
+    let leaf = rel.rsplit('/').next().unwrap_or("").starts_with("tether-");
+    if leaf && family::parentage(pid).is_some_and(|p| is_watchdog(p.ppid)) {
         return Some((rel, dir));
     }
+    let found: std::collections::HashSet<u32> = found.iter().copied().collect();
     let members = cgroup::procs_recursive(&dir).ok()?;
-    let tree = scan_tree(pid, pgid, sid).ok()?;
     members
         .iter()
-        .all(|p| tree.contains(p))
+        .all(|&m| found.contains(&m) || family::in_group_or_session(m, pgid, sid))
         .then_some((rel, dir))
+}
+
+/// Whether `pid` is a watchdog of `run` (named `tether-watch`).
+fn is_watchdog(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c == b"tether-watch\n")
+}
+
+/// After a tree in its own cgroup was ended: remove the `tether-*` leaves nested below it (left
+/// by `run`s inside the tree, killed with it), deepest first, and the cgroup itself when it is a
+/// leaf of a `run` that is gone (`tether-PID-N` with no process PID), which nobody else would
+/// remove.
+fn remove_dead_leaves(dir: &std::path::Path) {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let owner = name
+        .strip_prefix("tether-")
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    match owner {
+        Some(p) if family::parentage(p).is_none() => {
+            let _ = cgroup::remove_tree(dir);
+        }
+        _ => cgroup::remove_tether_leaves(dir),
+    }
 }

@@ -76,26 +76,54 @@ fn hostile(script: &str, min: usize) {
         eprintln!("skipped: needs root and cgroup v2");
         return;
     }
+    hostile_in(ContainMode::Cgroup, script, min);
+}
+
+fn hostile_in(mode: ContainMode, script: &str, min: usize) {
     let rec = Recorded::new();
     let mut spec = SpawnSpec::new(["sh", "-c", &format!("{REC}{script}")]);
     spec.env_set
         .push(("F".into(), rec.file.path().as_os_str().to_owned()));
     spec.env_set.push(("R".into(), REC_DEF.into()));
-    spec.mode = ContainMode::Cgroup;
+    spec.mode = mode;
     spec.stdout = StdioSpec::Null;
     let mut o = RunOptions::new(spec);
     o.timeout = Some(Duration::from_millis(400));
     o.kill_after = Some(Duration::from_millis(300));
     let r = run(&o);
     let c = r.containment.clone().unwrap();
-    assert_eq!(c.mechanism, Mechanism::Cgroup);
     assert!(r.timed_out, "{r:?}");
     let ids = rec.ids();
     assert!(ids.len() >= min, "only {} processes recorded", ids.len());
     let left: Vec<_> = ids.iter().filter(|i| alive(i)).collect();
     assert!(left.is_empty(), "survivors: {left:?}; report {r:?}");
+    if mode == ContainMode::Group {
+        // Found through the watchdog's children (it is the subreaper), not a scan of /proc.
+        assert_eq!(c.mechanism, Mechanism::SessionSubreaper);
+        return;
+    }
+    assert_eq!(c.mechanism, Mechanism::Cgroup);
     let dir = tether::sys::os::cgroup::dir_of(c.cgroup.as_deref().unwrap()).unwrap();
     assert!(!dir.exists(), "leaf {} not removed", dir.display());
+}
+
+#[test]
+fn group_mode_setsid_escaper_and_daemon() {
+    // The library caller does not adopt its children: the orphans are the watchdog's.
+    hostile_in(
+        ContainMode::Group,
+        r#"setsid sleep 100 & rec $!; sh -c 'eval "$R"; setsid sh -c "eval \"\$R\"; sleep 100 & rec \$!; wait" & rec $!'; wait"#,
+        4,
+    );
+}
+
+#[test]
+fn group_mode_fork_loop() {
+    hostile_in(
+        ContainMode::Group,
+        "i=0; while [ $i -lt 500 ]; do sleep 100 & rec $!; i=$((i+1)); done; wait",
+        10,
+    );
 }
 
 #[test]

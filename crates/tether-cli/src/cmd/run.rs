@@ -36,8 +36,9 @@ stays ignored in the command, except the -s signal.
 
 Unlike GNU timeout, the command runs contained (--contain auto: a cgroup v2 leaf when possible, otherwise \
 a new session with tether as child subreaper), so nothing it started outlives run: whatever the command \
-leaves behind when it exits is killed, and if tether itself is killed (even with SIGKILL), a watchdog ends \
-the tree. run returns as soon as the tree is gone, never waiting out --kill-after for nothing. \
+leaves behind when it exits is killed, and if tether itself is killed (even with SIGKILL), the watchdog \
+that launched the command sends the signal (-s, as GNU timeout sets it as the parent-death signal) to the \
+whole tree, then KILL to whatever is left after --kill-after, or after 1 s when none was given. run returns as soon as the tree is gone, never waiting out --kill-after for nothing. \
 --foreground runs the command uncontained in tether's process group, as GNU does (only the command is \
 signalled); it cannot be combined with --contain other than none.
 

@@ -3,11 +3,14 @@
 //!
 //! 1. **cgroup**: a fresh cgroup v2 leaf; the child enters it before it runs its program, so
 //!    `setsid` and double-fork escapes stay inside; ending the tree is one write to `cgroup.kill`.
-//! 2. **session_subreaper**: a new session and process group, with this process as child
-//!    subreaper, so orphaned descendants are reparented here and can still be found.
+//! 2. **session_subreaper**: a new session and process group, whose parent is a child subreaper,
+//!    so orphaned descendants are reparented to it and can still be found.
 //!
-//! Either way the child gets PR_SET_PDEATHSIG(SIGKILL), and a small watchdog process ends the
-//! tree if this process dies without cleaning up (SIGKILL included).
+//! Either way a small watchdog process launches the command and is its parent and subreaper
+//! (see `sys::linux::watchdog` for why), relays its exit status, and ends the tree if this
+//! process dies without cleaning up (SIGKILL included): [`SpawnSpec::death_signal`] first, the
+//! rest after [`SpawnSpec::death_grace`]. The command gets PR_SET_PDEATHSIG(SIGKILL) against the
+//! watchdog. The tree is then exactly the watchdog's descendants: finding it never scans /proc.
 //!
 //! ```no_run
 //! use tether::contain::{spawn, SpawnSpec};
@@ -28,14 +31,16 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use tree::{scan_tree, Hold, Tree, TreeWait};
+pub use tree::{Hold, Tree, TreeWait};
 
 use crate::error::{Error, Result};
+use crate::signal::Signal;
 use crate::sys::os::cgroup::{self, Leaf};
 use crate::sys::os::pidfd;
-use crate::sys::os::spawn::{self as sysspawn, Plan};
+use crate::sys::os::spawn::{self as sysspawn, Failure, Plan, Prepared};
 pub use crate::sys::os::supervise::ChildSignals;
-use crate::sys::os::supervise::{self as sysproc, ChildSetup, Watchdog, WatchdogPlan};
+use crate::sys::os::supervise::{self as sysproc, ChildSetup};
+use crate::sys::os::watchdog::{Watchdog, WatchdogPlan};
 use crate::wait::ExitInfo;
 
 /// Which containment a tree runs in.
@@ -44,7 +49,8 @@ use crate::wait::ExitInfo;
 pub enum Mechanism {
     /// Its own cgroup v2 leaf.
     Cgroup,
-    /// A new session and process group, with the supervisor as child subreaper.
+    /// A new session and process group, whose parent (the watchdog, or the supervisor when it
+    /// runs without one) is a child subreaper.
     SessionSubreaper,
     /// A process group only (the supervisor is not a subreaper for it, e.g. a process tether
     /// did not start).
@@ -59,8 +65,8 @@ pub enum Mechanism {
 pub enum Strength {
     /// The kernel keeps every descendant inside (cgroup): no escape.
     KernelEnforced,
-    /// Group/session plus subreaper: escapes are reparented to the supervisor and still found,
-    /// unless they outlive it.
+    /// Group/session plus subreaper: escapes are reparented to the watchdog (or the supervisor)
+    /// and still found; the watchdog ends them when the supervisor dies.
     GroupSubreaper,
     /// Group or session only: a descendant that calls `setsid` and is orphaned can escape.
     GroupOnly,
@@ -141,6 +147,10 @@ pub enum StdioSpec {
     Piped,
 }
 
+/// How long a tree gets after [`SpawnSpec::death_signal`] when its supervisor died, unless the
+/// caller says otherwise (`run` uses its `-k` duration when one was given).
+pub const DEFAULT_DEATH_GRACE: Duration = Duration::from_secs(1);
+
 /// What to start and how.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec {
@@ -157,13 +167,24 @@ pub struct SpawnSpec {
     pub stdout: StdioSpec,
     pub stderr: StdioSpec,
     pub mode: ContainMode,
-    /// Kill the child (SIGKILL) when the spawning thread dies. Default true.
+    /// Signal the child when its parent dies. Default true. With a watchdog the parent is the
+    /// watchdog and the signal SIGKILL (the watchdog itself delivers [`SpawnSpec::death_signal`]
+    /// to the tree); without one the parent is the spawning *thread* and the signal is
+    /// `death_signal` (GNU `timeout` sets its `-s` signal so).
     pub pdeathsig: bool,
-    /// Fork a watchdog that ends the tree if this process dies without cleaning up. Default true.
+    /// Fork a watchdog that launches the command and ends the tree if this process dies without
+    /// cleaning up. Default true; ignored without containment.
     pub watchdog: bool,
     /// Signal dispositions and mask the child starts with. Default: what this process
     /// inherited ([`ChildSignals::inherited`]).
     pub signals: ChildSignals,
+    /// What the tree gets when this process dies without cleaning up (SIGKILL included), before
+    /// anything else; `None` sends nothing, so only the grace and the kill follow (GNU's `-s 0`).
+    /// Default KILL: the tree is killed at once.
+    pub death_signal: Option<Signal>,
+    /// How long the tree gets after `death_signal` before whatever is left is killed with
+    /// SIGKILL. Default 1 s. Unused when `death_signal` is KILL.
+    pub death_grace: Duration,
 }
 
 impl SpawnSpec {
@@ -186,6 +207,8 @@ impl SpawnSpec {
             pdeathsig: true,
             watchdog: true,
             signals: ChildSignals::inherited(),
+            death_signal: Some(Signal::KILL),
+            death_grace: DEFAULT_DEATH_GRACE,
         }
     }
 }
@@ -212,8 +235,11 @@ pub struct Contained {
     containment: Containment,
     tree: Tree,
     leaf: Option<Leaf>,
+    /// The command's parent, when it has one (contained modes).
     watchdog: Option<Watchdog>,
     exit: Option<ExitInfo>,
+    /// The watchdog said, when it reaped the command, that nothing else of the tree was left.
+    tree_empty: bool,
     started: Instant,
     /// The cleanup ran (end_tree); Drop has nothing left to do.
     cleaned: bool,
@@ -240,18 +266,19 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         },
         ContainMode::Group | ContainMode::None => None,
     };
-    let contained = spec.mode != ContainMode::None;
-    // A failure is tolerable (an unprivileged sandbox); the strength then says GroupOnly.
-    let subreaper = contained && sysproc::set_child_subreaper().is_ok();
-    // The watchdog is started just before the child (below), once stdio is prepared.
-    let watchdog: Option<Watchdog> = None;
-
-    let cleanup = |watchdog: Option<Watchdog>, leaf: &Option<Leaf>| {
-        drop(watchdog);
+    // Removes the leaf if the spawn fails (nothing can be in it then).
+    let cleanup = |leaf: &Option<Leaf>| {
         if let Some(l) = leaf {
             let _ = l.remove();
         }
     };
+    let contained = spec.mode != ContainMode::None;
+    let with_watchdog = contained && spec.watchdog;
+    // This process is a subreaper too: if the watchdog is killed on its own, its orphans (the
+    // command included) come here and are still found. A failure is tolerable (an unprivileged
+    // sandbox); without a watchdog the strength then says GroupOnly.
+    let subreaper = contained && sysproc::set_child_subreaper().is_ok();
+
     let mut keep: Vec<OwnedFd> = Vec::new();
     let mut parent_ends: [Option<File>; 3] = [None, None, None];
     let mut stdio: [Option<RawFd>; 3] = [None, None, None];
@@ -271,7 +298,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
                     keep.push(fd);
                 }
                 Err(e) => {
-                    cleanup(watchdog, &leaf);
+                    cleanup(&leaf);
                     return Err(sys(Error::from_errno("opening /dev/null", e)));
                 }
             },
@@ -283,60 +310,91 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
                     parent_ends[i] = Some(File::from(ours));
                 }
                 Err(e) => {
-                    cleanup(watchdog, &leaf);
+                    cleanup(&leaf);
                     return Err(sys(Error::from_errno("creating a pipe", e)));
                 }
             },
         }
     }
-    let mut plan = match build_plan(
+    let death_signal = spec
+        .death_signal
+        .map_or(0, |s| s.number())
+        .clamp(0, libc::SIGRTMAX());
+    let pdeathsig = match (spec.pdeathsig, with_watchdog) {
+        (false, _) => 0,
+        (true, true) => libc::SIGKILL,
+        (true, false) => death_signal,
+    };
+    let plan = match build_plan(
         spec,
         stdio,
         leaf.as_ref().map(|l| l.dir_fd.as_raw_fd()),
         contained,
+        pdeathsig,
     ) {
         Ok(p) => p,
         Err(e) => {
-            cleanup(watchdog, &leaf);
+            cleanup(&leaf);
             return Err(sys(e));
         }
     };
-    let program_error = |e: std::io::Error| SpawnError {
-        not_found: e.raw_os_error() == Some(libc::ENOENT),
-        error: Error::from_io(
-            format_args!("failed to run command '{}'", program.to_string_lossy()),
-            &e,
-        ),
+    let program_error = |f: Failure| {
+        let e = f.into_io();
+        SpawnError {
+            not_found: e.raw_os_error() == Some(libc::ENOENT),
+            error: Error::from_io(
+                format_args!("failed to run command '{}'", program.to_string_lossy()),
+                &e,
+            ),
+        }
     };
-    // The watchdog is forked before the child, so that its own start-up (closing fds) overlaps
-    // the child's exec on another CPU; the child is spawned vfork-style and we resume once it
-    // has exec'd. The child announces its process group to the watchdog before it execs.
-    let watchdog = if spec.watchdog && contained {
-        let plan = WatchdogPlan {
-            kill: leaf.as_ref().map(|l| l.kill.as_fd()),
-            events: leaf.as_ref().map(|l| l.events.as_fd()),
-            leaf_dir: leaf.as_ref().map(|l| l.dir.as_path()),
+    let prepared = match Prepared::new(&plan) {
+        Ok(p) => p,
+        Err(e) => {
+            cleanup(&leaf);
+            return Err(sys(Error::from_io("preparing the child", &e)));
+        }
+    };
+    let (watchdog, launched) = if with_watchdog {
+        let leaf_path = match leaf
+            .as_ref()
+            .map(|l| cstring(l.dir.as_os_str()))
+            .transpose()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                cleanup(&leaf);
+                return Err(sys(e));
+            }
         };
-        match Watchdog::spawn(&plan) {
-            Ok(w) => Some(w),
+        let wplan = WatchdogPlan {
+            launch: &prepared,
+            leaf: leaf
+                .as_ref()
+                .zip(leaf_path.as_deref())
+                .map(|(l, p)| (l.dir_fd.as_fd(), p)),
+            death_signal,
+            grace: spec.death_grace,
+        };
+        match Watchdog::spawn(&wplan) {
+            Ok((w, launched)) => (Some(w), launched),
             Err(e) => {
                 // Without a watchdog the promise cannot be kept: fail the spawn.
-                cleanup(None, &leaf);
+                cleanup(&leaf);
                 return Err(sys(Error::from_io("starting the watchdog", &e)));
             }
         }
     } else {
-        None
+        (None, sysspawn::launch(&prepared))
     };
-    if let Some(w) = &watchdog {
-        plan.setup.announce_fd = w.announce_fd();
-    }
-    let (pid, pidfd) = match sysspawn::spawn(&plan) {
+    drop(prepared);
+    let (pid, pidfd) = match launched {
         Ok(x) => x,
-        Err(e) => {
+        Err(f) => {
             // The failed child is reaped already; nothing else can be in the leaf.
-            cleanup(watchdog, &leaf);
-            return Err(program_error(e));
+            drop(watchdog);
+            cleanup(&leaf);
+            return Err(program_error(f));
         }
     };
     drop(keep);
@@ -344,7 +402,9 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
     let pgid = contained.then_some(pid);
     let (mechanism, strength) = match (&leaf, contained) {
         (Some(_), _) => (Mechanism::Cgroup, Strength::KernelEnforced),
-        (None, true) if subreaper => (Mechanism::SessionSubreaper, Strength::GroupSubreaper),
+        (None, true) if watchdog.is_some() || subreaper => {
+            (Mechanism::SessionSubreaper, Strength::GroupSubreaper)
+        }
         (None, true) => (Mechanism::ProcessGroup, Strength::GroupOnly),
         (None, false) => (Mechanism::None, Strength::None),
     };
@@ -356,16 +416,18 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         fallback_reason,
     };
     let root_fd = pidfd.try_clone().ok();
-    let mut tree = Tree::new(
-        pid,
-        root_fd,
-        pgid,
-        leaf.as_ref().map(|l| l.dir.clone()),
-        contained,
-    );
-    tree.set_adopt_children(false);
+    let mut tree = Tree::new(pid, root_fd, pgid, None, contained);
+    if let Some(l) = &leaf {
+        match l.events.try_clone() {
+            Ok(ev) => tree.set_cgroup_with_events(l.dir.clone(), ev),
+            Err(_) => tree.set_cgroup(l.dir.clone()),
+        }
+    }
+    if subreaper {
+        tree.set_adopt_children(false);
+    }
     if let Some(w) = &watchdog {
-        tree.exclude(w.pid());
+        tree.set_reaper(w.pid());
     }
     Ok(Contained {
         pid,
@@ -378,6 +440,7 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         leaf,
         watchdog,
         exit: None,
+        tree_empty: false,
         started: Instant::now(),
         cleaned: false,
     })
@@ -394,6 +457,7 @@ fn build_plan(
     stdio: [Option<RawFd>; 3],
     cgroup: Option<RawFd>,
     contained: bool,
+    pdeathsig: i32,
 ) -> Result<Plan> {
     let mut env: Vec<(OsString, OsString)> = if spec.env_clear {
         Vec::new()
@@ -461,11 +525,9 @@ fn build_plan(
         stdio,
         cgroup,
         setup: ChildSetup {
-            parent: std::process::id() as libc::pid_t,
             new_session: contained,
             new_group: false,
-            pdeathsig: spec.pdeathsig,
-            announce_fd: -1,
+            pdeathsig,
             signals: spec.signals,
         },
     })
@@ -509,11 +571,32 @@ impl Contained {
         self.try_reap()
     }
 
-    /// Collect the exit status if the child has exited, without blocking.
+    /// Collect the exit status if the child has exited, without blocking (beyond the moment
+    /// the watchdog takes to relay a status that is already there).
     pub fn try_reap(&mut self) -> Result<Option<ExitInfo>> {
         if let Some(e) = self.exit {
             return Ok(Some(e));
         }
+        let relayed = match &mut self.watchdog {
+            Some(w) => {
+                // The pidfd says the command exited; its parent, the watchdog, reaps it and
+                // sends the status at once.
+                if !pidfd::wait_readable(self.pidfd.as_fd(), Some(Duration::ZERO))? {
+                    return Ok(None);
+                }
+                w.exit(Some(Instant::now() + Duration::from_secs(5)))
+                    .ok()
+                    .flatten()
+            }
+            None => None,
+        };
+        if let Some(x) = relayed {
+            let e = ExitInfo::from(x.exit);
+            self.exit = Some(e);
+            self.tree_empty = x.tree_empty;
+            return Ok(Some(e));
+        }
+        // Our own child: no watchdog, or it died and the command was reparented here.
         match sysproc::waitid_pidfd(self.pidfd.as_fd(), true, false) {
             Ok(Some(raw)) => {
                 let e = ExitInfo::from(raw);
@@ -536,12 +619,23 @@ impl Contained {
     /// be gone, reap what is ours, remove the cgroup leaf and release the watchdog.
     /// Returns the PIDs that were still alive and had to be killed.
     pub fn end_tree(&mut self) -> Result<Vec<u32>> {
-        let killed = self
-            .tree
-            .kill_remaining(Instant::now() + Duration::from_secs(5))?;
+        let killed = if self.nothing_left() {
+            Vec::new()
+        } else {
+            self.tree
+                .kill_remaining(Instant::now() + Duration::from_secs(5))?
+        };
         let _ = self.try_reap();
         self.finish_cleanup();
         Ok(killed)
+    }
+
+    /// Nothing of the tree can be left, without looking: it is not contained (the tree is the
+    /// command alone, and it has exited), or the watchdog found no other child when it reaped
+    /// the command (every process of the tree is a descendant of the watchdog).
+    fn nothing_left(&mut self) -> bool {
+        let exited = self.exit.is_some() || matches!(self.try_reap(), Ok(Some(_)));
+        exited && (self.containment.mechanism == Mechanism::None || self.tree_empty)
     }
 
     fn finish_cleanup(&mut self) {
@@ -569,7 +663,10 @@ impl Contained {
 
 impl Drop for Contained {
     fn drop(&mut self) {
-        if self.leaf.is_some() || self.watchdog.is_some() {
+        if self.cleaned {
+            return;
+        }
+        if (self.leaf.is_some() || self.watchdog.is_some()) && !self.nothing_left() {
             let _ = self
                 .tree
                 .kill_remaining(Instant::now() + Duration::from_secs(5));

@@ -1,5 +1,13 @@
-//! A process tree as one unit: its members (cgroup, process group, session, descendants,
-//! adopted orphans), each held by a pidfd so that nothing is signalled after its PID is reused.
+//! A process tree as one unit: its members (cgroup, descendants, the children of the watchdog
+//! that launched it, the process group or session it leads), each held by a pidfd so that nothing
+//! is signalled after its PID is reused.
+//!
+//! Finding the members costs what the tree costs, not what the machine costs: descendants come
+//! from `/proc/PID/task/*/children` of each member, orphans from the children of the subreaper
+//! that adopted them (the watchdog, or this process), and a cgroup lists its own members. Only
+//! the members of a process group or session that are not descendants of its leader (orphans
+//! reparented to init, a shell's pipeline) need a pass over all of /proc, made once, and only for
+//! a tree tether did not start ([`Tree::find_group_members`]).
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -8,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::signal::{send_group, Signal};
-use crate::sys::os::proc::ProcReader;
+use crate::sys::os::family::{self, Parentage};
 use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
 
 struct Member {
@@ -38,6 +46,27 @@ pub enum TreeWait {
     Fd(usize),
 }
 
+/// Which children of this process belong to the tree (orphans it adopted as subreaper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnChildren {
+    /// None (a tree found rather than started, or no subreaper).
+    No,
+    /// Those in the tree's process group or session.
+    InTree,
+    /// All of them (this process owns all its children, like the `tether` command).
+    All,
+}
+
+/// How a candidate was found, and so what it must show to be taken as a member.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    /// Listed as a child of this PID: it must still have that parent (or be in the group or
+    /// session).
+    ChildOf(u32),
+    /// Found by its group or session: it must still be in it.
+    InTree,
+}
+
 /// A process tree. Build one with [`Tree::new`]; `collect` finds its current members.
 pub struct Tree {
     root: u32,
@@ -46,42 +75,18 @@ pub struct Tree {
     cgroup: Option<PathBuf>,
     events: Option<OwnedFd>,
     descendants: bool,
-    adopt: bool,
+    /// A process all of whose children belong to the tree: the watchdog that launched it.
+    reaper: Option<u32>,
+    own: OwnChildren,
+    /// The one pass over /proc for group and session members is wanted / was made.
+    scan_groups: bool,
+    scanned: bool,
     excluded: HashSet<u32>,
     members: HashMap<u32, Member>,
     order: Vec<u32>,
     frozen: bool,
     /// Leave nested tether runs' leaves to those runs when signalling (not with KILL).
     delegate_nested: bool,
-}
-
-struct Row {
-    ppid: u32,
-    pgrp: i32,
-    session: i32,
-    start: u64,
-    zombie: bool,
-}
-
-fn scan() -> Result<HashMap<u32, Row>> {
-    let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
-    let pids = r.pids().map_err(|e| Error::from_io("listing /proc", &e))?;
-    let mut out = HashMap::with_capacity(pids.len());
-    for pid in pids {
-        if let Ok(st) = r.stat(pid) {
-            out.insert(
-                pid,
-                Row {
-                    ppid: st.ppid,
-                    pgrp: st.pgrp,
-                    session: st.session,
-                    start: st.starttime,
-                    zombie: st.state == 'Z' || st.state == 'X',
-                },
-            );
-        }
-    }
-    Ok(out)
 }
 
 impl Tree {
@@ -95,9 +100,6 @@ impl Tree {
         cgroup_dir: Option<PathBuf>,
         descendants: bool,
     ) -> Tree {
-        let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
-        let own_sid = sysproc::own_sid().unwrap_or(0);
-        let ok = |g: u32| g > 1 && g != own_pgrp && g != own_sid;
         let mut excluded: HashSet<u32> = HashSet::new();
         excluded.insert(std::process::id());
         excluded.insert(1);
@@ -106,18 +108,24 @@ impl Tree {
             .and_then(|d| cgroup::open_events(d).ok());
         let mut t = Tree {
             root,
-            pgid: pgid.filter(|g| ok(*g)),
-            sid: pgid.filter(|g| ok(*g)),
+            pgid: None,
+            sid: None,
             cgroup: cgroup_dir,
             events,
             descendants,
-            adopt: false,
+            reaper: None,
+            own: OwnChildren::No,
+            scan_groups: false,
+            scanned: false,
             excluded,
             members: HashMap::new(),
             order: Vec::new(),
             frozen: false,
             delegate_nested: false,
         };
+        if pgid.is_some() {
+            t.set_group_and_session(pgid, pgid);
+        }
         if let Some(fd) = root_fd {
             t.members.insert(root, Member { fd, gone: false });
             t.order.push(root);
@@ -126,7 +134,7 @@ impl Tree {
     }
 
     /// Limit group/session membership: use `pgid` as process group only and `sid` as session
-    /// only (either may be `None`).
+    /// only (either may be `None`). Our own group and session are never taken.
     pub fn set_group_and_session(&mut self, pgid: Option<u32>, sid: Option<u32>) {
         let own_pgrp = crate::sys::os::process::own_pgrp().unwrap_or(0);
         let own_sid = sysproc::own_sid().unwrap_or(0);
@@ -137,7 +145,36 @@ impl Tree {
 
     /// Treat every child of this process (orphans reparented to it as subreaper) as a member.
     pub fn set_adopt_children(&mut self, on: bool) {
-        self.adopt = on;
+        self.own = if on {
+            OwnChildren::All
+        } else {
+            OwnChildren::InTree
+        };
+    }
+
+    /// Count every child of `pid` as a member: the watchdog that launched the root and adopts
+    /// its orphans as subreaper, so that the tree is exactly its descendants.
+    pub fn set_reaper(&mut self, pid: u32) {
+        self.reaper = Some(pid);
+        self.exclude(pid);
+    }
+
+    /// For a tree tether did not start: also find the members of the process group or session
+    /// it leads that are not its descendants, by one pass over /proc at the next collection,
+    /// and never take this process's ancestors.
+    pub fn find_group_members(&mut self) {
+        self.scan_groups = true;
+        self.exclude_own_ancestors();
+    }
+
+    fn exclude_own_ancestors(&mut self) {
+        let mut p = std::process::id();
+        for _ in 0..4096 {
+            match family::parentage(p) {
+                Some(par) if par.ppid > 1 && self.excluded.insert(par.ppid) => p = par.ppid,
+                _ => break,
+            }
+        }
     }
 
     /// In a cgroup, leave the processes of nested tether runs (their leaves inside this tree's)
@@ -173,83 +210,107 @@ impl Tree {
 
     /// Find current members and hold each by a pidfd. Returns how many were new.
     ///
-    /// In a cgroup the kernel keeps the member list (`cgroup.procs`): nothing is scanned or
+    /// In a cgroup the kernel keeps the member list (`cgroup.procs`): nothing is walked or
     /// opened, members are read when needed and signalled by PID only while the cgroup is frozen
-    /// (when no PID of it can be reused). Otherwise one scan of /proc finds the group, session,
-    /// descendants and adopted orphans, and each new member is held by a pidfd.
+    /// (when no PID of it can be reused). Otherwise the children of every live member, of the
+    /// reaper and (when adopting) of this process are followed, each new member is held by a
+    /// pidfd, and a pass over /proc is made once if [`Tree::find_group_members`] asked for it.
     pub fn collect(&mut self) -> Result<usize> {
         if self.cgroup.is_some() {
             return Ok(0);
         }
-        let mut want: Vec<u32> = Vec::new();
-        let rows = scan()?;
-        self.exclude_ancestors(&rows);
-        self.want_from_scan(&rows, &mut want);
-        let mut reader = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
-        let mut new = 0;
-        for pid in want {
-            if self.members.contains_key(&pid) || self.excluded.contains(&pid) {
-                continue;
-            }
-            let Some(row) = rows.get(&pid).filter(|r| !r.zombie) else {
-                continue;
+        self.refresh_gone();
+        let mut cands: Vec<(u32, Link)> = Vec::new();
+        if let Some(r) = self.reaper {
+            family::for_each_child(r, &mut |c| cands.push((c, Link::ChildOf(r))));
+        }
+        if self.own != OwnChildren::No {
+            let me = std::process::id();
+            let link = if self.own == OwnChildren::All {
+                Link::ChildOf(me)
+            } else {
+                Link::InTree
             };
-            let Ok(fd) = pidfd::open(pid) else { continue };
-            // The PID could have been reused between the scan and the open: the process behind
-            // the pidfd must have the start time the scan saw.
-            if reader.stat(pid).ok().map(|s| s.starttime) != Some(row.start) {
-                continue;
+            family::for_each_child(me, &mut |c| cands.push((c, link)));
+        }
+        if self.scan_groups && !self.scanned {
+            self.scanned = true;
+            let found = family::group_or_session_members(self.pgid, self.sid)
+                .map_err(|e| Error::from_io("listing /proc", &e))?;
+            cands.extend(found.into_iter().map(|p| (p, Link::InTree)));
+        }
+        let mut queue: Vec<u32> = if self.descendants {
+            self.order
+                .iter()
+                .filter(|p| self.members.get(p).is_some_and(|m| !m.gone))
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut new = 0;
+        for (pid, link) in cands {
+            if self.try_add(pid, link)? {
+                queue.push(pid);
+                new += 1;
             }
-            self.members.insert(pid, Member { fd, gone: false });
-            self.order.push(pid);
-            new += 1;
+        }
+        if !self.descendants {
+            return Ok(new);
+        }
+        let mut kids: Vec<u32> = Vec::new();
+        while let Some(p) = queue.pop() {
+            kids.clear();
+            family::for_each_child(p, &mut |c| kids.push(c));
+            for &c in &kids {
+                if self.try_add(c, Link::ChildOf(p))? {
+                    queue.push(c);
+                    new += 1;
+                }
+            }
         }
         Ok(new)
     }
 
-    fn exclude_ancestors(&mut self, rows: &HashMap<u32, Row>) {
-        // Never our own ancestors, whatever group or session they share with the target.
-        let mut p = std::process::id();
-        while let Some(r) = rows.get(&p) {
-            if r.ppid == 0 || !self.excluded.insert(r.ppid) {
-                break;
-            }
-            p = r.ppid;
+    /// Take `pid` as a member if it is still what it was found as: held by a pidfd first, then
+    /// checked in /proc. A child is checked against the parent it was listed under: if it exited
+    /// and its PID went to another process meanwhile, that process has another parent (or is a
+    /// new child of the same member, and so a member too).
+    /// A process that exited meanwhile is skipped; any other failure to hold it (EMFILE, say) is
+    /// an error, since skipping it would let a live member escape the tree's end.
+    fn try_add(&mut self, pid: u32, link: Link) -> Result<bool> {
+        if self.members.contains_key(&pid) || self.excluded.contains(&pid) {
+            return Ok(false);
         }
+        let fd = match pidfd::open(pid) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let Some(par) = family::parentage(pid).filter(Parentage::alive) else {
+            return Ok(false);
+        };
+        let in_tree = self.pgid.is_some_and(|g| par.pgrp == g as i32)
+            || self.sid.is_some_and(|s| par.session == s as i32);
+        let ok = match link {
+            Link::ChildOf(p) => par.ppid == p || in_tree,
+            Link::InTree => in_tree,
+        };
+        if !ok {
+            return Ok(false);
+        }
+        self.members.insert(pid, Member { fd, gone: false });
+        self.order.push(pid);
+        Ok(true)
     }
 
-    fn want_from_scan(&self, rows: &HashMap<u32, Row>, want: &mut Vec<u32>) {
-        let me = std::process::id();
-        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (&pid, r) in rows {
-            children.entry(r.ppid).or_default().push(pid);
-            let in_group = self.pgid.is_some_and(|g| r.pgrp == g as i32);
-            let in_session = self.sid.is_some_and(|s| r.session == s as i32);
-            let adopted = self.adopt && r.ppid == me;
-            if in_group || in_session || adopted {
-                want.push(pid);
-            }
-        }
-        if self.descendants {
-            // Start from live members only: a gone member's PID may belong to a stranger now.
-            let mut stack: Vec<u32> = self
-                .order
-                .iter()
-                .filter(|p| self.members.get(p).is_some_and(|m| !m.gone))
-                .copied()
-                .collect();
-            stack.extend(want.iter().copied());
-            let mut visited: HashSet<u32> = HashSet::new();
-            while let Some(p) = stack.pop() {
-                if !visited.insert(p) {
-                    continue;
-                }
-                if let Some(kids) = children.get(&p) {
-                    want.extend(kids.iter().copied());
-                    stack.extend(kids.iter().copied());
-                }
-            }
-        }
+    /// Whether the process group may be signalled as a group: only while its leader (the root)
+    /// is alive, since after it is reaped the group id may, once the group is empty, be reused.
+    fn group_signal_ok(&self) -> Option<u32> {
+        let g = self.pgid.filter(|g| *g == self.root)?;
+        let m = self.members.get(&self.root).filter(|m| !m.gone)?;
+        // When it cannot be told, the group is not signalled as a whole (its members still are).
+        pidfd::is_alive(m.fd.as_fd()).unwrap_or(false).then_some(g)
     }
 
     fn refresh_gone(&mut self) {
@@ -342,10 +403,8 @@ impl Tree {
                 }
             }
         }
-        if self.cgroup.is_none() {
-            if let Some(g) = self.pgid {
-                let _ = send_group(g, sig);
-            }
+        if let Some(g) = self.group_signal_ok() {
+            let _ = send_group(g, sig);
         }
         Ok(sent)
     }
@@ -371,7 +430,7 @@ impl Tree {
                     }
                 }
             }
-            if let Some(g) = self.pgid {
+            if let Some(g) = self.group_signal_ok() {
                 let _ = send_group(g, Signal::STOP);
             }
             if fresh == 0 {
@@ -407,7 +466,7 @@ impl Tree {
             let _ = self.signal(Signal::CONT);
             return;
         }
-        if let Some(g) = self.pgid {
+        if let Some(g) = self.group_signal_ok() {
             let _ = send_group(g, Signal::CONT);
         }
         let alive = self.alive();
@@ -429,6 +488,7 @@ impl Tree {
         extra: &[BorrowedFd<'_>],
     ) -> Result<TreeWait> {
         const EVENTS: u64 = u64::MAX;
+        const REMOVAL: u64 = u64::MAX - 1;
         const EXTRA: u64 = 1 << 40;
         let sys = |e: std::io::Error| Error::from_io("waiting for the tree", &e);
         let mut ep = sysproc::Epoll::new().map_err(sys)?;
@@ -437,6 +497,19 @@ impl Tree {
         }
         if let Some(ev) = &self.events {
             ep.add(ev.as_fd(), EVENTS, true, false).map_err(sys)?;
+        }
+        // The removal of the cgroup too: its owner (the `run` whose command was stopped) removes
+        // it as soon as it is empty, and the kernel's wake-up for "populated 0", sent from a work
+        // queue, can then be lost with the removed file.
+        // inotify reports it to a watch on the parent directory (IN_DELETE), not to one on the
+        // cgroup itself.
+        let mut removal = self.cgroup.as_deref().and_then(|dir| {
+            let mut w = crate::sys::os::inotify::Watcher::new().ok()?;
+            w.watch_dir(dir.parent()?).ok()?;
+            Some(w)
+        });
+        if let Some(w) = &removal {
+            ep.add(w.as_fd(), REMOVAL, false, false).map_err(sys)?;
         }
         let mut watched: HashSet<u32> = HashSet::new();
         self.refresh_gone();
@@ -466,6 +539,12 @@ impl Tree {
                 return Ok(TreeWait::Deadline);
             }
             for t in ep.wait(deadline).map_err(sys)? {
+                if t == REMOVAL {
+                    if let Some(w) = &mut removal {
+                        let _ = w.drain();
+                    }
+                    continue;
+                }
                 if t == EVENTS {
                     continue;
                 }
@@ -523,7 +602,7 @@ impl Tree {
             }
             // Orphans adopted as subreaper: any child when this process owns all its children,
             // else those still shown in our leaf (a zombie keeps its cgroup path).
-            let ours = self.adopt
+            let ours = self.own == OwnChildren::All
                 || leaf
                     .as_deref()
                     .is_some_and(|l| cgroup::cgroup_of(pid).ok().as_deref() == Some(l));
@@ -540,28 +619,15 @@ impl Tree {
         self.events = cgroup::open_events(&dir).ok();
         self.cgroup = Some(dir);
     }
-}
 
-/// The PIDs of `root`'s tree by one /proc scan, without opening anything: `root`, the members
-/// of process group `pgid` and session `sid`, and all their descendants.
-pub fn scan_tree(root: u32, pgid: Option<u32>, sid: Option<u32>) -> Result<HashSet<u32>> {
-    let rows = scan()?;
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut out: HashSet<u32> = HashSet::new();
-    out.insert(root);
-    for (&pid, r) in &rows {
-        children.entry(r.ppid).or_default().push(pid);
-        if pgid.is_some_and(|g| r.pgrp == g as i32) || sid.is_some_and(|s| r.session == s as i32) {
-            out.insert(pid);
-        }
+    /// Count the directory as the tree's cgroup, with its `cgroup.events` already open.
+    pub fn set_cgroup_with_events(&mut self, dir: PathBuf, events: OwnedFd) {
+        self.events = Some(events);
+        self.cgroup = Some(dir);
     }
-    let mut stack: Vec<u32> = out.iter().copied().collect();
-    while let Some(p) = stack.pop() {
-        for k in children.get(&p).into_iter().flatten() {
-            if out.insert(*k) {
-                stack.push(*k);
-            }
-        }
+
+    /// Whether the cgroup (if the tree has one) still has members, from `cgroup.events`.
+    pub fn cgroup_populated(&self) -> bool {
+        self.populated()
     }
-    Ok(out)
 }

@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,6 +11,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
+
+use super::family::for_each_entry;
 
 /// The cgroup2 mount point, from `/proc/self/mountinfo` (fstype `cgroup2`); `None` when cgroup v2
 /// is not mounted in this mount namespace.
@@ -117,8 +119,6 @@ pub struct Leaf {
     pub dir_fd: OwnedFd,
     /// `cgroup.events`, for event-driven "populated 0" / "frozen 1".
     pub events: OwnedFd,
-    /// `cgroup.kill`, opened up front so that a watchdog can use it after fork.
-    pub kill: OwnedFd,
 }
 
 static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
@@ -159,19 +159,24 @@ pub fn create_leaf() -> io::Result<Leaf> {
             Mode::empty(),
         )?;
         let events = open("cgroup.events", OFlags::RDONLY)?;
-        // cgroup.kill (Linux 5.14) implies cgroup.freeze (5.2) in a non-root cgroup.
-        let kill = open("cgroup.kill", OFlags::WRONLY)?;
-        Ok((dir_fd, events, kill))
+        // cgroup.kill (Linux 5.14) implies cgroup.freeze (5.2) in a non-root cgroup. Checked
+        // with access(2) rather than opened: the watchdog opens it only if it has to.
+        rustix::fs::accessat(
+            &dir_fd,
+            "cgroup.kill",
+            rustix::fs::Access::WRITE_OK,
+            rustix::fs::AtFlags::empty(),
+        )?;
+        Ok((dir_fd, events))
     })();
     match made {
-        Ok((dir_fd, events, kill)) => {
+        Ok((dir_fd, events)) => {
             let rel = format!("{}/{name}", own.trim_end_matches('/'));
             Ok(Leaf {
                 dir,
                 rel,
                 dir_fd,
                 events,
-                kill,
             })
         }
         Err(e) => {
@@ -182,10 +187,18 @@ pub fn create_leaf() -> io::Result<Leaf> {
 }
 
 impl Leaf {
-    /// Remove the directory (fails with EBUSY while it still has members).
+    /// Remove the directory and any cgroups below it, deepest first (leaves of nested `run`s
+    /// that were killed with the tree). Fails with EBUSY while it still has members.
     pub fn remove(&self) -> io::Result<()> {
         match rustix::fs::rmdir(&self.dir) {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(rustix::io::Errno::BUSY) => {
+                remove_below(self.dir_fd.as_raw_fd());
+                match rustix::fs::rmdir(&self.dir) {
+                    Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -200,6 +213,97 @@ impl Leaf {
             Some(std::time::Instant::now() + limit),
         );
         self.remove()
+    }
+}
+
+/// Remove every cgroup below the open directory `dir`, deepest first (leaves of nested `run`s
+/// whose supervisor was killed with the tree). Cgroups that still have members stay.
+/// Async-signal-safe (the watchdog calls it after fork): fixed buffers, no allocation.
+pub fn remove_below(dir: RawFd) {
+    remove_below_at(dir, 0)
+}
+
+fn remove_below_at(dir: RawFd, depth: u32) {
+    if depth > 32 {
+        return;
+    }
+    // Removing entries while reading the directory may skip some: read it again until a pass
+    // removes nothing.
+    for _ in 0..8 {
+        let mut removed = 0;
+        // SAFETY: openat on an open directory fd and a NUL-terminated literal.
+        let it = unsafe {
+            libc::openat(
+                dir,
+                c".".as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if it < 0 {
+            return;
+        }
+        for_each_entry(it, &mut |name, is_dir| {
+            if !is_dir || name.len() >= 255 {
+                return;
+            }
+            let mut n = [0u8; 256];
+            n[..name.len()].copy_from_slice(name);
+            // SAFETY: openat/close/unlinkat relative to an open directory, on a NUL-terminated
+            // name in a stack buffer.
+            unsafe {
+                let sub = libc::openat(
+                    dir,
+                    n.as_ptr().cast(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                );
+                if sub >= 0 {
+                    remove_below_at(sub, depth + 1);
+                    libc::close(sub);
+                }
+                if libc::unlinkat(dir, n.as_ptr().cast(), libc::AT_REMOVEDIR) == 0 {
+                    removed += 1;
+                }
+            }
+        });
+        // SAFETY: closing the fd opened above.
+        unsafe { libc::close(it) };
+        if removed == 0 {
+            return;
+        }
+    }
+}
+
+/// Remove every `tether-*` leaf below `dir` (at any depth), each with the cgroups below it,
+/// deepest first, once they are empty. Other cgroups are left alone.
+pub fn remove_tether_leaves(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let p = e.path();
+        if e.file_name().as_bytes().starts_with(b"tether-") {
+            let _ = remove_tree(&p);
+        } else {
+            remove_tether_leaves(&p);
+        }
+    }
+}
+
+/// Remove `dir` and every cgroup below it, deepest first, once they are empty.
+pub fn remove_tree(dir: &Path) -> io::Result<()> {
+    if let Ok(fd) = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        remove_below(fd.as_raw_fd());
+    }
+    match rustix::fs::rmdir(dir) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cgroup;
 pub mod clock;
+pub mod family;
 pub mod fd;
 pub mod inotify;
 pub mod pidfd;
@@ -11,6 +12,7 @@ pub mod sock_diag;
 pub mod spawn;
 pub mod supervise;
 pub mod users;
+pub mod watchdog;
 
 /// The outcome of a raw syscall that returns 0 or -1 with `errno`.
 pub(crate) fn errno_result(rc: i64) -> Result<(), rustix::io::Errno> {

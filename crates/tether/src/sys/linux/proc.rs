@@ -9,6 +9,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use rustix::fs::{Mode, OFlags};
 
+use super::family::parse_u32;
+
 /// Fields of `/proc/PID/stat`, as the kernel writes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stat {
@@ -287,17 +289,6 @@ impl ProcReader {
             .and_then(|v| parse_u32(v.trim_ascii()))
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Tgid line in status"))
     }
-}
-
-fn parse_u32(s: &[u8]) -> Option<u32> {
-    let mut v: u32 = 0;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((b - b'0') as u32)?;
-    }
-    Some(v)
 }
 
 /// Run `f` with the id of a thread of this process that lives until `f` returns.

@@ -53,9 +53,10 @@ pub struct Plan {
     pub setup: ChildSetup,
 }
 
-/// Where the child failed, reported in [`Shared::stage`].
-const STAGE_SETUP: i32 = 1;
-const STAGE_EXEC: i32 = 2;
+/// Where the child failed, reported in [`Shared::stage`]: before exec (setsid, dup2, chdir)...
+pub const STAGE_SETUP: i32 = 1;
+/// ... or at exec (the program's own error: 126/127).
+pub const STAGE_EXEC: i32 = 2;
 
 /// The child's stack: only the setup code before exec runs on it.
 const STACK_SIZE: usize = 64 * 1024;
@@ -66,6 +67,9 @@ struct Shared<'a> {
     cands: &'a [&'a CStr],
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
+    /// The process launching the child: if it dies before the child has set PR_SET_PDEATHSIG,
+    /// the child sees another parent and gives up.
+    parent: libc::pid_t,
     /// Set by the child when it fails: the stage and errno.
     stage: AtomicI32,
     errno: AtomicI32,
@@ -203,34 +207,77 @@ unsafe fn clone3_call(
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 compile_error!("sys::linux::spawn has a clone3 entry for x86_64 and aarch64 only");
 
-/// Start the child. Returns its PID and pidfd once it has exec'd; the exec error otherwise
-/// (the failed child is reaped here).
-pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let cands: Vec<&CStr> = plan.candidates.iter().map(|c| c.as_c_str()).collect();
-    let stack = Stack::new()?;
+/// Everything [`launch`] needs, allocated up front: after a `fork` (the watchdog launches the
+/// command) only async-signal-safe calls are allowed, so nothing may be allocated there.
+pub struct Prepared<'a> {
+    plan: &'a Plan,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    cands: Vec<&'a CStr>,
+    stack: Stack,
+}
+
+impl<'a> Prepared<'a> {
+    /// Build the pointer arrays and map the child's stack.
+    pub fn new(plan: &'a Plan) -> io::Result<Prepared<'a>> {
+        let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        Ok(Prepared {
+            plan,
+            argv,
+            envp,
+            cands: plan.candidates.iter().map(|c| c.as_c_str()).collect(),
+            stack: Stack::new()?,
+        })
+    }
+}
+
+/// Why a launch failed: the stage ([`STAGE_SETUP`] or [`STAGE_EXEC`]) and the errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub stage: i32,
+    pub errno: i32,
+}
+
+impl Failure {
+    /// As an `io::Error`, naming the setup stage (the exec stage is the program's own error).
+    pub fn into_io(self) -> io::Error {
+        let e = io::Error::from_raw_os_error(self.errno);
+        if self.stage == STAGE_SETUP {
+            return io::Error::new(e.kind(), format!("setting up the child: {e}"));
+        }
+        e
+    }
+}
+
+/// Start the child from the calling process, which becomes its parent. Returns its PID and
+/// pidfd once it has exec'd; the failure otherwise (the failed child is reaped here).
+///
+/// Async-signal-safe: it allocates nothing, so the watchdog may call it right after `fork`.
+pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
     let shared = Shared {
-        plan,
-        cands: &cands,
-        argv: argv.as_ptr(),
-        envp: envp.as_ptr(),
+        plan: p.plan,
+        cands: &p.cands,
+        argv: p.argv.as_ptr(),
+        envp: p.envp.as_ptr(),
+        // A raw syscall: libc's cached ids would be wrong in a process made by a raw clone.
+        // SAFETY: getpid has no preconditions.
+        parent: unsafe { libc::syscall(libc::SYS_getpid) } as libc::pid_t,
         stage: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
-
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
         flags: CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
         exit_signal: libc::SIGCHLD as u64,
-        stack: stack.base as u64,
-        stack_size: stack.len as u64,
+        stack: p.stack.base as u64,
+        stack_size: p.stack.len as u64,
         ..Default::default()
     };
-    if let Some(cg) = plan.cgroup {
+    if let Some(cg) = p.plan.cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg as u64;
     }
@@ -248,9 +295,11 @@ pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
         }
     };
     if pid < 0 {
-        return Err(io::Error::from_raw_os_error(-pid as i32));
+        return Err(Failure {
+            stage: STAGE_SETUP,
+            errno: -pid as i32,
+        });
     }
-    drop(stack);
     // SAFETY: CLONE_PIDFD stored a new fd that we now own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let stage = shared.stage.load(Ordering::Acquire);
@@ -260,14 +309,10 @@ pub fn spawn(plan: &Plan) -> io::Result<(u32, OwnedFd)> {
     }
     // The child failed before or at exec: reap it and report its errno.
     let _ = super::supervise::waitid_pidfd(std::os::fd::AsFd::as_fd(&pidfd), false, false);
-    let e = io::Error::from_raw_os_error(shared.errno.load(Ordering::Acquire));
-    if stage == STAGE_SETUP {
-        return Err(io::Error::new(
-            e.kind(),
-            format!("setting up the child: {e}"),
-        ));
-    }
-    Err(e)
+    Err(Failure {
+        stage,
+        errno: shared.errno.load(Ordering::Acquire),
+    })
 }
 
 unsafe fn report(sh: &Shared<'_>, stage: i32) -> ! {
@@ -294,7 +339,7 @@ unsafe extern "C" fn child_entry(arg: *mut libc::c_void) -> ! {
 
 unsafe fn child(sh: &Shared<'_>) -> ! {
     let plan = sh.plan;
-    if plan.setup.apply().is_err() {
+    if plan.setup.apply(sh.parent).is_err() {
         report(sh, STAGE_SETUP);
     }
     for (target, fd) in plan.stdio.iter().enumerate() {

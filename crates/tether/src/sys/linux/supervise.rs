@@ -1,9 +1,8 @@
 //! Supervising processes: the pre-exec setup of a contained child, child subreaper, waitid on
-//! pidfds, signalfd, epoll, and the watchdog that ends a tree when its supervisor dies.
+//! pidfds, signalfd, epoll.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 fn last_err() -> io::Error {
@@ -201,17 +200,12 @@ pub fn set_child_subreaper() -> io::Result<()> {
 /// What the child does between fork and exec.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildSetup {
-    /// PID of the supervisor before the fork, to detect that it died before PDEATHSIG was set.
-    pub parent: libc::pid_t,
     /// Start a new session (and so a new process group).
     pub new_session: bool,
     /// Only a new process group (used when a session is not wanted).
     pub new_group: bool,
-    /// Set PR_SET_PDEATHSIG to SIGKILL.
-    pub pdeathsig: bool,
-    /// The watchdog's pipe (or -1): the child tells it its new process group before it execs,
-    /// so that no moment exists in which the tree runs and the watchdog does not know it.
-    pub announce_fd: RawFd,
+    /// PR_SET_PDEATHSIG: the signal the child gets when its parent (thread) dies; 0 for none.
+    pub pdeathsig: i32,
     /// Signal dispositions and mask the command starts with.
     pub signals: ChildSignals,
 }
@@ -219,7 +213,9 @@ pub struct ChildSetup {
 impl ChildSetup {
     /// Runs in the forked child: only async-signal-safe calls (setsid, prctl, getppid,
     /// sigprocmask, signal, _exit). The signal state is set last, since it unblocks signals.
-    pub fn apply(&self) -> io::Result<()> {
+    /// `parent` is the PID of the process that launched it, to detect that it died before
+    /// PR_SET_PDEATHSIG was set.
+    pub fn apply(&self, parent: libc::pid_t) -> io::Result<()> {
         // SAFETY: each call below is an async-signal-safe syscall on values owned by this child.
         unsafe {
             if self.new_session {
@@ -227,23 +223,17 @@ impl ChildSetup {
             } else if self.new_group {
                 cvt(libc::setpgid(0, 0))?;
             }
-            if self.announce_fd >= 0 && (self.new_session || self.new_group) {
-                // Our PID is now our process group id. A raw syscall: libc's cached ids are the
-                // parent's after a raw clone3.
-                let pgid = libc::syscall(libc::SYS_getpid) as u32;
-                let mut msg = [b'P', 0, 0, 0, 0];
-                msg[1..].copy_from_slice(&pgid.to_ne_bytes());
-                if libc::write(self.announce_fd, msg.as_ptr().cast(), msg.len())
-                    != msg.len() as isize
-                {
-                    return Err(last_err());
-                }
-            }
-            if self.pdeathsig {
-                cvt(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
-                // The parent may have died before the prctl: then nobody would kill us later.
+            if self.pdeathsig > 0 {
+                cvt(libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    self.pdeathsig as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ))?;
+                // The parent may have died before the prctl: then nobody would signal us later.
                 // (_exit, not raise: after a raw clone3, libc's cached thread id is the parent's.)
-                if libc::getppid() != self.parent {
+                if libc::getppid() != parent {
                     libc::_exit(127);
                 }
             }
@@ -340,36 +330,10 @@ pub fn kill_pid(pid: u32, sig: i32) -> Result<(), rustix::io::Errno> {
     super::errno_result(rc.into())
 }
 
-/// Reap `pid` if it is a zombie child of ours; returns its exit when it was reaped.
-pub fn reap_pid(pid: u32) -> Option<RawExit> {
-    // SAFETY: zeroed siginfo is a valid out-parameter.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: plain waitid on one PID, never P_ALL.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG,
-        )
-    };
-    // SAFETY: si_pid is valid after a successful waitid.
-    (rc == 0 && unsafe { info.si_pid() } != 0).then(|| exit_of(&info))
-}
-
 /// The direct children of this process (all threads), from /proc/self/task/*/children.
 pub fn own_children() -> Vec<u32> {
     let mut out = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
-        for t in dir.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(
-                    s.split_ascii_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
-            }
-        }
-    }
+    super::family::for_each_child(std::process::id(), &mut |c| out.push(c));
     out
 }
 
@@ -512,184 +476,6 @@ pub fn raise_nofile_limit() {
             },
         );
     }
-}
-
-/// A forked helper that ends the tree if this process dies without releasing it: it blocks on a
-/// pipe whose only write end this process holds, so the kernel closes it on any death, SIGKILL
-/// included.
-#[derive(Debug)]
-pub struct Watchdog {
-    pid: libc::pid_t,
-    pipe: Option<OwnedFd>,
-}
-
-/// What the watchdog ends when its supervisor dies.
-pub struct WatchdogPlan<'a> {
-    /// `cgroup.kill` of the leaf.
-    pub kill: Option<BorrowedFd<'a>>,
-    /// `cgroup.events` of the leaf, to wait for it to empty before removing it.
-    pub events: Option<BorrowedFd<'a>>,
-    /// The leaf directory to remove.
-    pub leaf_dir: Option<&'a std::path::Path>,
-}
-
-impl Watchdog {
-    /// Fork the watchdog. After the fork the helper makes only async-signal-safe calls.
-    pub fn spawn(plan: &WatchdogPlan<'_>) -> io::Result<Watchdog> {
-        use std::os::unix::ffi::OsStrExt;
-        let dir = match plan.leaf_dir {
-            Some(d) => Some(
-                CString::new(d.as_os_str().as_bytes())
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?,
-            ),
-            None => None,
-        };
-        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let kill_fd = plan.kill.map_or(-1, |f| f.as_raw_fd());
-        let events_fd = plan.events.map_or(-1, |f| f.as_raw_fd());
-        let read_fd = r.as_raw_fd();
-        // SAFETY: fork; the child branch below only calls async-signal-safe functions and
-        // leaves with _exit.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(last_err());
-        }
-        if pid == 0 {
-            // SAFETY: async-signal-safe calls only, on fds and buffers prepared before fork.
-            unsafe { watchdog_main(read_fd, kill_fd, events_fd, dir.as_ref()) }
-        }
-        drop(r);
-        Ok(Watchdog { pid, pipe: Some(w) })
-    }
-
-    /// The watchdog's PID.
-    pub fn pid(&self) -> u32 {
-        self.pid as u32
-    }
-
-    /// The pipe on which a child announces its process group (see [`ChildSetup::announce_fd`]),
-    /// or -1 once the watchdog was released.
-    pub fn announce_fd(&self) -> RawFd {
-        self.pipe.as_ref().map_or(-1, |p| p.as_raw_fd())
-    }
-
-    /// The tree is ended and cleaned up: let the watchdog exit without acting, and reap it.
-    pub fn release(mut self) {
-        self.release_inner();
-    }
-
-    /// Tell the watchdog to exit without acting, without waiting for it (reap it later with
-    /// [`Watchdog::release`]), so its exit overlaps the caller's own cleanup.
-    pub fn notify_done(&mut self) {
-        if let Some(p) = self.pipe.take() {
-            let _ = rustix::io::write(&p, b"D");
-        }
-    }
-
-    fn release_inner(&mut self) {
-        self.notify_done();
-        if self.pid > 0 {
-            let pid = std::mem::replace(&mut self.pid, 0);
-            let mut st = 0;
-            // SAFETY: waiting for our own forked helper, which exits right after reading.
-            unsafe {
-                while libc::waitpid(pid, &mut st, 0) < 0 && *libc::__errno_location() == libc::EINTR
-                {
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.release_inner();
-    }
-}
-
-unsafe fn watchdog_main(
-    read_fd: RawFd,
-    kill_fd: RawFd,
-    events_fd: RawFd,
-    dir: Option<&CString>,
-) -> ! {
-    let mut all: libc::sigset_t = std::mem::zeroed();
-    libc::sigfillset(&mut all);
-    libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-    // Keep only the fds we need, so the helper holds no pipe (the stdout of a test, the write
-    // end of its own pipe) open on anybody's behalf.
-    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-    for i in 0..3 {
-        if i != read_fd && i != kill_fd && i != events_fd {
-            libc::dup2(null, i);
-        }
-    }
-    let mut keep = [read_fd, kill_fd, events_fd];
-    keep.sort_unstable();
-    let mut from: i32 = 3;
-    for k in keep {
-        if k >= from {
-            if k > from {
-                libc::syscall(libc::SYS_close_range, from as u32, (k - 1) as u32, 0u32);
-            }
-            from = k + 1;
-        }
-    }
-    libc::syscall(libc::SYS_close_range, from as u32, u32::MAX, 0u32);
-    libc::prctl(libc::PR_SET_NAME, c"tether-watch".as_ptr(), 0, 0, 0);
-    let mut pgid: i32 = 0;
-    let mut buf = [0u8; 64];
-    let mut pending: [u8; 5] = [0; 5];
-    let mut have = 0usize;
-    loop {
-        let n = libc::read(read_fd, buf.as_mut_ptr().cast(), buf.len());
-        if n < 0 && *libc::__errno_location() == libc::EINTR {
-            continue;
-        }
-        if n <= 0 {
-            break;
-        }
-        for &b in &buf[..n as usize] {
-            if have == 0 && b == b'D' {
-                libc::_exit(0);
-            }
-            pending[have] = b;
-            have += 1;
-            if have == 5 {
-                pgid = i32::from_ne_bytes([pending[1], pending[2], pending[3], pending[4]]);
-                have = 0;
-            }
-        }
-    }
-    // The supervisor died without releasing us: end the tree.
-    if kill_fd >= 0 {
-        libc::write(kill_fd, b"1".as_ptr().cast(), 1);
-        if events_fd >= 0 {
-            let mut pfd = libc::pollfd {
-                fd: events_fd,
-                events: libc::POLLPRI,
-                revents: 0,
-            };
-            for _ in 0..100 {
-                let mut ev = [0u8; 128];
-                let n = libc::pread(events_fd, ev.as_mut_ptr().cast(), ev.len(), 0);
-                if n > 0 && !contains(&ev[..n as usize], b"populated 1") {
-                    break;
-                }
-                libc::poll(&mut pfd, 1, 100);
-            }
-        }
-        if let Some(d) = dir {
-            libc::rmdir(d.as_ptr());
-        }
-    } else if pgid > 1 {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-    libc::_exit(0)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Time left until `deadline`, or `None` for no deadline.
