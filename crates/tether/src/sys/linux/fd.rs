@@ -548,7 +548,16 @@ mod tests {
 
     /// A loopback listener, its fd and its socket inode.
     fn listener() -> (std::net::TcpListener, i32, u64) {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Moved to a number no layout below uses: were it, say, 7, `dup2(raw, 7)` would be a
+        // no-op that leaves FD_CLOEXEC set, and the child would lose it at exec.
+        // SAFETY: F_DUPFD_CLOEXEC returns a new fd that the listener then owns.
+        let l = unsafe {
+            let fd = libc::fcntl(first.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 900);
+            assert!(fd >= 900, "F_DUPFD_CLOEXEC");
+            <std::net::TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        };
+        drop(first);
         let raw = l.as_raw_fd();
         let ino = std::fs::metadata(format!("/proc/self/fd/{raw}"))
             .unwrap()
