@@ -308,7 +308,24 @@ impl Hostile {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join(HOSTILE);
         std::fs::copy(which("sleep"), &exe).unwrap();
-        let sleeper = ChildGuard::spawn(Command::new(&exe).arg0(HOSTILE).arg("300"));
+        // Another test thread may fork while the copy's write fd is open; its child holds that
+        // fd until it execs, and exec of the copy meanwhile fails with ETXTBSY: try again.
+        let mut tries = 0;
+        let sleeper = loop {
+            let mut cmd = Command::new(&exe);
+            cmd.arg0(HOSTILE)
+                .arg("300")
+                .stdin(Stdio::null())
+                .process_group(0);
+            match cmd.spawn() {
+                Ok(c) => break ChildGuard(c),
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("spawning the hostile sleeper: {e}"),
+            }
+        };
         wait_for_exec(sleeper.pid(), &exe);
         Hostile { dir, sleeper }
     }
