@@ -29,6 +29,8 @@ pub fn header(f: Field) -> &'static str {
         Field::Threads => "THR",
         Field::Env => "ENV",
         Field::Identity => "IDENTITY",
+        // A field added to the library after this table: its name until it gets a header.
+        _ => f.name(),
     }
 }
 
@@ -87,6 +89,7 @@ fn raw_cell(p: &ProcessInfo, f: Field) -> String {
         Field::Threads => or_dash(p.threads),
         Field::Env => or_dash(p.environ.as_ref().map(|e| e.join(" "))),
         Field::Identity => or_dash(p.identity.as_ref()),
+        _ => "-".to_string(),
     }
 }
 
@@ -122,6 +125,11 @@ pub fn compare(a: &ProcessInfo, b: &ProcessInfo, f: Field) -> Ordering {
             a.environ.as_ref().map(Vec::len),
             b.environ.as_ref().map(Vec::len),
         ),
-        Field::Identity => o(a.identity.as_ref(), b.identity.as_ref()),
+        // As the strings the column shows.
+        Field::Identity => o(
+            a.identity.as_ref().map(ToString::to_string),
+            b.identity.as_ref().map(ToString::to_string),
+        ),
+        _ => Ordering::Equal,
     }
 }

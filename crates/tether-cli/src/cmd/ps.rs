@@ -1,8 +1,8 @@
 //! `tether ps`: list processes.
 
 use tether::inspect::{forest, snapshot, Field, FieldSet, Query};
-use tether::report::{PsReport, PsTreeReport};
 use tether::{Error, Result};
+use tether_report::{PsReport, PsTreeReport};
 
 use super::columns;
 use super::filters::FilterArgs;
@@ -90,11 +90,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             diag!("tether: PID {pid} is a thread of process {tgid}; ps lists processes (use --pid {tgid})");
         }
     }
-    let mut list = snapshot(&Query {
-        fields: read,
-        filter,
-        cpu_sample,
-    })?;
+    let mut q = Query::new(read, filter);
+    q.cpu_sample = cpu_sample;
+    let mut list = snapshot(&q)?;
     let denied = tether::inspect::denied_note(&list);
     if !sort.is_empty() {
         // Stable: processes equal in every key keep the snapshot's order (by PID).

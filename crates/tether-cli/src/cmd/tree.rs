@@ -1,8 +1,8 @@
 //! `tether tree PID`: a process and its descendants.
 
 use tether::inspect::{tree, Field, FieldSet, ProcessTree};
-use tether::report::TreeReport;
 use tether::Result;
+use tether_report::TreeReport;
 
 use super::columns;
 use crate::output::{print_report, Ctx};

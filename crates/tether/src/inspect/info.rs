@@ -2,9 +2,12 @@
 
 use serde::Serialize;
 
+use crate::identity::ProcessIdentity;
+
 /// Scheduler state, from the state letter of /proc/PID/stat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProcessState {
     Running,
     Sleeping,
@@ -92,6 +95,7 @@ impl ProcessState {
 /// One process. Every field but `pid` is present only when it was requested (or a filter needed
 /// it) and readable; a field that could not be read is absent, never invented.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ProcessInfo {
     pub pid: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,8 +153,12 @@ pub struct ProcessInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
     /// The identity string (`PID:START_TICKS:BOOT8`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::identity::serde_string::option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub identity: Option<ProcessIdentity>,
     /// Environment as `KEY=VALUE` strings, only when asked for, capped in size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environ: Option<Vec<String>>,

@@ -77,7 +77,7 @@ pub(crate) fn read_process(
         if want(Field::Identity) {
             let mut id = ProcessIdentity::from_parts(pid, st.starttime);
             id.pidfs_inode = inode;
-            p.identity = Some(id.to_string());
+            p.identity = Some(id);
         }
         p.name = want(Field::Name).then_some(st.comm);
         if !filter.check(&p, Stage::Stat) {
