@@ -7,12 +7,14 @@ use crate::Report;
 
 /// An error, as printed with `--json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ErrorReport {
     pub error: ErrorBody,
 }
 
 /// The body of [`ErrorReport`].
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ErrorBody {
     pub kind: ErrorKind,
     pub message: String,

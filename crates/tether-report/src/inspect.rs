@@ -8,6 +8,7 @@ use crate::Report;
 
 /// `tether ps --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PsReport {
     pub processes: Vec<ProcessInfo>,
 }
@@ -15,8 +16,15 @@ impl Report for PsReport {
     const SCHEMA: &'static str = "tether.ps/v1";
 }
 
+impl From<Vec<ProcessInfo>> for PsReport {
+    fn from(processes: Vec<ProcessInfo>) -> Self {
+        PsReport { processes }
+    }
+}
+
 /// `tether ps --tree --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PsTreeReport {
     pub roots: Vec<ProcessTree>,
 }
@@ -24,8 +32,15 @@ impl Report for PsTreeReport {
     const SCHEMA: &'static str = "tether.ps-tree/v1";
 }
 
+impl From<Vec<ProcessTree>> for PsTreeReport {
+    fn from(roots: Vec<ProcessTree>) -> Self {
+        PsTreeReport { roots }
+    }
+}
+
 /// `tether tree PID --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TreeReport {
     pub tree: ProcessTree,
 }
@@ -33,9 +48,16 @@ impl Report for TreeReport {
     const SCHEMA: &'static str = "tether.tree/v1";
 }
 
+impl From<ProcessTree> for TreeReport {
+    fn from(tree: ProcessTree) -> Self {
+        TreeReport { tree }
+    }
+}
+
 /// `tether info --json`: the full record, its identity (with the pidfs inode where the kernel
 /// has one) and its ancestors' PIDs, nearest first.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct InfoReport {
     pub process: ProcessInfo,
     pub identity: ProcessIdentity,

@@ -10,6 +10,7 @@ use crate::{Report, StopReport};
 
 /// `tether ports --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PortsReport {
     pub source: SocketSource,
     /// Set when the fallback was used, saying why, or when the owners of other users' sockets
@@ -33,6 +34,7 @@ impl From<&SocketList> for PortsReport {
 
 /// `tether who PORT --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct WhoReport {
     pub port: u16,
     pub protos: Vec<Proto>,
@@ -62,6 +64,7 @@ impl From<&PortHolders> for WhoReport {
 
 /// `tether fds --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FdsReport {
     pub pid: u32,
     pub identity: String,
@@ -83,6 +86,7 @@ impl From<&OpenFiles> for FdsReport {
 
 /// `tether stop --port N --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct StopPortReport {
     pub port: u16,
     pub protos: Vec<Proto>,

@@ -7,6 +7,7 @@ use crate::{fractional_ms, Report};
 
 /// The state of one target.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TargetResult {
     /// The target as given.
     pub target: String,
@@ -35,6 +36,7 @@ impl From<&TargetOutcome> for TargetResult {
 
 /// `tether wait-for --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct WaitForReport {
     pub outcome: Outcome,
     pub ready: bool,

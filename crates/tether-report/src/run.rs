@@ -9,6 +9,7 @@ use crate::{whole_ms, Report};
 
 /// One signal run sent.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SentSignal {
     /// Name without `SIG`.
     pub signal: String,
@@ -33,6 +34,7 @@ impl From<&tether::run::SentSignal> for SentSignal {
 
 /// `tether run --json`: what happened.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct RunReport {
     /// The command line.
     pub command: Vec<String>,

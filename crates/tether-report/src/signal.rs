@@ -7,6 +7,7 @@ use crate::Report;
 
 /// `tether kill --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct KillReport {
     /// Signal name without `SIG`.
     pub signal: String,
@@ -42,6 +43,7 @@ impl KillReport {
 
 /// What happened to one target of a batch.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SendOutcome {
     /// The PID (or process group id) signalled.
     pub pid: u32,
@@ -67,12 +69,14 @@ impl From<&tether::signal::SendOutcome> for SendOutcome {
 
 /// `tether signals --json`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SignalsReport {
     pub signals: Vec<SignalEntry>,
 }
 
 /// One signal.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SignalEntry {
     pub number: i32,
     /// Name without `SIG`, as `kill -l` spells it.

@@ -8,6 +8,7 @@ use crate::{whole_ms, Report};
 
 /// `tether stop --json`: what was done to the tree.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct StopReport {
     /// The target PID.
     pub pid: u32,

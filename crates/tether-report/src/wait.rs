@@ -11,6 +11,7 @@ const MECHANISM: &str = "pidfd";
 /// `tether wait --json` with one target: what the wait found. With several targets, one of
 /// these per target, under `targets` of `tether.wait-many/v1`.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct WaitReport {
     /// The PID waited for.
     pub pid: u32,
@@ -63,6 +64,7 @@ impl From<&WaitOutcome> for WaitReport {
 
 /// `tether wait --json` with several targets.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct WaitManyReport {
     /// `all` or `any`.
     pub mode: WaitMode,

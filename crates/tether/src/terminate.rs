@@ -75,7 +75,7 @@ pub struct StopOutcome {
 
 /// Stop `target` and its tree. Idempotent: a target that existed and is gone (an identity whose
 /// process exited) is a success with `already_gone`. Refused before anything is done: a target
-/// behind the rails unless `force` ([`check_rails`]), a bare PID that names no process
+/// behind the rails unless `force` ([`crate::signal::Rails`]), a bare PID that names no process
 /// (`NotFound`), a stale identity (`IdentityMismatch`), a process this caller may not signal
 /// (`PermissionDenied`).
 ///

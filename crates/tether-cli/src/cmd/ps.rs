@@ -112,10 +112,8 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     }
     let columns: Vec<Field> = order.into_iter().filter(|f| fields.has(*f)).collect();
     match (a.tree, ctx.json) {
-        (false, true) => print_report(&PsReport { processes: list }),
-        (true, true) => print_report(&PsTreeReport {
-            roots: forest(list),
-        }),
+        (false, true) => print_report(&PsReport::from(list)),
+        (true, true) => print_report(&PsTreeReport::from(forest(list))),
         (false, false) => {
             let mut t = Table::new(
                 columns.iter().map(|f| columns::header(*f)).collect(),

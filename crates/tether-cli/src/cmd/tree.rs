@@ -37,7 +37,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         diag!("tether: {note}");
     }
     if ctx.json {
-        print_report(&TreeReport { tree: t });
+        print_report(&TreeReport::from(t));
     } else {
         let text = render_forest(std::slice::from_ref(&t), &TREE_FIELDS);
         crate::output::write_out_bytes(text.as_bytes());
