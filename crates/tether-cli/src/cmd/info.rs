@@ -83,7 +83,8 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         };
         lines.push((label, columns::cell(&process, f)));
     }
-    if let (Some(u), Some(s)) = (process.cpu_user_ms, process.cpu_system_ms) {
+    if let (Some(u), Some(s)) = (process.cpu_user, process.cpu_system) {
+        let (u, s) = (u.as_millis(), s.as_millis());
         lines.push(("cpu user/sys", format!("{u} ms / {s} ms")));
     }
     lines.push((

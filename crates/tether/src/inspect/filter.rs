@@ -114,7 +114,10 @@ impl Filter {
                         .as_ref()
                         .is_none_or(|s| p.state.is_some_and(|st| s.contains(&st)))
                     && at_least(self.min_rss_bytes, p.rss_bytes)
-                    && at_least(self.min_age.map(|d| d.as_millis() as u64), p.elapsed_ms)
+                    && at_least(
+                        self.min_age.map(|d| d.as_millis()),
+                        p.elapsed.map(|d| d.as_millis()),
+                    )
             }
             Stage::Uid => eq(self.uid, p.uid),
             Stage::Cmdline => match &self.cmdline {
@@ -137,6 +140,6 @@ fn eq<T: PartialEq>(want: Option<T>, have: Option<T>) -> bool {
     want.is_none() || want == have
 }
 
-fn at_least(min: Option<u64>, have: Option<u64>) -> bool {
+fn at_least<T: PartialOrd>(min: Option<T>, have: Option<T>) -> bool {
     min.is_none_or(|m| have.is_some_and(|h| h >= m))
 }
