@@ -21,8 +21,8 @@
 //! so that a command reading the terminal from the background stops alone and the time limit
 //! still applies (the command gets them as they were).
 //!
-//! In the report, signal 0 is named `EXIT` (as `kill -l 0` and GNU's `-v` name it), with
-//! `delivered_to` 0.
+//! Signal 0 is a [`SentSignal`] with `signal: None` and `delivered_to` 0; [`signal_name`] names
+//! it `EXIT` (as `kill -l 0` and GNU's `-v` name it), as the JSON report does.
 //!
 //! The library prints nothing: what happens is reported through [`RunEvent`]s (GNU's `-v`
 //! lines) and the returned [`RunOutcome`]; the caller formats and exits.
@@ -273,7 +273,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     }
     // A tether run inside this one looks after its own tree, as nested GNU timeouts do.
     c.tree().set_delegate_nested_runs(true);
-    let report = RunOutcome {
+    let outcome = RunOutcome {
         command,
         pid: Some(c.pid()),
         containment: Some(c.containment().clone()),
@@ -290,7 +290,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     let mut r = Runner {
         opts,
         contained: !opts.foreground,
-        report,
+        outcome,
         began,
         kill_after: opts.kill_after.filter(|k| !k.is_zero()),
         kill_deadline: None,
@@ -310,7 +310,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             Err(_) => break None,
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| !r.report.timed_out && now >= d) {
+        if deadline.is_some_and(|d| !r.outcome.timed_out && now >= d) {
             r.time_out(&mut c);
             continue;
         }
@@ -318,7 +318,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             r.kill_after_passed(&mut c);
             continue;
         }
-        let next = [deadline.filter(|_| !r.report.timed_out), r.kill_deadline]
+        let next = [deadline.filter(|_| !r.outcome.timed_out), r.kill_deadline]
             .into_iter()
             .flatten()
             .min();
@@ -330,7 +330,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             Ok(r) => r,
             Err(e) => {
                 // Cannot wait any more: end the tree (below) and fail with 125.
-                r.report.error = Some(Error::from_io("waiting for the command", &e));
+                r.outcome.error = Some(Error::from_io("waiting for the command", &e));
                 break None;
             }
         };
@@ -343,13 +343,13 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             }
         }
     };
-    let mut report = r.finish(c, exit);
+    let mut outcome = r.finish(c, exit);
     drop(state);
     if let Some(s) = sigfd {
         s.keep_blocked();
     }
-    report.elapsed = began.elapsed();
-    report
+    outcome.elapsed = began.elapsed();
+    outcome
 }
 
 /// The signal dispositions `run` changes in this process while the command runs, restored
@@ -425,7 +425,7 @@ impl Drop for SignalState {
 struct Runner<'a> {
     opts: &'a RunOptions,
     contained: bool,
-    report: RunOutcome,
+    outcome: RunOutcome,
     began: Instant,
     /// The kill-after period, until it is started.
     kill_after: Option<Duration>,
@@ -437,12 +437,12 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// The limit passed, or a SIGALRM was received (GNU reads both the same way).
     fn time_out(&mut self, c: &mut Contained) {
-        if self.report.timed_out && self.kill_deadline.is_some() {
+        if self.outcome.timed_out && self.kill_deadline.is_some() {
             // GNU's next alarm after the first is the KILL of `-k`.
             self.kill_after_passed(c);
             return;
         }
-        self.report.timed_out = true;
+        self.outcome.timed_out = true;
         if self.opts.signal == Some(Signal::KILL) {
             self.sent_kill = true;
         }
@@ -460,7 +460,7 @@ impl Runner<'_> {
     fn kill_after_passed(&mut self, c: &mut Contained) {
         self.kill_deadline = None;
         self.sent_kill = true;
-        self.report.escalated = true;
+        self.outcome.escalated = true;
         self.send(c, Some(Signal::KILL), SendReason::KillAfter, false);
     }
 
@@ -502,7 +502,7 @@ impl Runner<'_> {
             Some(sig) if self.contained => send_to_tree(c, sig, cont),
             Some(sig) => usize::from(pidfd::send_signal(c.pidfd().as_fd(), sig.number()).is_ok()),
         };
-        self.report.signals.push(SentSignal {
+        self.outcome.signals.push(SentSignal {
             signal: sig,
             reason,
             at: self.began.elapsed(),
@@ -513,17 +513,17 @@ impl Runner<'_> {
     /// GNU's exit logic, once the command is gone: end what is left of the tree and decide the
     /// exit code.
     fn finish(self, mut c: Contained, exit: Option<ExitInfo>) -> RunOutcome {
-        let mut report = self.report;
-        report.child_exit = exit;
+        let mut outcome = self.outcome;
+        outcome.child_exit = exit;
         if self.contained {
-            report.leftovers_killed = c.end_tree().unwrap_or_default();
+            outcome.leftovers_killed = c.end_tree().unwrap_or_default();
         }
         drop(c);
         if self.sent_kill && self.contained {
             // GNU sends KILL to its own process group, itself included: the shell sees 137.
-            report.exit_code = 128 + libc::SIGKILL;
-            report.exit_signal = Some(libc::SIGKILL);
-            return report;
+            outcome.exit_code = 128 + libc::SIGKILL;
+            outcome.exit_signal = Some(libc::SIGKILL);
+            return outcome;
         }
         let mut preserve = self.opts.preserve_status;
         let status = match exit {
@@ -531,22 +531,22 @@ impl Runner<'_> {
             Some(ExitInfo {
                 signal: Some(s), ..
             }) => {
-                if !report.timed_out {
-                    report.exit_signal = Some(s);
+                if !outcome.timed_out {
+                    outcome.exit_signal = Some(s);
                 }
-                if report.timed_out && s == libc::SIGKILL {
+                if outcome.timed_out && s == libc::SIGKILL {
                     preserve = true;
                 }
                 128 + s
             }
             _ => EXIT_CANCELED,
         };
-        report.exit_code = if report.timed_out && !preserve {
+        outcome.exit_code = if outcome.timed_out && !preserve {
             EXIT_TIMEDOUT
         } else {
             status
         };
-        report
+        outcome
     }
 }
 
@@ -585,7 +585,7 @@ pub fn parse_timeout(s: &str) -> Result<Duration> {
 
 /// Parse a `-s` signal as GNU `timeout` does: a name with or without `SIG` in any case
 /// (`TERM`, `sigkill`, `RTMIN+2`), a number, or a shell exit status (`143` is TERM: values
-/// above 128 are masked as shells report them). `0`, `EXIT` and `SIGEXIT` are signal 0,
+/// above 128 are masked as shells outcome them). `0`, `EXIT` and `SIGEXIT` are signal 0,
 /// returned as `None` (nothing is sent). The error is GNU's message.
 ///
 /// ```

@@ -91,7 +91,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
         ));
     }
     check_rails(std::slice::from_ref(target), opts.force)?;
-    let mut report = StopOutcome {
+    let mut done = StopOutcome {
         pid,
         identity: None,
         already_gone: false,
@@ -117,18 +117,18 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
     let (fd, id) = match target.resolve()? {
         Resolved::Alive(fd, id) => (fd, id),
         Resolved::Gone => {
-            report.already_gone = true;
-            report.elapsed = began.elapsed();
-            return Ok(report);
+            done.already_gone = true;
+            done.elapsed = began.elapsed();
+            return Ok(done);
         }
     };
     // Permission first: a process of another user is refused before anything is held or sent.
     if !pidfd::may_signal(fd.as_fd(), pid)? {
-        report.already_gone = true;
-        report.elapsed = began.elapsed();
-        return Ok(report);
+        done.already_gone = true;
+        done.elapsed = began.elapsed();
+        return Ok(done);
     }
-    report.identity = Some(id);
+    done.identity = Some(id);
 
     let st = ProcReader::new()
         .and_then(|mut r| r.stat(pid))
@@ -136,14 +136,14 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
     let st = match st {
         Ok(s) => s,
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            report.already_gone = true;
-            return Ok(report);
+            done.already_gone = true;
+            return Ok(done);
         }
         Err(e) => return Err(e),
     };
     if !pidfd::is_alive(fd.as_fd())? {
-        report.already_gone = true;
-        return Ok(report);
+        done.already_gone = true;
+        return Ok(done);
     }
     let pgid = (st.pgrp == pid as i32).then_some(pid);
     let sid = (st.session == pid as i32).then_some(pid);
@@ -163,7 +163,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
         }
         None => {}
     }
-    report.containment = match &owned {
+    done.containment = match &owned {
         Some((rel, _)) => Containment {
             mechanism: Mechanism::Cgroup,
             strength: Strength::KernelEnforced,
@@ -195,13 +195,13 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
             remove_dead_leaves(dir);
         }
     }
-    report.held = outcome.held;
-    report.signalled = outcome.signalled;
-    report.survivors = outcome.survivors;
-    report.escalated = outcome.escalated;
-    report.remaining = outcome.remaining;
-    report.elapsed = began.elapsed();
-    Ok(report)
+    done.held = outcome.held;
+    done.signalled = outcome.signalled;
+    done.survivors = outcome.survivors;
+    done.escalated = outcome.escalated;
+    done.remaining = outcome.remaining;
+    done.elapsed = began.elapsed();
+    Ok(done)
 }
 
 /// The result of [`terminate_tree`].
