@@ -1,7 +1,7 @@
 //! Exit codes and error printing, shared by every command but `run` (which follows GNU timeout).
 
-use tether::report::ErrorReport;
 use tether::{Error, ErrorKind};
+use tether_report::ErrorReport;
 
 use crate::output::{self, print_report, Ctx};
 

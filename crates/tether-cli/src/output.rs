@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Mutex;
 
-use tether::report::{tagged, Report};
+use tether_report::{tagged, Report};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Options every command sees.

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use tether::sys::os::cgroup;
+mod common;
+use common::sys::cgroup;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 
@@ -666,9 +667,7 @@ impl PidNs {
         let deadline = Instant::now() + Duration::from_secs(10);
         while ns.init.is_none() && Instant::now() < deadline {
             let kids = children(ns.unshare.id());
-            ns.init = kids
-                .first()
-                .and_then(|p| tether::sys::os::pidfd::open(*p).ok());
+            ns.init = kids.first().and_then(|p| common::sys::pidfd::open(*p).ok());
             if ns.init.is_none() {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -691,8 +690,7 @@ impl PidNs {
 impl Drop for PidNs {
     fn drop(&mut self) {
         if let Some(fd) = &self.init {
-            let _ =
-                tether::sys::os::pidfd::send_signal(std::os::fd::AsFd::as_fd(fd), libc::SIGKILL);
+            let _ = common::sys::pidfd::send_signal(std::os::fd::AsFd::as_fd(fd), libc::SIGKILL);
         }
         let _ = self.unshare.kill();
         let _ = self.unshare.wait();
@@ -701,7 +699,7 @@ impl Drop for PidNs {
 
 fn children(pid: u32) -> Vec<u32> {
     let mut v = Vec::new();
-    tether::sys::os::family::for_each_child(pid, &mut |c| v.push(c));
+    common::sys::family::for_each_child(pid, &mut |c| v.push(c));
     v
 }
 
@@ -721,7 +719,7 @@ fn descendants(pid: u32) -> Vec<tether::ProcessIdentity> {
 /// Alive and not a zombie, and still the same process.
 fn id_alive(id: &tether::ProcessIdentity) -> bool {
     id.check().ok() == Some(tether::IdentityCheck::Same)
-        && tether::sys::os::family::parentage(id.pid).is_some_and(|p| p.alive())
+        && common::sys::family::parentage(id.pid).is_some_and(|p| p.alive())
 }
 
 /// Start `run --contain MODE ARGS -- sh -c SCRIPT` in a PID namespace; once SCRIPT says
@@ -747,8 +745,8 @@ fn kill_run_in_namespace(
         tree.len() >= 4,
         "tether, watchdog, sh and a sleep at least: {tree:?}"
     );
-    let fd = tether::sys::os::pidfd::open(tether_pid).unwrap();
-    tether::sys::os::pidfd::send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL).unwrap();
+    let fd = common::sys::pidfd::open(tether_pid).unwrap();
+    common::sys::pidfd::send_signal(std::os::fd::AsFd::as_fd(&fd), libc::SIGKILL).unwrap();
     (tree, ns)
 }
 

@@ -254,7 +254,7 @@ fn runs_in_separate_pid_namespaces_each_get_their_own_cgroup_leaf() {
         eprintln!("skipped: needs root (PID namespaces)");
         return;
     }
-    if tether::sys::os::cgroup::mount_point().is_none() {
+    if common::sys::cgroup::mount_point().is_none() {
         eprintln!("skipped: no cgroup v2");
         return;
     }

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use tether::inspect::{get, snapshot, Field, FieldSet, Query};
+use tether::inspect::{get, snapshot, Field, FieldSet, Filter, Query};
 use tether::ProcessIdentity;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -41,11 +41,7 @@ fn main() {
     let mut count = 0;
     for _ in 0..(rounds / 10).max(5) {
         let t = Instant::now();
-        let all = snapshot(&Query {
-            fields,
-            ..Default::default()
-        })
-        .expect("snapshot");
+        let all = snapshot(&Query::new(fields, Filter::default())).expect("snapshot");
         snap_ms.push(t.elapsed().as_secs_f64() * 1e3);
         count = all.len();
     }

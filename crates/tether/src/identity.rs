@@ -37,6 +37,7 @@ pub struct ProcessIdentity {
 /// The answer of [`ProcessIdentity::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum IdentityCheck {
     /// The process is the one the identity was taken from, and it is alive (or a zombie).
     Same,
@@ -220,6 +221,34 @@ impl FromStr for ProcessIdentity {
             boot_id,
             pidfs_inode,
         })
+    }
+}
+
+/// Serialising identities held by records in their string form (`PID:START:BOOT8[:INODE]`),
+/// as the JSON reports carry them.
+pub(crate) mod serde_string {
+    use super::ProcessIdentity;
+
+    /// `None` as `null`.
+    pub fn option<S: serde::Serializer>(
+        id: &Option<ProcessIdentity>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.collect_str(id),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// `None` as an empty string.
+    pub fn or_empty<S: serde::Serializer>(
+        id: &Option<ProcessIdentity>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.collect_str(id),
+            None => s.serialize_str(""),
+        }
     }
 }
 

@@ -8,20 +8,26 @@
 //! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
-//! - [`run`]: run with a time limit, the GNU `timeout` contract.
+//! - [`run`]: run with a time limit, the GNU `timeout` contract;
+//! - [`limits`]: process limits a caller may want to raise first (open files).
+//!
+//! The library returns typed values and never prints or exits; the JSON reports of the command
+//! line tool (and of the C ABI and bindings) live one layer up, in the `tether-report` crate.
+
+#![warn(missing_debug_implementations)]
 
 pub mod contain;
 pub mod duration;
 pub mod error;
 pub mod identity;
 pub mod inspect;
+pub mod limits;
 pub mod net;
 pub mod ready;
-pub mod report;
 pub mod run;
 pub mod signal;
 pub mod size;
-pub mod sys;
+mod sys;
 pub mod terminate;
 pub mod wait;
 

@@ -21,21 +21,19 @@
 //! so that a command reading the terminal from the background stops alone and the time limit
 //! still applies (the command gets them as they were).
 //!
-//! In the report, signal 0 is named `EXIT` (as `kill -l 0` and GNU's `-v` name it), with
-//! `delivered_to` 0.
+//! Signal 0 is a [`SentSignal`] with `signal: None` and `delivered_to` 0; [`signal_name`] names
+//! it `EXIT` (as `kill -l 0` and GNU's `-v` name it), as the JSON report does.
 //!
 //! The library prints nothing: what happens is reported through [`RunEvent`]s (GNU's `-v`
-//! lines) and the returned [`RunReport`]; the caller formats and exits.
+//! lines) and the returned [`RunOutcome`]; the caller formats and exits.
 
+use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 pub use crate::contain::ChildSignals;
 use crate::contain::{spawn, ContainMode, Contained, Containment, SpawnSpec, DEFAULT_DEATH_GRACE};
-use crate::error::{Error, Result};
-use crate::report::Report;
+use crate::error::{strip_os_error, Error, Result};
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
 use crate::sys::os::supervise::{self as sysproc, SignalFd, SUPERVISED_SIGNALS};
@@ -52,8 +50,9 @@ pub const EXIT_CANNOT_INVOKE: i32 = 126;
 /// The command was not found.
 pub const EXIT_ENOENT: i32 = 127;
 
-/// Options of [`run`].
+/// Options of [`run`]: start from [`RunOptions::new`] and set what differs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunOptions {
     /// What to start; `spec.mode` is the containment (ignored with `foreground`).
     pub spec: SpawnSpec,
@@ -98,6 +97,7 @@ impl RunOptions {
 
 /// Why a signal is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendReason {
     /// The time limit passed (or a SIGALRM was received).
     Timeout,
@@ -120,6 +120,7 @@ impl SendReason {
 
 /// Something `run` does, reported as it happens (GNU `timeout -v` prints one line for each).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RunEvent {
     /// A signal is about to be sent to the command (its tree, when contained).
     Sending {
@@ -135,24 +136,26 @@ pub fn signal_name(signal: Option<Signal>) -> String {
     signal.map_or_else(|| "EXIT".to_string(), Signal::name)
 }
 
-/// One signal run sent.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+/// One signal `run` sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SentSignal {
-    /// Name without `SIG`.
-    pub signal: String,
-    /// `timeout`, `kill_after` or `forwarded`.
-    pub reason: String,
-    /// Milliseconds after the start.
-    pub at_ms: u64,
+    /// The signal; `None` is signal 0 (nothing was sent).
+    pub signal: Option<Signal>,
+    /// Why it was sent.
+    pub reason: SendReason,
+    /// When, after the start.
+    pub at: Duration,
     /// How many processes it was delivered to.
     pub delivered_to: usize,
 }
 
-/// `tether run --json`: what happened.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct RunReport {
+/// What [`run`] did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RunOutcome {
     /// The command line.
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
     /// PID of the command, once started.
     pub pid: Option<u32>,
     /// Containment used.
@@ -169,22 +172,19 @@ pub struct RunReport {
     pub leftovers_killed: Vec<u32>,
     /// The exit code a shell sees (GNU `timeout` semantics).
     pub exit_code: i32,
-    /// When set, run passes on a death by this signal (as GNU re-raises it): the process
+    /// When set, run passes on a death by this signal number (as GNU re-raises it): the process
     /// should end by it, and a shell sees `128 + exit_signal` = `exit_code`.
     pub exit_signal: Option<i32>,
-    /// run's own error, for 125/126/127.
-    pub error: Option<String>,
-    /// Wall time in milliseconds.
-    pub elapsed_ms: u64,
+    /// run's own error, for 125/126/127 (for 126/127, the message names the OS error in words
+    /// only, as GNU's does).
+    pub error: Option<Error>,
+    /// Wall time.
+    pub elapsed: Duration,
 }
 
-impl Report for RunReport {
-    const SCHEMA: &'static str = "tether.run/v1";
-}
-
-impl RunReport {
-    fn failed(command: Vec<String>, code: i32, msg: String, began: Instant) -> RunReport {
-        RunReport {
+impl RunOutcome {
+    fn failed(command: Vec<OsString>, code: i32, error: Error, began: Instant) -> RunOutcome {
+        RunOutcome {
             command,
             pid: None,
             containment: None,
@@ -195,46 +195,36 @@ impl RunReport {
             leftovers_killed: Vec::new(),
             exit_code: code,
             exit_signal: None,
-            error: Some(msg),
-            elapsed_ms: began.elapsed().as_millis() as u64,
+            error: Some(error),
+            elapsed: began.elapsed(),
         }
     }
 }
 
 /// Make the calling process die of `sig`, as GNU `timeout` passes on a command's death by a
-/// signal ([`RunReport::exit_signal`]): the default action is restored, core dumps of this
+/// signal ([`RunOutcome::exit_signal`]): the default action is restored, core dumps of this
 /// process are disabled, the signal is unblocked and raised. Returns only if that did not end
 /// the process (e.g. as PID 1 of a namespace, which default actions do not end): the caller
 /// then exits with `128 + sig`. For a command-line front end; the library never calls it.
+/// See [`RunOutcome::exit_signal`].
 pub fn raise_exit_signal(sig: i32) {
     sysproc::die_by_signal(sig);
 }
 
-fn strip_os_error(msg: &str) -> String {
-    match msg.rfind(" (os error ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
 /// Run the command. Never fails: run's own errors become exit code 125 (126/127 for a command
-/// that cannot be run), with the message in `error`.
-pub fn run(opts: &RunOptions) -> RunReport {
+/// that cannot be run), with the error in [`RunOutcome::error`].
+pub fn run(opts: &RunOptions) -> RunOutcome {
     run_with_events(opts, &mut |_| {})
 }
 
 /// [`run`], calling `on_event` as things happen (before each signal is sent), e.g. to print
 /// GNU `timeout -v` lines at the moment they apply.
-pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -> RunReport {
+pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -> RunOutcome {
     let began = Instant::now();
-    let command: Vec<String> = opts
-        .spec
-        .argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let command = opts.spec.argv.clone();
     if command.is_empty() {
-        return RunReport::failed(command, EXIT_CANCELED, "missing command".into(), began);
+        let e = Error::invalid("missing command");
+        return RunOutcome::failed(command, EXIT_CANCELED, e, began);
     }
     let mut spec = opts.spec.clone();
     if opts.foreground {
@@ -254,8 +244,8 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
         match SignalFd::new(&state.forwarded) {
             Ok(s) => Some(s),
             Err(e) => {
-                let msg = format!("blocking signals: {e}");
-                return RunReport::failed(command, EXIT_CANCELED, msg, began);
+                let e = Error::from_io("blocking signals", &e);
+                return RunOutcome::failed(command, EXIT_CANCELED, e, began);
             }
         }
     } else {
@@ -264,7 +254,6 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     let mut c = match spawn(&spec) {
         Ok(c) => c,
         Err(e) => {
-            let msg = strip_os_error(e.error.message());
             let code = if e.not_found {
                 EXIT_ENOENT
             } else if e.error.message().contains("failed to run command") {
@@ -275,7 +264,8 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             if let Some(s) = sigfd {
                 s.keep_blocked();
             }
-            return RunReport::failed(command, code, msg, began);
+            let msg = strip_os_error(e.error.message()).to_string();
+            return RunOutcome::failed(command, code, e.error.with_message(msg), began);
         }
     };
     if opts.adopt_children {
@@ -283,7 +273,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     }
     // A tether run inside this one looks after its own tree, as nested GNU timeouts do.
     c.tree().set_delegate_nested_runs(true);
-    let report = RunReport {
+    let outcome = RunOutcome {
         command,
         pid: Some(c.pid()),
         containment: Some(c.containment().clone()),
@@ -295,12 +285,12 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
         exit_code: 0,
         exit_signal: None,
         error: None,
-        elapsed_ms: 0,
+        elapsed: Duration::ZERO,
     };
     let mut r = Runner {
         opts,
         contained: !opts.foreground,
-        report,
+        outcome,
         began,
         kill_after: opts.kill_after.filter(|k| !k.is_zero()),
         kill_deadline: None,
@@ -320,7 +310,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             Err(_) => break None,
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| !r.report.timed_out && now >= d) {
+        if deadline.is_some_and(|d| !r.outcome.timed_out && now >= d) {
             r.time_out(&mut c);
             continue;
         }
@@ -328,7 +318,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             r.kill_after_passed(&mut c);
             continue;
         }
-        let next = [deadline.filter(|_| !r.report.timed_out), r.kill_deadline]
+        let next = [deadline.filter(|_| !r.outcome.timed_out), r.kill_deadline]
             .into_iter()
             .flatten()
             .min();
@@ -340,7 +330,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             Ok(r) => r,
             Err(e) => {
                 // Cannot wait any more: end the tree (below) and fail with 125.
-                r.report.error = Some(format!("waiting for the command: {e}"));
+                r.outcome.error = Some(Error::from_io("waiting for the command", &e));
                 break None;
             }
         };
@@ -353,13 +343,13 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
             }
         }
     };
-    let mut report = r.finish(c, exit);
+    let mut outcome = r.finish(c, exit);
     drop(state);
     if let Some(s) = sigfd {
         s.keep_blocked();
     }
-    report.elapsed_ms = began.elapsed().as_millis() as u64;
-    report
+    outcome.elapsed = began.elapsed();
+    outcome
 }
 
 /// The signal dispositions `run` changes in this process while the command runs, restored
@@ -435,7 +425,7 @@ impl Drop for SignalState {
 struct Runner<'a> {
     opts: &'a RunOptions,
     contained: bool,
-    report: RunReport,
+    outcome: RunOutcome,
     began: Instant,
     /// The kill-after period, until it is started.
     kill_after: Option<Duration>,
@@ -447,12 +437,12 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// The limit passed, or a SIGALRM was received (GNU reads both the same way).
     fn time_out(&mut self, c: &mut Contained) {
-        if self.report.timed_out && self.kill_deadline.is_some() {
+        if self.outcome.timed_out && self.kill_deadline.is_some() {
             // GNU's next alarm after the first is the KILL of `-k`.
             self.kill_after_passed(c);
             return;
         }
-        self.report.timed_out = true;
+        self.outcome.timed_out = true;
         if self.opts.signal == Some(Signal::KILL) {
             self.sent_kill = true;
         }
@@ -470,7 +460,7 @@ impl Runner<'_> {
     fn kill_after_passed(&mut self, c: &mut Contained) {
         self.kill_deadline = None;
         self.sent_kill = true;
-        self.report.escalated = true;
+        self.outcome.escalated = true;
         self.send(c, Some(Signal::KILL), SendReason::KillAfter, false);
     }
 
@@ -512,28 +502,28 @@ impl Runner<'_> {
             Some(sig) if self.contained => send_to_tree(c, sig, cont),
             Some(sig) => usize::from(pidfd::send_signal(c.pidfd().as_fd(), sig.number()).is_ok()),
         };
-        self.report.signals.push(SentSignal {
-            signal: signal_name(sig),
-            reason: reason.as_str().into(),
-            at_ms: self.began.elapsed().as_millis() as u64,
+        self.outcome.signals.push(SentSignal {
+            signal: sig,
+            reason,
+            at: self.began.elapsed(),
             delivered_to: delivered,
         });
     }
 
     /// GNU's exit logic, once the command is gone: end what is left of the tree and decide the
     /// exit code.
-    fn finish(self, mut c: Contained, exit: Option<ExitInfo>) -> RunReport {
-        let mut report = self.report;
-        report.child_exit = exit;
+    fn finish(self, mut c: Contained, exit: Option<ExitInfo>) -> RunOutcome {
+        let mut outcome = self.outcome;
+        outcome.child_exit = exit;
         if self.contained {
-            report.leftovers_killed = c.end_tree().unwrap_or_default();
+            outcome.leftovers_killed = c.end_tree().unwrap_or_default();
         }
         drop(c);
         if self.sent_kill && self.contained {
             // GNU sends KILL to its own process group, itself included: the shell sees 137.
-            report.exit_code = 128 + libc::SIGKILL;
-            report.exit_signal = Some(libc::SIGKILL);
-            return report;
+            outcome.exit_code = 128 + libc::SIGKILL;
+            outcome.exit_signal = Some(libc::SIGKILL);
+            return outcome;
         }
         let mut preserve = self.opts.preserve_status;
         let status = match exit {
@@ -541,22 +531,22 @@ impl Runner<'_> {
             Some(ExitInfo {
                 signal: Some(s), ..
             }) => {
-                if !report.timed_out {
-                    report.exit_signal = Some(s);
+                if !outcome.timed_out {
+                    outcome.exit_signal = Some(s);
                 }
-                if report.timed_out && s == libc::SIGKILL {
+                if outcome.timed_out && s == libc::SIGKILL {
                     preserve = true;
                 }
                 128 + s
             }
             _ => EXIT_CANCELED,
         };
-        report.exit_code = if report.timed_out && !preserve {
+        outcome.exit_code = if outcome.timed_out && !preserve {
             EXIT_TIMEDOUT
         } else {
             status
         };
-        report
+        outcome
     }
 }
 
@@ -595,7 +585,7 @@ pub fn parse_timeout(s: &str) -> Result<Duration> {
 
 /// Parse a `-s` signal as GNU `timeout` does: a name with or without `SIG` in any case
 /// (`TERM`, `sigkill`, `RTMIN+2`), a number, or a shell exit status (`143` is TERM: values
-/// above 128 are masked as shells report them). `0`, `EXIT` and `SIGEXIT` are signal 0,
+/// above 128 are masked as shells outcome them). `0`, `EXIT` and `SIGEXIT` are signal 0,
 /// returned as `None` (nothing is sent). The error is GNU's message.
 ///
 /// ```
@@ -670,7 +660,7 @@ mod tests {
         assert_eq!(r.exit_code, 124);
         assert!(r.timed_out && !r.escalated);
         assert_eq!(r.child_exit.unwrap().signal, Some(libc::SIGTERM));
-        assert!(r.elapsed_ms < 5000, "{}", r.elapsed_ms);
+        assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
     }
 
     #[test]

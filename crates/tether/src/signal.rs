@@ -174,6 +174,7 @@ impl FromStr for Signal {
 
 /// What a signal is sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Target {
     /// A bare PID: its identity is taken when the batch is validated.
     Pid(u32),
@@ -240,6 +241,7 @@ impl Target {
 
 /// What [`Target::resolve`] found.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Resolved {
     /// The process runs (or is an unreaped zombie): a pidfd on it and its verified identity.
     Alive(OwnedFd, ProcessIdentity),
@@ -376,7 +378,7 @@ pub fn rail_reason(target: &Target) -> Option<String> {
 /// The one rail check of every operation that acts on processes (`kill`, `stop`, stop by port):
 /// unless `force`, the first target behind a rail is a `Refused` error saying why, before
 /// anything was done to any of them.
-pub fn check_rails(targets: &[Target], force: bool) -> Result<()> {
+pub(crate) fn check_rails(targets: &[Target], force: bool) -> Result<()> {
     if force {
         return Ok(());
     }
@@ -389,8 +391,9 @@ pub fn check_rails(targets: &[Target], force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Options of a signal batch.
+/// Options of a signal batch: start from [`SendOptions::default`] and set what differs.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SendOptions {
     /// Override the forceable rails (see [`Rails`]).
     pub force: bool,
@@ -401,22 +404,24 @@ pub struct SendOptions {
 }
 
 /// What happened to one target of a batch.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendOutcome {
     /// The PID (or process group id) signalled.
     pub pid: u32,
     /// Whether the target was a process group.
     pub group: bool,
     /// The identity verified before sending (for groups: of the leader, when there is one).
-    pub identity: Option<String>,
-    /// `sent`, `would_send` (dry run), `gone` (exited between validation and sending) or
-    /// `exists` (signal 0: the process exists; nothing was sent).
+    pub identity: Option<ProcessIdentity>,
+    /// Sent, would send (dry run), gone (exited between validation and sending) or exists
+    /// (signal 0: the process exists; nothing was sent).
     pub outcome: SendState,
 }
 
 /// See [`SendOutcome::outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SendState {
     /// The kernel accepted the signal.
     Sent,
@@ -477,7 +482,7 @@ fn outcome_of(v: Validated, outcome: SendState) -> SendOutcome {
     SendOutcome {
         pid: v.target.pid(),
         group: matches!(v.target, Target::Group(_)),
-        identity: v.identity.map(|i| i.to_string()),
+        identity: v.identity,
         outcome,
     }
 }

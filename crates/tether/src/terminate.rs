@@ -6,17 +6,16 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::contain::{Containment, Hold, Mechanism, Strength, Tree, TreeWait};
+use crate::contain::{Containment, Descendants, Hold, Mechanism, Strength, Tree, TreeWait};
 use crate::error::{Error, ErrorKind, Result};
-use crate::report::Report;
+use crate::identity::ProcessIdentity;
 use crate::signal::{check_rails, validate_pid, Resolved, Signal, Target};
 use crate::sys::os::proc::ProcReader;
-use crate::sys::os::{cgroup, family, pidfd, supervise as sysproc};
+use crate::sys::os::{cgroup, family, pidfd};
 
-/// Options of [`stop`].
+/// Options of [`stop`]: start from [`StopOptions::default`] and set what differs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct StopOptions {
     /// The graceful signal (default TERM).
     pub signal: Signal,
@@ -42,23 +41,24 @@ impl Default for StopOptions {
     }
 }
 
-/// `tether stop --json`: what was done to the tree.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct StopReport {
+/// What [`stop`] did to the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopOutcome {
     /// The target PID.
     pub pid: u32,
     /// Its identity, verified before anything was sent.
-    pub identity: Option<String>,
+    pub identity: Option<ProcessIdentity>,
     /// The target was gone before anything was done (stopping it is then a success).
     pub already_gone: bool,
     /// How the tree was found and held.
     pub containment: Containment,
-    /// `frozen` (cgroup freezer), `stopped` (SIGSTOP) or `none`.
-    pub held_by: String,
-    /// Graceful signal, without `SIG`.
-    pub signal: String,
-    /// Kill signal, without `SIG`.
-    pub kill_signal: String,
+    /// How the tree was held still while it was signalled.
+    pub held: Hold,
+    /// The graceful signal.
+    pub signal: Signal,
+    /// The kill signal.
+    pub kill_signal: Signal,
     /// Every PID the graceful signal was delivered to.
     pub signalled: Vec<u32>,
     /// PIDs still alive when the grace ended.
@@ -67,30 +67,21 @@ pub struct StopReport {
     pub escalated: bool,
     /// PIDs still alive when `stop` returned (normally empty).
     pub remaining: Vec<u32>,
-    /// Grace period in milliseconds.
-    pub grace_ms: u64,
-    /// Time taken, in milliseconds.
-    pub elapsed_ms: u64,
-}
-
-impl Report for StopReport {
-    const SCHEMA: &'static str = "tether.stop/v1";
-}
-
-fn held_name(h: Hold) -> &'static str {
-    match h {
-        Hold::Frozen => "frozen",
-        Hold::Stopped => "stopped",
-        Hold::None => "none",
-    }
+    /// The grace period.
+    pub grace: Duration,
+    /// Time taken.
+    pub elapsed: Duration,
 }
 
 /// Stop `target` and its tree. Idempotent: a target that existed and is gone (an identity whose
 /// process exited) is a success with `already_gone`. Refused before anything is done: a target
-/// behind the rails unless `force` ([`check_rails`]), a bare PID that names no process
+/// behind the rails unless `force` ([`crate::signal::Rails`]), a bare PID that names no process
 /// (`NotFound`), a stale identity (`IdentityMismatch`), a process this caller may not signal
 /// (`PermissionDenied`).
-pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
+///
+/// Every member of the tree is held by a pidfd while it is ended: for trees larger than the
+/// open-files limit allows, raise it first ([`crate::limits::raise_open_files`]).
+pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
     let began = Instant::now();
     let pid = target.pid();
     validate_pid(pid as i64)?;
@@ -100,7 +91,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
         ));
     }
     check_rails(std::slice::from_ref(target), opts.force)?;
-    let mut report = StopReport {
+    let mut done = StopOutcome {
         pid,
         identity: None,
         already_gone: false,
@@ -111,34 +102,33 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
             pgid: None,
             fallback_reason: None,
         },
-        held_by: "none".into(),
-        signal: opts.signal.name(),
-        kill_signal: opts.kill_signal.name(),
+        held: Hold::None,
+        signal: opts.signal,
+        kill_signal: opts.kill_signal,
         signalled: Vec::new(),
         survivors: Vec::new(),
         escalated: false,
         remaining: Vec::new(),
-        grace_ms: opts.grace.as_millis() as u64,
-        elapsed_ms: 0,
+        grace: opts.grace,
+        elapsed: Duration::ZERO,
     };
     // A bare PID that names no process is an error (a mistyped PID must not pass); a process
     // that existed and is gone now is stopped already.
     let (fd, id) = match target.resolve()? {
         Resolved::Alive(fd, id) => (fd, id),
         Resolved::Gone => {
-            report.already_gone = true;
-            report.elapsed_ms = began.elapsed().as_millis() as u64;
-            return Ok(report);
+            done.already_gone = true;
+            done.elapsed = began.elapsed();
+            return Ok(done);
         }
     };
     // Permission first: a process of another user is refused before anything is held or sent.
     if !pidfd::may_signal(fd.as_fd(), pid)? {
-        report.already_gone = true;
-        report.elapsed_ms = began.elapsed().as_millis() as u64;
-        return Ok(report);
+        done.already_gone = true;
+        done.elapsed = began.elapsed();
+        return Ok(done);
     }
-    report.identity = Some(id.to_string());
-    sysproc::raise_nofile_limit();
+    done.identity = Some(id);
 
     let st = ProcReader::new()
         .and_then(|mut r| r.stat(pid))
@@ -146,14 +136,14 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     let st = match st {
         Ok(s) => s,
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            report.already_gone = true;
-            return Ok(report);
+            done.already_gone = true;
+            return Ok(done);
         }
         Err(e) => return Err(e),
     };
     if !pidfd::is_alive(fd.as_fd())? {
-        report.already_gone = true;
-        return Ok(report);
+        done.already_gone = true;
+        return Ok(done);
     }
     let pgid = (st.pgrp == pid as i32).then_some(pid);
     let sid = (st.session == pid as i32).then_some(pid);
@@ -161,7 +151,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
     // target's cgroup holds nothing but them and its group and session, the cgroup is the tree;
     // otherwise the members of the group or session it leads that are not descendants are found
     // by the one pass over /proc.
-    let mut tree = Tree::new(pid, Some(fd), None, None, true);
+    let mut tree = Tree::new(pid, Some(fd), None, None, Descendants::Included);
     tree.set_group_and_session(pgid, sid);
     tree.collect()?;
     let owned = owned_cgroup(pid, pgid, sid, tree.seen());
@@ -173,7 +163,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
         }
         None => {}
     }
-    report.containment = match &owned {
+    done.containment = match &owned {
         Some((rel, _)) => Containment {
             mechanism: Mechanism::Cgroup,
             strength: Strength::KernelEnforced,
@@ -205,22 +195,28 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopReport> {
             remove_dead_leaves(dir);
         }
     }
-    report.held_by = held_name(outcome.held).into();
-    report.signalled = outcome.signalled;
-    report.survivors = outcome.survivors;
-    report.escalated = outcome.escalated;
-    report.remaining = outcome.remaining;
-    report.elapsed_ms = began.elapsed().as_millis() as u64;
-    Ok(report)
+    done.held = outcome.held;
+    done.signalled = outcome.signalled;
+    done.survivors = outcome.survivors;
+    done.escalated = outcome.escalated;
+    done.remaining = outcome.remaining;
+    done.elapsed = began.elapsed();
+    Ok(done)
 }
 
 /// The result of [`terminate_tree`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TreeOutcome {
+    /// How the tree was held still while the graceful signal was sent.
     pub held: Hold,
+    /// Every PID the graceful signal was delivered to.
     pub signalled: Vec<u32>,
+    /// PIDs still alive when the grace ended.
     pub survivors: Vec<u32>,
+    /// Whether the kill signal was sent.
     pub escalated: bool,
+    /// PIDs still alive at the end.
     pub remaining: Vec<u32>,
 }
 

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::report::Report;
+use crate::identity::ProcessIdentity;
 use crate::signal::{Resolved, Target};
 use crate::sys::os::pidfd;
-use crate::sys::os::supervise::{self as sysproc, RawExit};
+use crate::sys::os::supervise::{self as sysproc, Hang, RawExit, Reap};
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -53,56 +53,70 @@ impl From<RawExit> for ExitInfo {
     }
 }
 
-/// `tether wait --json` with one target: what the wait found. With several targets, one of
-/// these per target, under `targets` of `tether.wait-many/v1`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct WaitReport {
+/// What a wait found for one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitOutcome {
     /// The PID waited for.
     pub pid: u32,
     /// Its identity, when it was alive at the start of the wait.
-    pub identity: Option<String>,
-    /// It existed but was gone before the wait began (an identity whose process had exited, or
-    /// a PID whose process exited while it was being identified).
-    pub already_gone: bool,
-    /// It is gone now.
-    pub exited: bool,
+    pub identity: Option<ProcessIdentity>,
+    /// How the wait ended for it.
+    pub state: WaitState,
+    /// Time spent waiting for it: until it exited, or until the wait timed out (zero when it
+    /// was gone before the wait began, or still running when a wait for any target ended).
+    pub waited: Duration,
+}
+
+/// How a wait ended for one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitState {
+    /// It existed but was gone before the wait began (an identity whose process had exited,
+    /// or a PID whose process exited while it was being identified).
+    AlreadyGone,
+    /// It exited during the wait.
+    Exited(ExitStatus),
     /// The timeout passed while it was still alive.
-    pub timed_out: bool,
-    /// Its exit status, where the kernel gives it (own children only); `null` otherwise.
-    pub exit: Option<ExitInfo>,
-    /// Why `exit` is null, when it is.
-    pub exit_unknown_reason: Option<String>,
-    /// Time spent waiting for it, in milliseconds (until it exited, or until the wait ended).
-    pub waited_ms: u64,
-    /// How the exit was observed: always `pidfd` (poll on a pidfd; no polling loop).
-    pub mechanism: String,
+    TimedOut,
+    /// Still running when the wait ended because another target exited ([`WaitMode::Any`]).
+    Running,
 }
 
-impl Report for WaitReport {
-    const SCHEMA: &'static str = "tether.wait/v1";
+/// The exit status of a process that exited during a wait, as far as the kernel tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// How it ended (the kernel tells the parent only: our own children).
+    Known(ExitInfo),
+    /// Not a child of this process: the kernel reports exit status only to the parent.
+    NotAChild,
+    /// The exit was not yet reported.
+    NotYetReported,
 }
 
-impl WaitReport {
-    fn new(pid: u32) -> Self {
-        WaitReport {
-            pid,
-            identity: None,
-            already_gone: false,
-            exited: false,
-            timed_out: false,
-            exit: None,
-            exit_unknown_reason: None,
-            waited_ms: 0,
-            mechanism: MECHANISM.into(),
+impl WaitOutcome {
+    /// It is gone: it exited during the wait, or before it began.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, WaitState::AlreadyGone | WaitState::Exited(_))
+    }
+    /// The timeout passed while it was still alive.
+    pub fn timed_out(&self) -> bool {
+        self.state == WaitState::TimedOut
+    }
+    /// How it ended, when the kernel said.
+    pub fn exit(&self) -> Option<ExitInfo> {
+        match self.state {
+            WaitState::Exited(ExitStatus::Known(e)) => Some(e),
+            _ => None,
         }
     }
 }
 
-const MECHANISM: &str = "pidfd";
-
 /// When a wait on several targets is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum WaitMode {
     /// When every target has exited (as `pidwait` and the shell's `wait` do).
     #[default]
@@ -111,34 +125,29 @@ pub enum WaitMode {
     Any,
 }
 
-/// `tether wait --json` with several targets.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct WaitManyReport {
-    /// `all` or `any`.
+/// What a wait on several processes found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitManyOutcome {
+    /// All or any.
     pub mode: WaitMode,
-    /// One report per target, in the order given.
-    pub targets: Vec<WaitReport>,
-    /// The wait is over: every target (`all`) or at least one (`any`) has exited.
+    /// One outcome per target, in the order given.
+    pub targets: Vec<WaitOutcome>,
+    /// The wait is over: every target (`All`) or at least one (`Any`) has exited.
     pub done: bool,
     /// The timeout passed first.
     pub timed_out: bool,
-    /// Time spent waiting, in milliseconds.
-    pub waited_ms: u64,
-    /// How exits were observed: always `pidfd` (one poll over every pidfd; no polling loop).
-    pub mechanism: String,
-}
-
-impl Report for WaitManyReport {
-    const SCHEMA: &'static str = "tether.wait-many/v1";
+    /// Time spent waiting.
+    pub waited: Duration,
 }
 
 /// Wait for `target` (a PID or an identity) to exit, up to `timeout` (`None` = forever).
 ///
-/// A timeout is reported with `timed_out`, not as an error. A target that existed and is gone
-/// (an identity whose process exited) is reported `already_gone`. Errors, before any waiting:
-/// a bare PID that names no process (`NotFound`, also for a thread id), an identity whose PID
-/// now belongs to another process (`IdentityMismatch`). See [`Target::resolve`].
-pub fn wait(target: &Target, timeout: Option<Duration>) -> Result<WaitReport> {
+/// A timeout is reported as [`WaitState::TimedOut`], not as an error. A target that existed and
+/// is gone (an identity whose process exited) is [`WaitState::AlreadyGone`]. Errors, before any
+/// waiting: a bare PID that names no process (`NotFound`, also for a thread id), an identity
+/// whose PID now belongs to another process (`IdentityMismatch`). See [`Target::resolve`].
+pub fn wait(target: &Target, timeout: Option<Duration>) -> Result<WaitOutcome> {
     let mut r = wait_many(std::slice::from_ref(target), WaitMode::All, timeout)?;
     Ok(r.targets.remove(0))
 }
@@ -147,44 +156,43 @@ pub fn wait(target: &Target, timeout: Option<Duration>) -> Result<WaitReport> {
 /// has ([`WaitMode::Any`]), up to `timeout` for the whole wait. Every target is resolved before
 /// the wait begins, so a bad one fails it at once (as for [`wait`]); then it is one `poll` over
 /// all their pidfds per exit, never a scan.
+///
+/// Each target holds a pidfd while the wait lasts: for more targets than the open-files limit
+/// allows, raise it first ([`crate::limits::raise_open_files`]).
 pub fn wait_many(
     targets: &[Target],
     mode: WaitMode,
     timeout: Option<Duration>,
-) -> Result<WaitManyReport> {
+) -> Result<WaitManyOutcome> {
     if targets.is_empty() {
         return Err(Error::invalid("no process to wait for"));
     }
     let began = Instant::now();
     let deadline = timeout.map(|t| began + t);
-    if targets.len() > 64 {
-        sysproc::raise_nofile_limit();
-    }
-    let mut reports = Vec::with_capacity(targets.len());
+    let mut outcomes = Vec::with_capacity(targets.len());
     let mut fds: Vec<Option<OwnedFd>> = Vec::with_capacity(targets.len());
     for t in targets {
-        let mut r = WaitReport::new(t.pid());
-        match t.resolve()? {
-            Resolved::Alive(fd, id) => {
-                r.identity = Some(id.to_string());
-                fds.push(Some(fd));
-            }
-            Resolved::Gone => {
-                r.already_gone = true;
-                r.exited = true;
-                r.exit_unknown_reason = Some("the process was gone before the wait began".into());
-                fds.push(None);
-            }
-        }
-        reports.push(r);
+        let (identity, state, fd) = match t.resolve()? {
+            Resolved::Alive(fd, id) => (Some(id), WaitState::Running, Some(fd)),
+            Resolved::Gone => (None, WaitState::AlreadyGone, None),
+        };
+        outcomes.push(WaitOutcome {
+            pid: t.pid(),
+            identity,
+            state,
+            waited: Duration::ZERO,
+        });
+        fds.push(fd);
     }
-    let over = |reports: &[WaitReport]| match mode {
-        WaitMode::All => reports.iter().all(|r| r.exited),
-        WaitMode::Any => reports.iter().any(|r| r.exited),
+    let over = |outcomes: &[WaitOutcome]| match mode {
+        WaitMode::All => outcomes.iter().all(WaitOutcome::exited),
+        WaitMode::Any => outcomes.iter().any(WaitOutcome::exited),
     };
     let mut timed_out = false;
-    while !over(&reports) {
-        let pending: Vec<usize> = (0..reports.len()).filter(|&i| !reports[i].exited).collect();
+    while !over(&outcomes) {
+        let pending: Vec<usize> = (0..outcomes.len())
+            .filter(|&i| !outcomes[i].exited())
+            .collect();
         let polled: Vec<BorrowedFd<'_>> = pending
             .iter()
             .filter_map(|&i| fds[i].as_ref().map(|f| f.as_fd()))
@@ -193,44 +201,35 @@ pub fn wait_many(
         if !ready.contains(&true) {
             timed_out = true;
             for &i in &pending {
-                reports[i].timed_out = true;
-                reports[i].waited_ms = began.elapsed().as_millis() as u64;
+                outcomes[i].state = WaitState::TimedOut;
+                outcomes[i].waited = began.elapsed();
             }
             break;
         }
         for (k, &i) in pending.iter().enumerate() {
             if ready[k] {
                 if let Some(fd) = &fds[i] {
-                    record_exit(&mut reports[i], fd.as_fd(), began);
+                    outcomes[i].state = WaitState::Exited(exit_status(fd.as_fd()));
+                    outcomes[i].waited = began.elapsed();
                 }
             }
         }
     }
-    Ok(WaitManyReport {
+    Ok(WaitManyOutcome {
         mode,
-        done: over(&reports),
-        targets: reports,
+        done: over(&outcomes),
+        targets: outcomes,
         timed_out,
-        waited_ms: began.elapsed().as_millis() as u64,
-        mechanism: MECHANISM.into(),
+        waited: began.elapsed(),
     })
 }
 
-fn record_exit(report: &mut WaitReport, fd: BorrowedFd<'_>, began: Instant) {
-    report.exited = true;
-    report.waited_ms = began.elapsed().as_millis() as u64;
-    // WNOWAIT: read the status of our own child without reaping it from its owner.
-    match sysproc::waitid_pidfd(fd, true, true) {
-        Ok(Some(raw)) => report.exit = Some(raw.into()),
-        Ok(None) => {
-            report.exit_unknown_reason = Some("the exit was not yet reported".into());
-        }
-        Err(_) => {
-            report.exit_unknown_reason = Some(
-                "not a child of this process: the kernel reports exit status only to the parent"
-                    .into(),
-            );
-        }
+/// The status of an exited process, read without reaping it (WNOWAIT leaves that to its owner).
+fn exit_status(fd: BorrowedFd<'_>) -> ExitStatus {
+    match sysproc::waitid_pidfd(fd, Hang::NoHang, Reap::Keep) {
+        Ok(Some(raw)) => ExitStatus::Known(raw.into()),
+        Ok(None) => ExitStatus::NotYetReported,
+        Err(_) => ExitStatus::NotAChild,
     }
 }
 
@@ -253,11 +252,12 @@ mod tests {
         let mut child = piped_sh("read x; exit 3");
         let t = Target::Pid(child.id());
         let r = wait(&t, Some(Duration::from_millis(50))).unwrap();
-        assert!(r.timed_out && !r.exited && !r.already_gone);
+        assert_eq!(r.state, WaitState::TimedOut);
+        assert!(r.timed_out() && !r.exited());
         drop(child.stdin.take());
         let r = wait(&t, Some(Duration::from_secs(10))).unwrap();
-        assert!(r.exited && !r.timed_out);
-        assert_eq!(r.exit.unwrap().code, Some(3));
+        assert!(r.exited() && !r.timed_out());
+        assert_eq!(r.exit().unwrap().code, Some(3));
         // WNOWAIT left the reaping to the owner.
         assert_eq!(child.wait().unwrap().code(), Some(3));
         // Reaped, its PID names nothing: a bare PID that names no process is an error.
@@ -272,7 +272,8 @@ mod tests {
         let id = ProcessIdentity::of(child.id()).unwrap();
         child.wait().unwrap();
         let r = wait(&Target::Identity(id), None).unwrap();
-        assert!(r.already_gone && r.exited);
+        assert_eq!(r.state, WaitState::AlreadyGone);
+        assert!(r.exited() && r.identity.is_none());
     }
 
     #[test]
@@ -306,16 +307,16 @@ mod tests {
         drop(a.stdin.take());
         let r = wait_many(&targets, WaitMode::Any, Some(Duration::from_secs(20))).unwrap();
         assert!(r.done && !r.timed_out);
-        assert_eq!(r.targets[0].exit.unwrap().code, Some(4));
-        assert!(!r.targets[1].exited && !r.targets[1].timed_out);
+        assert_eq!(r.targets[0].exit().unwrap().code, Some(4));
+        assert_eq!(r.targets[1].state, WaitState::Running);
         // All, with a deadline while one still runs: timed out, and the report says which.
         let r = wait_many(&targets, WaitMode::All, Some(Duration::from_millis(50))).unwrap();
         assert!(r.timed_out && !r.done);
-        assert!(r.targets[0].exited && r.targets[1].timed_out);
+        assert!(r.targets[0].exited() && r.targets[1].timed_out());
         drop(b.stdin.take());
         let r = wait_many(&targets, WaitMode::All, Some(Duration::from_secs(20))).unwrap();
         assert!(r.done && !r.timed_out);
-        assert_eq!(r.targets[1].exit.unwrap().code, Some(5));
+        assert_eq!(r.targets[1].exit().unwrap().code, Some(5));
         a.wait().unwrap();
         b.wait().unwrap();
         // One bad target fails the whole wait before it begins.

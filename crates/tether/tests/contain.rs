@@ -42,10 +42,7 @@ impl Drop for Recorded {
         // If an assertion failed, end whatever the test left (only processes it recorded).
         for id in self.ids() {
             if let Ok(fd) = id.open() {
-                let _ = tether::sys::os::pidfd::send_signal(
-                    std::os::fd::AsFd::as_fd(&fd),
-                    libc::SIGKILL,
-                );
+                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
             }
         }
     }
@@ -66,7 +63,7 @@ fn alive(id: &ProcessIdentity) -> bool {
 }
 
 fn cgroup_available() -> bool {
-    tether::sys::os::cgroup::mount_point().is_some() && rustix::process::geteuid().is_root()
+    tether::contain::cgroup_root().is_some() && rustix::process::geteuid().is_root()
 }
 
 /// Run `script` (with `rec` defined and $F set) under a 400 ms limit in a cgroup, and assert
@@ -103,7 +100,7 @@ fn hostile_in(mode: ContainMode, script: &str, min: usize) {
         return;
     }
     assert_eq!(c.mechanism, Mechanism::Cgroup);
-    let dir = tether::sys::os::cgroup::dir_of(c.cgroup.as_deref().unwrap()).unwrap();
+    let dir = c.cgroup_dir().unwrap();
     assert!(!dir.exists(), "leaf {} not removed", dir.display());
 }
 
@@ -211,10 +208,8 @@ fn stop_ends_a_tree_it_did_not_start() {
     )
     .unwrap();
     let target = rec.ids()[0].clone();
-    let opts = tether::terminate::StopOptions {
-        grace: Duration::from_millis(300),
-        ..Default::default()
-    };
+    let mut opts = tether::terminate::StopOptions::default();
+    opts.grace = Duration::from_millis(300);
     let r = tether::terminate::stop(
         &tether::signal::Target::Identity(ProcessIdentity::of(target.pid).unwrap()),
         &opts,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::ready::{wait_for, FileOptions, HttpOptions, Outcome, Target, WaitOptions, Watch};
+use tether::ready::{wait_for, Outcome, Target, WaitOptions, Watch};
 
 /// A child process killed and reaped on drop.
 struct Kid(Child);
@@ -33,10 +33,14 @@ fn free_port() -> u16 {
 }
 
 fn opts(timeout_ms: u64) -> WaitOptions {
-    WaitOptions {
-        timeout: Some(Duration::from_millis(timeout_ms)),
-        ..Default::default()
-    }
+    let mut o = WaitOptions::default();
+    o.timeout = Some(Duration::from_millis(timeout_ms));
+    o
+}
+
+/// Fractional milliseconds to ready.
+fn ttr_ms(t: &tether::ready::TargetOutcome) -> f64 {
+    t.time_to_ready.unwrap().as_secs_f64() * 1e3
 }
 
 fn t(s: &str) -> Target {
@@ -59,7 +63,7 @@ fn tcp_ready_when_listener_opens_later() {
     let seen = Instant::now();
     let opened = rx.recv().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
-    let ttr = r.targets[0].time_to_ready_ms.unwrap();
+    let ttr = ttr_ms(&r.targets[0]);
     assert!(ttr >= 1090.0, "{ttr}");
     // The local socket-table check keeps a short cap while nothing listens: the opening is
     // seen long before a one-second backoff step would come round.
@@ -75,7 +79,7 @@ fn tcp_timeout_reports_last_error() {
     let start = Instant::now();
     let r = wait_for(vec![t(&format!(":{port}"))], &opts(300), None).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut);
-    assert!(!r.ready);
+    assert!(!r.ready());
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert!(start.elapsed() < Duration::from_millis(1500));
     let err = r.targets[0].last_error.as_deref().unwrap();
@@ -93,14 +97,12 @@ fn reverse_sees_a_port_freed() {
         thread::sleep(Duration::from_millis(200));
         drop(l);
     });
-    let o = WaitOptions {
-        reverse: true,
-        ..opts(5000)
-    };
+    let mut o = opts(5000);
+    o.reverse = true;
     let r = wait_for(vec![t(&format!("127.0.0.1:{port}"))], &o, None).unwrap();
     closer.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
-    assert!(r.targets[0].time_to_ready_ms.unwrap() >= 190.0);
+    assert!(ttr_ms(&r.targets[0]) >= 190.0);
 }
 
 /// A tiny HTTP server: answers `503` to the first `fail_first` requests, then `200 ok: ready`.
@@ -140,14 +142,9 @@ fn http_server(fail_first: usize) -> (u16, Arc<AtomicBool>, Arc<AtomicUsize>) {
 #[test]
 fn http_waits_for_an_accepted_status_and_body() {
     let (port, stop, hits) = http_server(3);
-    let o = WaitOptions {
-        http: HttpOptions {
-            body: Some(regex::Regex::new("ready").unwrap()),
-            ..Default::default()
-        },
-        interval: Duration::from_millis(50),
-        ..opts(5000)
-    };
+    let mut o = opts(5000);
+    o.http.body = Some(regex::Regex::new("ready").unwrap());
+    o.interval = Duration::from_millis(50);
     let r = wait_for(
         vec![t(&format!("http://127.0.0.1:{port}/health"))],
         &o,
@@ -158,13 +155,8 @@ fn http_waits_for_an_accepted_status_and_body() {
     assert_eq!(r.targets[0].attempts, 4);
     assert!(hits.load(Ordering::SeqCst) >= 4);
     // A status list that excludes 200 never becomes ready, and says why.
-    let o = WaitOptions {
-        http: HttpOptions {
-            status: vec![(204, 204)],
-            ..Default::default()
-        },
-        ..opts(300)
-    };
+    let mut o = opts(300);
+    o.http.status = vec![(204, 204)];
     let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/"))], &o, None).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut);
     assert_eq!(r.targets[0].last_error.as_deref(), Some("status 200"));
@@ -245,13 +237,8 @@ fn https_with_a_self_signed_certificate_fails_verification() {
         "{err}"
     );
     // Only an explicit opt-out accepts it.
-    let o = WaitOptions {
-        http: HttpOptions {
-            insecure: true,
-            ..Default::default()
-        },
-        ..opts(5000)
-    };
+    let mut o = opts(5000);
+    o.http.insecure = true;
     let r = wait_for(
         vec![t(&format!("https://localhost:{}/", srv.port))],
         &o,
@@ -276,18 +263,14 @@ fn file_appears_non_empty_and_stable() {
             writeln!(f, "chunk {i}").unwrap();
         }
     });
-    let o = WaitOptions {
-        file: FileOptions {
-            non_empty: true,
-            stable: Some(Duration::from_millis(150)),
-        },
-        ..opts(5000)
-    };
+    let mut o = opts(5000);
+    o.file.non_empty = true;
+    o.file.stable = Some(Duration::from_millis(150));
     let r = wait_for(vec![Target::File { path: path.clone() }], &o, None).unwrap();
     writer.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
     // Written until ~300 ms, then stable for 150 ms.
-    let ttr = r.targets[0].time_to_ready_ms.unwrap();
+    let ttr = ttr_ms(&r.targets[0]);
     assert!(ttr >= 400.0, "{ttr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 5);
 }
@@ -306,7 +289,7 @@ fn unix_socket_accepts_later() {
     let r = wait_for(vec![Target::Unix { path }], &opts(5000), None).unwrap();
     server.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
-    assert!(r.targets[0].time_to_ready_ms.unwrap() >= 110.0);
+    assert!(ttr_ms(&r.targets[0]) >= 110.0);
     // Woken by inotify, not polled: a handful of checks (a few more only if the server is
     // slow between bind and listen).
     assert!(r.targets[0].attempts <= 10, "{r:?}");
@@ -348,7 +331,7 @@ fn log_line_after_rotation_and_truncation() {
     .unwrap();
     writer.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
-    assert!(r.targets[0].time_to_ready_ms.unwrap() >= 300.0, "{r:?}");
+    assert!(ttr_ms(&r.targets[0]) >= 300.0, "{r:?}");
 }
 
 #[test]
@@ -379,10 +362,8 @@ fn exit_and_watched_process_death_are_fast() {
     let watched = sleeper();
     let id = tether::ProcessIdentity::of(watched.0.id()).unwrap();
     let port = free_port();
-    let o = WaitOptions {
-        watch: Some(Watch::Identity(id)),
-        ..opts(10_000)
-    };
+    let mut o = opts(10_000);
+    o.watch = Some(Watch::Identity(id));
     let w = Arc::new(std::sync::Mutex::new(Some(watched)));
     let w2 = w.clone();
     let k = thread::spawn(move || {
@@ -413,7 +394,7 @@ fn exit_waits_for_a_running_process() {
     let r = wait_for(vec![t(&format!("exit:{pid}"))], &opts(5000), None).unwrap();
     k.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
-    assert!(r.targets[0].time_to_ready_ms.unwrap() >= 140.0);
+    assert!(ttr_ms(&r.targets[0]) >= 140.0);
     assert!(r.targets[0].attempts <= 3, "pidfd-driven: {r:?}");
 }
 
@@ -490,10 +471,8 @@ fn cmd_any_and_all() {
     assert!(r.targets[0].attempts >= 2);
     // --any: one ready target is enough; all: the failing command holds it back.
     let port = free_port();
-    let any = WaitOptions {
-        any: true,
-        ..opts(2000)
-    };
+    let mut any = opts(2000);
+    any.any = true;
     let r = wait_for(vec![t("cmd:true"), t(&format!(":{port}"))], &any, None).unwrap();
     assert_eq!(r.outcome, Outcome::Ready);
     let r = wait_for(vec![t("cmd:true"), t("cmd:exit 3")], &opts(200), None).unwrap();
@@ -574,10 +553,8 @@ fn a_watched_process_that_does_not_exist_at_the_start_has_died() {
     kid.0.wait().unwrap();
     let port = free_port();
     for w in [Watch::Pid(id.pid), Watch::Identity(id.clone())] {
-        let o = WaitOptions {
-            watch: Some(w),
-            ..opts(5000)
-        };
+        let mut o = opts(5000);
+        o.watch = Some(w);
         let start = Instant::now();
         let r = wait_for(vec![t(&format!(":{port}"))], &o, None).unwrap();
         assert_eq!(r.outcome, Outcome::ProcessDied, "{r:?}");
@@ -610,17 +587,12 @@ fn recording_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
 #[test]
 fn http_method_and_headers_are_sent() {
     let (port, seen) = recording_server();
-    let o = WaitOptions {
-        http: HttpOptions {
-            method: "HEAD".into(),
-            headers: vec![
-                ("X-Probe".into(), "tether 1".into()),
-                ("Authorization".into(), "Bearer abc".into()),
-            ],
-            ..Default::default()
-        },
-        ..opts(5000)
-    };
+    let mut o = opts(5000);
+    o.http.method = "HEAD".into();
+    o.http.headers = vec![
+        ("X-Probe".into(), "tether 1".into()),
+        ("Authorization".into(), "Bearer abc".into()),
+    ];
     let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/h"))], &o, None).unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
     let req = seen.lock().unwrap()[0].to_lowercase();
@@ -642,11 +614,9 @@ fn attempt_timeout_bounds_each_request_and_says_so() {
             h2.lock().unwrap().push(c);
         }
     });
-    let o = WaitOptions {
-        attempt_timeout: Some(Duration::from_millis(150)),
-        interval: Duration::from_millis(10),
-        ..opts(1500)
-    };
+    let mut o = opts(1500);
+    o.attempt_timeout = Some(Duration::from_millis(150));
+    o.interval = Duration::from_millis(10);
     let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/"))], &o, None).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
     assert!(r.targets[0].attempts >= 3, "{r:?}");
@@ -660,11 +630,9 @@ fn attempt_timeout_bounds_each_request_and_says_so() {
         .unwrap_or_else(|| panic!("{r:?}"));
     assert!(ms <= 150, "{r:?}");
     // A command run that takes longer than the attempt timeout is killed and retried.
-    let o = WaitOptions {
-        attempt_timeout: Some(Duration::from_millis(100)),
-        interval: Duration::from_millis(10),
-        ..opts(800)
-    };
+    let mut o = opts(800);
+    o.attempt_timeout = Some(Duration::from_millis(100));
+    o.interval = Duration::from_millis(10);
     let r = wait_for(vec![t("cmd:sleep 30")], &o, None).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut, "{r:?}");
     assert!(r.targets[0].attempts >= 2, "{r:?}");

@@ -29,6 +29,8 @@ pub fn header(f: Field) -> &'static str {
         Field::Threads => "THR",
         Field::Env => "ENV",
         Field::Identity => "IDENTITY",
+        // A field added to the library after this table: its name until it gets a header.
+        _ => f.name(),
     }
 }
 
@@ -78,8 +80,8 @@ fn raw_cell(p: &ProcessInfo, f: Field) -> String {
         Field::State => or_dash(p.state.map(|s| s.letter())),
         Field::Uid => or_dash(p.uid),
         Field::User => or_dash(p.user.as_ref()),
-        Field::Start => or_dash(p.start_time_ms.map(output::timestamp)),
-        Field::Elapsed => or_dash(p.elapsed_ms.map(output::age)),
+        Field::Start => or_dash(p.start_time.map(|t| output::timestamp(unix_ms(t)))),
+        Field::Elapsed => or_dash(p.elapsed.map(|d| output::age(d.as_millis() as u64))),
         Field::Rss => or_dash(p.rss_bytes.map(output::bytes)),
         Field::Vsz => or_dash(p.vsize_bytes.map(output::bytes)),
         Field::CpuTime => or_dash(cpu_ms(p).map(output::cpu_time)),
@@ -87,11 +89,19 @@ fn raw_cell(p: &ProcessInfo, f: Field) -> String {
         Field::Threads => or_dash(p.threads),
         Field::Env => or_dash(p.environ.as_ref().map(|e| e.join(" "))),
         Field::Identity => or_dash(p.identity.as_ref()),
+        _ => "-".to_string(),
     }
 }
 
 fn cpu_ms(p: &ProcessInfo) -> Option<u64> {
-    Some(p.cpu_user_ms? + p.cpu_system_ms?)
+    Some((p.cpu_user? + p.cpu_system?).as_millis() as u64)
+}
+
+/// Unix time in milliseconds.
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 /// Order two processes by a field; absent values sort first.
@@ -112,7 +122,7 @@ pub fn compare(a: &ProcessInfo, b: &ProcessInfo, f: Field) -> Ordering {
         Field::Uid => o(a.uid, b.uid),
         Field::User => o(a.user.as_ref(), b.user.as_ref()),
         Field::Start => o(a.start_ticks, b.start_ticks),
-        Field::Elapsed => o(a.elapsed_ms, b.elapsed_ms),
+        Field::Elapsed => o(a.elapsed, b.elapsed),
         Field::Rss => o(a.rss_bytes, b.rss_bytes),
         Field::Vsz => o(a.vsize_bytes, b.vsize_bytes),
         Field::CpuTime => o(cpu_ms(a), cpu_ms(b)),
@@ -122,6 +132,11 @@ pub fn compare(a: &ProcessInfo, b: &ProcessInfo, f: Field) -> Ordering {
             a.environ.as_ref().map(Vec::len),
             b.environ.as_ref().map(Vec::len),
         ),
-        Field::Identity => o(a.identity.as_ref(), b.identity.as_ref()),
+        // As the strings the column shows.
+        Field::Identity => o(
+            a.identity.as_ref().map(ToString::to_string),
+            b.identity.as_ref().map(ToString::to_string),
+        ),
+        _ => Ordering::Equal,
     }
 }

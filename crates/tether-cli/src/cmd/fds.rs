@@ -3,6 +3,7 @@
 use tether::net::{fds, FdKind};
 use tether::signal::Target;
 use tether::Result;
+use tether_report::FdsReport;
 
 use super::ports::endpoint;
 use crate::output::{escape, print_report, Ctx, Table};
@@ -30,7 +31,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     };
     let r = fds(pid, id.as_ref(), kind)?;
     if ctx.json {
-        print_report(&r);
+        print_report(&FdsReport::from(&r));
         return Ok(0);
     }
     let mut t = Table::new(

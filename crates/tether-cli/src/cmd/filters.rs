@@ -127,26 +127,26 @@ impl FilterArgs {
                 return Err(Error::invalid(format!("bad --min-cpu '{c}'")));
             }
         }
-        Ok(Filter {
-            pids,
-            name,
-            cmdline: self.cmdline.as_deref().map(regex).transpose()?,
-            uid: self.user.as_deref().map(parse_user).transpose()?,
-            ppid: int("--ppid", &self.ppid)?.map(|n| n as u32),
-            pgid: int("--pgid", &self.pgid)?.map(|n| n as i32),
-            sid: int("--sid", &self.sid)?.map(|n| n as i32),
-            states,
-            min_cpu_percent: self.min_cpu,
-            min_rss_bytes: self
-                .min_mem
-                .as_deref()
-                .map(tether::size::parse_size)
-                .transpose()?,
-            min_age_ms: self
-                .min_age
-                .as_deref()
-                .map(|d| tether::duration::parse_duration(d).map(|d| d.as_millis() as u64))
-                .transpose()?,
-        })
+        let mut f = Filter::default();
+        f.pids = pids;
+        f.name = name;
+        f.cmdline = self.cmdline.as_deref().map(regex).transpose()?;
+        f.uid = self.user.as_deref().map(parse_user).transpose()?;
+        f.ppid = int("--ppid", &self.ppid)?.map(|n| n as u32);
+        f.pgid = int("--pgid", &self.pgid)?.map(|n| n as i32);
+        f.sid = int("--sid", &self.sid)?.map(|n| n as i32);
+        f.states = states;
+        f.min_cpu_percent = self.min_cpu;
+        f.min_rss_bytes = self
+            .min_mem
+            .as_deref()
+            .map(tether::size::parse_size)
+            .transpose()?;
+        f.min_age = self
+            .min_age
+            .as_deref()
+            .map(tether::duration::parse_duration)
+            .transpose()?;
+        Ok(f)
     }
 }

@@ -1,9 +1,9 @@
 //! `tether info PID|IDENTITY`: the full record of one process.
 
 use tether::inspect::{ancestors, get, Field, FieldSet};
-use tether::report::InfoReport;
 use tether::signal::{Resolved, Target};
 use tether::{Error, ErrorKind, ProcessIdentity, Result};
+use tether_report::InfoReport;
 
 use super::columns;
 use crate::output::{print_report, Ctx};
@@ -31,7 +31,7 @@ pub fn resolve(target: &str) -> Result<u32> {
     let t = Target::parse(target)?;
     match t.resolve()? {
         Resolved::Alive(_, id) => Ok(id.pid),
-        Resolved::Gone => Err(gone(&t)),
+        _ => Err(gone(&t)),
     }
 }
 
@@ -43,7 +43,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let t = Target::parse(&a.target)?;
     let (fd, pid) = match t.resolve()? {
         Resolved::Alive(fd, id) => (fd, id.pid),
-        Resolved::Gone => return Err(gone(&t)),
+        _ => return Err(gone(&t)),
     };
     let mut fields = FieldSet::standard();
     if a.env {
@@ -59,7 +59,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             format!("process {pid} exited while being read"),
         ));
     }
-    process.identity = Some(identity.to_string());
+    process.identity = Some(identity.clone());
     if let Some(note) = tether::inspect::denied_note([&process]) {
         diag!("tether: {note}");
     }
@@ -68,12 +68,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         .map(|p| p.pid)
         .collect();
     if ctx.json {
-        print_report(&InfoReport {
-            identity_string: identity.to_string(),
-            identity,
-            process,
-            ancestors,
-        });
+        print_report(&InfoReport::new(process, identity, ancestors));
         return Ok(0);
     }
     let mut lines: Vec<(&str, String)> = Vec::new();
@@ -88,7 +83,8 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         };
         lines.push((label, columns::cell(&process, f)));
     }
-    if let (Some(u), Some(s)) = (process.cpu_user_ms, process.cpu_system_ms) {
+    if let (Some(u), Some(s)) = (process.cpu_user, process.cpu_system) {
+        let (u, s) = (u.as_millis(), s.as_millis());
         lines.push(("cpu user/sys", format!("{u} ms / {s} ms")));
     }
     lines.push((

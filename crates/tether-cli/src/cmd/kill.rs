@@ -1,9 +1,9 @@
 //! `tether kill`: identity-checked signals, to explicit targets or to what filters match.
 
 use tether::inspect::{snapshot, Field, FieldSet, Query};
-use tether::report::KillReport;
-use tether::signal::{probe, send, SendOptions, SendOutcome, SendState, Signal, Target};
+use tether::signal::{probe, send, SendOptions, SendState, Signal, Target};
 use tether::{Error, Result};
+use tether_report::KillReport;
 
 use super::columns;
 use super::filters::FilterArgs;
@@ -154,7 +154,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             let t = filtered_targets(&a.filter, ctx)?;
             if t.is_empty() {
                 if ctx.json {
-                    print_report(&report(sig, &a, true, Vec::new()));
+                    print_report(&KillReport::new(sig, a.dry_run, true, &[]));
                 }
                 diag!("tether: no process matched");
                 return Ok(1);
@@ -162,11 +162,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             (t, !a.yes && sig.is_some())
         }
     };
-    let opts = SendOptions {
-        force: a.force,
-        require_exe: a.require_exe.clone(),
-        dry_run: a.dry_run || preview,
-    };
+    let mut opts = SendOptions::default();
+    opts.force = a.force;
+    opts.require_exe = a.require_exe.clone();
+    opts.dry_run = a.dry_run || preview;
     let outcomes = match sig {
         Some(sig) => send(&targets, sig, &opts)?,
         None => probe(&targets, &opts)?,
@@ -176,14 +175,14 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         .filter(|o| o.outcome == SendState::Gone)
         .count();
     if ctx.json {
-        print_report(&report(sig, &a, preview, outcomes));
+        print_report(&KillReport::new(sig, a.dry_run, preview, &outcomes));
     } else {
         let sig_name = sig.map_or("signal 0".to_string(), |s| s.to_string());
         for o in &outcomes {
             let kind = if o.group { "process group " } else { "" };
             let id = o
                 .identity
-                .as_deref()
+                .as_ref()
                 .map(|i| format!(" ({i})"))
                 .unwrap_or_default();
             match o.outcome {
@@ -192,6 +191,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                 SendState::Sent => outln!("sent {sig_name} to {kind}{}{id}", o.pid),
                 SendState::WouldSend => outln!("would send {sig_name} to {kind}{}{id}", o.pid),
                 SendState::Gone => outln!("exited before {sig_name}: {kind}{}{id}", o.pid),
+                other => outln!("{other:?}: {kind}{}{id}", o.pid),
             }
         }
         if preview {
@@ -223,16 +223,6 @@ fn list_signals(a: &Args, ctx: &Ctx) -> Result<i32> {
     super::signals::run(super::signals::Args { signals }, ctx)
 }
 
-fn report(sig: Option<Signal>, a: &Args, preview: bool, targets: Vec<SendOutcome>) -> KillReport {
-    KillReport {
-        signal: sig.map_or("0".into(), |s| s.name()),
-        signal_number: sig.map_or(0, |s| s.number()),
-        dry_run: a.dry_run,
-        preview,
-        targets,
-    }
-}
-
 fn explicit_targets(list: &[String], group: bool) -> Result<Vec<Target>> {
     list.iter()
         .map(|s| {
@@ -254,14 +244,10 @@ fn explicit_targets(list: &[String], group: bool) -> Result<Vec<Target>> {
 fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
     let fields = FieldSet::of(&[Field::Identity, Field::Name, Field::User, Field::Cmdline]);
     let me = std::process::id();
-    let list: Vec<_> = snapshot(&Query {
-        fields,
-        filter: f.to_filter()?,
-        cpu_sample: None,
-    })?
-    .into_iter()
-    .filter(|p| p.pid != me)
-    .collect();
+    let list: Vec<_> = snapshot(&Query::new(fields, f.to_filter()?))?
+        .into_iter()
+        .filter(|p| p.pid != me)
+        .collect();
     if !ctx.json && !list.is_empty() {
         let cols = [Field::Pid, Field::User, Field::Name, Field::Cmdline];
         let mut t = Table::new(
@@ -274,10 +260,11 @@ fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
         let mut err = std::io::stderr().lock();
         let _ = t.write(&mut err);
     }
-    list.into_iter()
+    Ok(list
+        .into_iter()
         .filter_map(|p| p.identity)
-        .map(|id| id.parse().map(Target::Identity))
-        .collect()
+        .map(Target::Identity)
+        .collect())
 }
 
 #[cfg(test)]

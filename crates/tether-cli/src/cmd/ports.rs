@@ -2,6 +2,7 @@
 
 use tether::net::{list, parse_port_spec, Proto, SocketEntry, SocketQuery};
 use tether::{Error, Result};
+use tether_report::PortsReport;
 
 use super::info::resolve;
 use crate::output::{escape, print_report, Ctx, Table};
@@ -74,18 +75,17 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         .iter()
         .map(|p| resolve(p))
         .collect::<Result<Vec<u32>>>()?;
-    let r = list(&SocketQuery {
-        protos,
-        all_states: a.all_states,
-        port,
-        pids,
-        no_owners: false,
-    })?;
+    let mut q = SocketQuery::default();
+    q.protos = protos;
+    q.all_states = a.all_states;
+    q.port = port;
+    q.pids = pids;
+    let r = list(&q)?;
     if let Some(n) = &r.note {
         diag!("tether: {n}");
     }
     if ctx.json {
-        print_report(&r);
+        print_report(&PortsReport::from(&r));
         return Ok(0);
     }
     print_table(&r.sockets);

@@ -1,8 +1,8 @@
 //! `tether ps`: list processes.
 
 use tether::inspect::{forest, snapshot, Field, FieldSet, Query};
-use tether::report::{PsReport, PsTreeReport};
 use tether::{Error, Result};
+use tether_report::{PsReport, PsTreeReport};
 
 use super::columns;
 use super::filters::FilterArgs;
@@ -90,11 +90,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             diag!("tether: PID {pid} is a thread of process {tgid}; ps lists processes (use --pid {tgid})");
         }
     }
-    let mut list = snapshot(&Query {
-        fields: read,
-        filter,
-        cpu_sample,
-    })?;
+    let mut q = Query::new(read, filter);
+    q.cpu_sample = cpu_sample;
+    let mut list = snapshot(&q)?;
     let denied = tether::inspect::denied_note(&list);
     if !sort.is_empty() {
         // Stable: processes equal in every key keep the snapshot's order (by PID).
@@ -114,10 +112,8 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     }
     let columns: Vec<Field> = order.into_iter().filter(|f| fields.has(*f)).collect();
     match (a.tree, ctx.json) {
-        (false, true) => print_report(&PsReport { processes: list }),
-        (true, true) => print_report(&PsTreeReport {
-            roots: forest(list),
-        }),
+        (false, true) => print_report(&PsReport::from(list)),
+        (true, true) => print_report(&PsTreeReport::from(forest(list))),
         (false, false) => {
             let mut t = Table::new(
                 columns.iter().map(|f| columns::header(*f)).collect(),

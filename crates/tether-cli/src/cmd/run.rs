@@ -3,7 +3,7 @@
 //! GNU's option syntax ([`super::run_gnu`]), `--help` and `--version`.
 //!
 //! Its own errors (usage, bad duration or signal, a report file it cannot write) exit 125, as
-//! GNU's do; the library's [`tether::run::RunReport`] decides every other exit code. This module
+//! GNU's do; the library's [`tether::run::RunOutcome`] decides every other exit code. This module
 //! formats: the `-v` lines, run's error messages, the JSON report, and ending the process the
 //! way the report says (by the command's signal, or with its code).
 
@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use tether::contain::{ContainMode, SpawnSpec};
-use tether::report::tagged;
 use tether::run::{
     parse_signal, parse_timeout, raise_exit_signal, run_with_events, signal_name, RunEvent,
-    RunOptions, RunReport, EXIT_CANCELED,
+    RunOptions, RunOutcome, EXIT_CANCELED,
 };
 use tether::signal::Signal;
+use tether_report::{tagged, ErrorReport, RunReport};
 
 use super::run_gnu::{self, Item};
 use crate::output::{self, escape, Ctx};
@@ -240,9 +240,7 @@ fn check<T>(prog: &str, r: tether::Result<T>, json: bool) {
 fn usage_error(prog: &str, msg: Option<&str>, json: bool) -> ! {
     if json {
         let text = msg.unwrap_or("missing operand");
-        output::print_report(&tether::report::ErrorReport::from(&tether::Error::invalid(
-            text,
-        )));
+        output::print_report(&ErrorReport::from(&tether::Error::invalid(text)));
     }
     if let Some(m) = msg {
         diag!("{prog}: {m}");
@@ -334,19 +332,17 @@ fn execute(inv: Invocation) -> ! {
         .unwrap_or_default();
     let mut spec = SpawnSpec::new(inv.command);
     spec.mode = mode;
-    let opts = RunOptions {
-        spec,
-        timeout,
-        signal,
-        kill_after,
-        preserve_status: c.preserve_status,
-        foreground: c.foreground,
-        forward_signals: true,
-        // The tether process owns all its children, so every orphan adopted is the tree's.
-        adopt_children: true,
-    };
+    let mut opts = RunOptions::new(spec);
+    opts.timeout = timeout;
+    opts.signal = signal;
+    opts.kill_after = kill_after;
+    opts.preserve_status = c.preserve_status;
+    opts.foreground = c.foreground;
+    opts.forward_signals = true;
+    // The tether process owns all its children, so every orphan adopted is the tree's.
+    opts.adopt_children = true;
     let verbose = c.verbose;
-    let report = run_with_events(&opts, &mut |ev| match ev {
+    let outcome = run_with_events(&opts, &mut |ev| match ev {
         RunEvent::Sending { signal, .. } if verbose => {
             // A closed or full stderr is ignored (diag!): it never ends the run.
             diag!(
@@ -357,12 +353,13 @@ fn execute(inv: Invocation) -> ! {
         }
         _ => {}
     });
-    if let Some(e) = &report.error {
-        diag!("{prog}: {}", escape(e));
+    if let Some(e) = &outcome.error {
+        diag!("{prog}: {}", escape(e.message()));
     }
-    if report.child_exit.is_some_and(|e| e.core_dumped) {
+    if outcome.child_exit.is_some_and(|e| e.core_dumped) {
         diag!("{prog}: the monitored command dumped core");
     }
+    let report = RunReport::from(&outcome);
     if let Some(sink) = sink {
         if let Err(msg) = sink.write(&report) {
             diag!("{prog}: {msg}");
@@ -371,16 +368,14 @@ fn execute(inv: Invocation) -> ! {
     if inv.json {
         output::print_report(&report);
     }
-    end_as(&report)
+    end_as(&outcome)
 }
 
 /// One of run's own failures (not a usage error): the message, a tether.error/v1 document with
 /// `--json`, exit 125.
 fn fail(prog: &str, msg: &str, json: bool) -> ! {
     if json {
-        output::print_report(&tether::report::ErrorReport::from(&tether::Error::invalid(
-            msg,
-        )));
+        output::print_report(&ErrorReport::from(&tether::Error::invalid(msg)));
     }
     diag!("{prog}: {msg}");
     output::exit(EXIT_CANCELED);
@@ -389,7 +384,7 @@ fn fail(prog: &str, msg: &str, json: bool) -> ! {
 /// End this process the way GNU `timeout` would with this result: by `exit_signal` when set
 /// (falling back to exit 128+N if the signal does not end it, as for PID 1), else with
 /// `exit_code`. Stdout is flushed first.
-fn end_as(report: &RunReport) -> ! {
+fn end_as(report: &RunOutcome) -> ! {
     // A failed write of the report is run's own failure (125), before any signal is re-raised.
     output::end_output();
     if let Some(sig) = report.exit_signal {

@@ -1,8 +1,8 @@
 //! `tether signals`: the signal table, like `kill -l`.
 
-use tether::report::{SignalEntry, SignalsReport};
 use tether::signal::Signal;
 use tether::Result;
+use tether_report::SignalsReport;
 
 use crate::output::{print_report, Ctx};
 
@@ -26,15 +26,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         a.signals.iter().map(|s| s.parse()).collect::<Result<_>>()?
     };
     if ctx.json {
-        print_report(&SignalsReport {
-            signals: list
-                .iter()
-                .map(|s| SignalEntry {
-                    number: s.number(),
-                    name: s.name(),
-                })
-                .collect(),
-        });
+        print_report(&list.iter().collect::<SignalsReport>());
     } else if a.signals.is_empty() {
         out!("{}", Signal::kill_l_table());
     } else {

@@ -3,8 +3,9 @@
 
 use tether::duration::parse_duration;
 use tether::signal::{Signal, Target};
-use tether::terminate::{stop, StopOptions, StopReport};
+use tether::terminate::{stop, StopOptions, StopOutcome};
 use tether::Result;
+use tether_report::StopReport;
 
 use crate::output::{print_report, Ctx};
 
@@ -50,20 +51,20 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let opts = StopOptions {
-        signal: a.signal.parse::<Signal>()?,
-        grace: parse_duration(&a.grace)?,
-        kill_signal: a.kill_signal.parse::<Signal>()?,
-        force: a.force,
-        ..Default::default()
-    };
+    let mut opts = StopOptions::default();
+    opts.signal = a.signal.parse::<Signal>()?;
+    opts.grace = parse_duration(&a.grace)?;
+    opts.kill_signal = a.kill_signal.parse::<Signal>()?;
+    opts.force = a.force;
+    // A huge tree is held by a pidfd per member.
+    let _ = tether::limits::raise_open_files();
     if let Some(p) = &a.port {
         return super::stop_port::run(p, &opts, ctx);
     }
     let target = Target::parse(a.target.as_deref().unwrap_or_default())?;
     let r = stop(&target, &opts)?;
     if ctx.json {
-        print_report(&r);
+        print_report(&StopReport::from(&r));
     } else {
         print_human(&r);
     }
@@ -74,7 +75,7 @@ fn list(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")
 }
 
-pub fn print_human(r: &StopReport) {
+pub fn print_human(r: &StopOutcome) {
     if r.already_gone {
         outln!("process {} has already exited; nothing to do", r.pid);
         return;
@@ -84,19 +85,19 @@ pub fn print_human(r: &StopReport) {
         r.pid,
         r.containment.mechanism,
         r.containment.strength,
-        r.held_by,
+        r.held.as_str(),
         r.signalled.len(),
-        r.signal
+        r.signal.name()
     );
     if r.escalated {
         outln!(
             "survived the grace, sent {}: {}",
-            r.kill_signal,
+            r.kill_signal.name(),
             list(&r.survivors)
         );
     }
     if !r.remaining.is_empty() {
         diag!("tether: still alive: {}", list(&r.remaining));
     }
-    outln!("done in {} ms", r.elapsed_ms);
+    outln!("done in {} ms", r.elapsed.as_millis());
 }

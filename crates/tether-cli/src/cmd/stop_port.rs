@@ -3,6 +3,7 @@
 use tether::net::{parse_port_spec, stop_port};
 use tether::terminate::StopOptions;
 use tether::Result;
+use tether_report::StopPortReport;
 
 use crate::exit;
 use crate::output::{escape, print_report, Ctx};
@@ -13,7 +14,7 @@ pub fn run(spec: &str, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
     let r = stop_port(port, proto, opts)?;
     let ok = r.stops.iter().all(|s| s.remaining.is_empty());
     if ctx.json {
-        print_report(&r);
+        print_report(&StopPortReport::from(&r));
     } else {
         let owners: Vec<String> = r
             .owners

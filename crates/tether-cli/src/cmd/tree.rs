@@ -1,8 +1,8 @@
 //! `tether tree PID`: a process and its descendants.
 
 use tether::inspect::{tree, Field, FieldSet, ProcessTree};
-use tether::report::TreeReport;
 use tether::Result;
+use tether_report::TreeReport;
 
 use super::columns;
 use crate::output::{print_report, Ctx};
@@ -37,7 +37,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         diag!("tether: {note}");
     }
     if ctx.json {
-        print_report(&TreeReport { tree: t });
+        print_report(&TreeReport::from(t));
     } else {
         let text = render_forest(std::slice::from_ref(&t), &TREE_FIELDS);
         crate::output::write_out_bytes(text.as_bytes());

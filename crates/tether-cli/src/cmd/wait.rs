@@ -2,8 +2,9 @@
 
 use tether::duration::parse_duration;
 use tether::signal::Target;
-use tether::wait::{wait_many, WaitMode, WaitReport};
+use tether::wait::{wait_many, ExitStatus, WaitMode, WaitOutcome, WaitState};
 use tether::Result;
+use tether_report::{WaitManyReport, WaitReport};
 
 use crate::output::{print_report, Ctx};
 
@@ -47,15 +48,19 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         None => None,
     };
     let mode = if a.any { WaitMode::Any } else { WaitMode::All };
-    let mut r = wait_many(&targets, mode, timeout)?;
+    if targets.len() > 64 {
+        // Every target is held by a pidfd while the wait lasts.
+        let _ = tether::limits::raise_open_files();
+    }
+    let r = wait_many(&targets, mode, timeout)?;
     let code = if r.timed_out {
         crate::exit::TIMEOUT
     } else {
         crate::exit::OK
     };
     match (ctx.json, r.targets.len()) {
-        (true, 1) => print_report(&r.targets.remove(0)),
-        (true, _) => print_report(&r),
+        (true, 1) => print_report(&WaitReport::from(&r.targets[0])),
+        (true, _) => print_report(&WaitManyReport::from(&r)),
         (false, _) => {
             for t in &r.targets {
                 outln!("{}", describe(t));
@@ -65,36 +70,32 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     Ok(code)
 }
 
-fn describe(r: &WaitReport) -> String {
-    if r.timed_out {
-        return format!(
-            "process {} is still running (timed out after {} ms)",
-            r.pid, r.waited_ms
-        );
-    }
-    if r.already_gone {
-        return format!("process {} had already exited", r.pid);
-    }
-    if !r.exited {
-        return format!("process {} is still running", r.pid);
-    }
-    match r.exit {
-        Some(e) => match (e.code, e.signal) {
-            (Some(c), _) => format!(
-                "process {} exited with code {c} after {} ms",
-                r.pid, r.waited_ms
-            ),
+fn describe(r: &WaitOutcome) -> String {
+    let ms = r.waited.as_millis();
+    let status = match r.state {
+        WaitState::TimedOut => {
+            return format!(
+                "process {} is still running (timed out after {ms} ms)",
+                r.pid
+            )
+        }
+        WaitState::AlreadyGone => return format!("process {} had already exited", r.pid),
+        WaitState::Exited(status) => status,
+        _ => return format!("process {} is still running", r.pid),
+    };
+    match status {
+        ExitStatus::Known(e) => match (e.code, e.signal) {
+            (Some(c), _) => format!("process {} exited with code {c} after {ms} ms", r.pid),
             (None, Some(s)) => format!(
-                "process {} was killed by {} after {} ms",
+                "process {} was killed by {} after {ms} ms",
                 r.pid,
                 tether::signal::Signal::from_number(s).map_or(s.to_string(), |x| x.to_string()),
-                r.waited_ms
             ),
-            _ => format!("process {} exited after {} ms", r.pid, r.waited_ms),
+            _ => format!("process {} exited after {ms} ms", r.pid),
         },
-        None => format!(
-            "process {} exited after {} ms (exit status unknown: not a child of tether)",
-            r.pid, r.waited_ms
+        _ => format!(
+            "process {} exited after {ms} ms (exit status unknown: not a child of tether)",
+            r.pid
         ),
     }
 }

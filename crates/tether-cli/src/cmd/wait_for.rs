@@ -10,9 +10,10 @@ use std::time::Duration;
 use tether::duration::parse_duration;
 use tether::ready::{
     exec, parse_header, parse_method, parse_status_ranges, wait_for_labeled, watch_pidfile,
-    FileOptions, HttpOptions, Outcome, Progress, Target, WaitForReport, WaitOptions, Watch,
+    Outcome, Progress, Target, WaitForOutcome, WaitOptions, Watch,
 };
 use tether::{Error, ErrorKind, Result};
+use tether_report::{fractional_ms, WaitForReport};
 
 use crate::exit;
 use crate::output::{escape, print_report, Ctx};
@@ -130,7 +131,7 @@ fn duration(what: &str, s: &str) -> Result<Duration> {
 
 /// Refuse options that apply to no given target (they would be ignored silently).
 fn check_applicable(a: &Args, targets: &[Target]) -> Result<()> {
-    let has = |kinds: &[&str]| targets.iter().any(|t| kinds.contains(&t.kind()));
+    let has = |kinds: &[&str]| targets.iter().any(|t| kinds.contains(&t.kind().as_str()));
     let given = |opts: &[(&str, bool)]| -> Vec<String> {
         opts.iter()
             .filter(|(_, g)| *g)
@@ -245,29 +246,23 @@ fn build_options(a: &Args, targets: &[Target], ctx: &Ctx) -> Result<WaitOptions>
         (None, Some(f)) => Some(watch_pidfile(f)?),
         (None, None) => None,
     };
-    Ok(WaitOptions {
-        timeout,
-        interval,
-        attempt_timeout,
-        any: a.any,
-        reverse: a.reverse,
-        watch,
-        http: HttpOptions {
-            status: match &a.status {
-                Some(s) => parse_status_ranges(s)?,
-                None => HttpOptions::default().status,
-            },
-            body,
-            insecure: a.insecure,
-            method,
-            headers,
-        },
-        file: FileOptions {
-            non_empty: a.non_empty,
-            stable,
-        },
-        ..Default::default()
-    })
+    let mut o = WaitOptions::default();
+    o.timeout = timeout;
+    o.interval = interval;
+    o.attempt_timeout = attempt_timeout;
+    o.any = a.any;
+    o.reverse = a.reverse;
+    o.watch = watch;
+    if let Some(s) = &a.status {
+        o.http.status = parse_status_ranges(s)?;
+    }
+    o.http.body = body;
+    o.http.insecure = a.insecure;
+    o.http.method = method;
+    o.http.headers = headers;
+    o.file.non_empty = a.non_empty;
+    o.file.stable = stable;
+    Ok(o)
 }
 
 fn plural(n: u64, one: &str) -> String {
@@ -279,18 +274,24 @@ fn plural(n: u64, one: &str) -> String {
 }
 
 /// The human lines on stderr: one per target, then why the wait ended.
-fn print_human(r: &WaitForReport, reverse: bool) {
+fn print_human(r: &WaitForOutcome, reverse: bool) {
+    let watched = || r.watched.as_ref().map_or("?".into(), Watch::to_string);
     if r.outcome == Outcome::ProcessDied && r.targets.iter().all(|t| t.attempts == 0) {
         diag!(
             "tether: the watched process {} was not running when the wait started",
-            r.watched.as_deref().unwrap_or("?")
+            watched()
         );
         return;
     }
     for t in &r.targets {
         let name = escape(&t.target);
         let tries = plural(t.attempts, "attempt");
-        match (t.ready, t.time_to_ready_ms, &t.last_error, reverse) {
+        match (
+            t.ready,
+            t.time_to_ready.map(fractional_ms),
+            &t.last_error,
+            reverse,
+        ) {
             (true, Some(ms), _, false) => diag!("{name}: ready after {ms:.1} ms"),
             (true, Some(ms), _, true) => diag!("{name}: no longer ready after {ms:.1} ms"),
             (_, _, Some(e), false) => {
@@ -301,13 +302,10 @@ fn print_human(r: &WaitForReport, reverse: bool) {
         }
     }
     match r.outcome {
-        Outcome::TimedOut => diag!("tether: timed out after {:.0} ms", r.elapsed_ms),
-        Outcome::ProcessDied => diag!(
-            "tether: the watched process {} exited first",
-            r.watched.as_deref().unwrap_or("?")
-        ),
+        Outcome::TimedOut => diag!("tether: timed out after {:.0} ms", fractional_ms(r.elapsed)),
+        Outcome::ProcessDied => diag!("tether: the watched process {} exited first", watched()),
         Outcome::Failed => diag!("tether: a target can never become ready"),
-        Outcome::Ready => {}
+        _ => {}
     }
 }
 
@@ -359,10 +357,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         Outcome::Ready => exit::OK,
         Outcome::TimedOut => exit::TIMEOUT,
         Outcome::ProcessDied => PROCESS_DIED,
-        Outcome::Failed => exit::FAILED,
+        _ => exit::FAILED,
     };
     if ctx.json {
-        print_report(&r);
+        print_report(&WaitForReport::from(&r));
     } else if !a.quiet {
         print_human(&r, a.reverse);
     }

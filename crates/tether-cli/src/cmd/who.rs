@@ -2,6 +2,7 @@
 
 use tether::net::{parse_port_spec, who};
 use tether::Result;
+use tether_report::WhoReport;
 
 use super::ports::endpoint;
 use crate::exit;
@@ -31,7 +32,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         exit::OK
     };
     if ctx.json {
-        print_report(&r);
+        print_report(&WhoReport::from(&r));
     } else if !r.owners.is_empty() {
         let mut t = Table::new(
             vec!["PID", "NAME", "PROTO", "LOCAL", "FDS", "IDENTITY"],
@@ -53,7 +54,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
                         .map(i32::to_string)
                         .collect::<Vec<_>>()
                         .join(","),
-                    o.identity.clone(),
+                    o.identity
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                 ]);
             }
         }

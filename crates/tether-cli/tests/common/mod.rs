@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod sys;
+
 /// Path of the built `tether` binary.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tether")

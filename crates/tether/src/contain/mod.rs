@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use tree::{Hold, Tree, TreeWait};
+pub use tree::{Descendants, Hold, Tree, TreeWait};
 
 use crate::error::{Error, Result};
 use crate::signal::Signal;
@@ -39,13 +39,14 @@ use crate::sys::os::cgroup::{self, Leaf};
 use crate::sys::os::pidfd;
 use crate::sys::os::spawn::{self as sysspawn, Failure, Plan, Prepared};
 pub use crate::sys::os::supervise::ChildSignals;
-use crate::sys::os::supervise::{self as sysproc, ChildSetup};
+use crate::sys::os::supervise::{self as sysproc, ChildSetup, Hang, Reap};
 use crate::sys::os::watchdog::{Watchdog, WatchdogPlan};
 use crate::wait::ExitInfo;
 
 /// Which containment a tree runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Mechanism {
     /// Its own cgroup v2 leaf.
     Cgroup,
@@ -62,6 +63,7 @@ pub enum Mechanism {
 /// How strongly the containment holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Strength {
     /// The kernel keeps every descendant inside (cgroup): no escape.
     KernelEnforced,
@@ -98,6 +100,7 @@ impl std::fmt::Display for Strength {
 
 /// The containment of a tree, as every result reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Containment {
     pub mechanism: Mechanism,
     pub strength: Strength,
@@ -109,8 +112,23 @@ pub struct Containment {
     pub fallback_reason: Option<String>,
 }
 
+impl Containment {
+    /// The cgroup's directory (under [`cgroup_root`]), when the mechanism is `cgroup`.
+    pub fn cgroup_dir(&self) -> Option<PathBuf> {
+        self.cgroup.as_deref().and_then(cgroup::dir_of)
+    }
+}
+
+/// Where cgroup v2 is mounted (usually `/sys/fs/cgroup`), or `None` when it is not: without it
+/// only [`ContainMode::Group`] containment is possible. [`Containment::cgroup`] paths are
+/// relative to it.
+pub fn cgroup_root() -> Option<&'static std::path::Path> {
+    cgroup::mount_point()
+}
+
 /// What containment to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ContainMode {
     /// The strongest available: cgroup, else session + subreaper.
     #[default]
@@ -140,6 +158,7 @@ impl std::str::FromStr for ContainMode {
 
 /// Where a standard stream of the child goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum StdioSpec {
     #[default]
     Inherit,
@@ -153,6 +172,7 @@ pub const DEFAULT_DEATH_GRACE: Duration = Duration::from_secs(1);
 
 /// What to start and how.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SpawnSpec {
     /// Program and arguments; the program is looked up in PATH.
     pub argv: Vec<OsString>,
@@ -223,6 +243,7 @@ pub struct SpawnError {
 
 /// A started, contained command. Dropping it ends whatever is left of the tree and removes the
 /// cgroup leaf; call [`Contained::end_tree`] to do so explicitly and see errors.
+#[derive(Debug)]
 pub struct Contained {
     pid: u32,
     pidfd: OwnedFd,
@@ -416,7 +437,12 @@ pub fn spawn(spec: &SpawnSpec) -> std::result::Result<Contained, SpawnError> {
         fallback_reason,
     };
     let root_fd = pidfd.try_clone().ok();
-    let mut tree = Tree::new(pid, root_fd, pgid, None, contained);
+    let descendants = if contained {
+        Descendants::Included
+    } else {
+        Descendants::Excluded
+    };
+    let mut tree = Tree::new(pid, root_fd, pgid, None, descendants);
     if let Some(l) = &leaf {
         match l.events.try_clone() {
             Ok(ev) => tree.set_cgroup_with_events(l.dir.clone(), ev),
@@ -597,7 +623,7 @@ impl Contained {
             return Ok(Some(e));
         }
         // Our own child: no watchdog, or it died and the command was reparented here.
-        match sysproc::waitid_pidfd(self.pidfd.as_fd(), true, false) {
+        match sysproc::waitid_pidfd(self.pidfd.as_fd(), Hang::NoHang, Reap::Collect) {
             Ok(Some(raw)) => {
                 let e = ExitInfo::from(raw);
                 self.exit = Some(e);

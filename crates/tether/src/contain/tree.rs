@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::signal::{send_group, Signal};
 use crate::sys::os::family::{self, Parentage};
-use crate::sys::os::{cgroup, pidfd, supervise as sysproc};
+use crate::sys::os::supervise::{self as sysproc, Hang, Reap};
+use crate::sys::os::{cgroup, pidfd};
 
+#[derive(Debug)]
 struct Member {
     fd: OwnedFd,
     gone: bool,
@@ -26,6 +28,7 @@ struct Member {
 
 /// How a tree was held still while it was signalled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Hold {
     /// The cgroup was frozen.
     Frozen,
@@ -35,8 +38,30 @@ pub enum Hold {
     None,
 }
 
+impl Hold {
+    /// The stable name: `frozen`, `stopped` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hold::Frozen => "frozen",
+            Hold::Stopped => "stopped",
+            Hold::None => "none",
+        }
+    }
+}
+
+/// Whether a [`Tree`] takes the descendants of its members (by parent links) as members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Descendants {
+    /// Descendants belong to the tree.
+    Included,
+    /// Only the root, its cgroup and its group or session (an uncontained command).
+    Excluded,
+}
+
 /// What ended a [`Tree::wait_empty`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TreeWait {
     /// Every member is gone.
     Empty,
@@ -68,6 +93,7 @@ enum Link {
 }
 
 /// A process tree. Build one with [`Tree::new`]; `collect` finds its current members.
+#[derive(Debug)]
 pub struct Tree {
     root: u32,
     pgid: Option<u32>,
@@ -92,13 +118,13 @@ pub struct Tree {
 impl Tree {
     /// A tree rooted at `root` (held by `root_fd`), with its process group / session `pgid`
     /// (also used as session id when the root leads a session), its cgroup directory, and
-    /// whether descendants by parent links belong to it.
+    /// and whether descendants by parent links belong to it.
     pub fn new(
         root: u32,
         root_fd: Option<OwnedFd>,
         pgid: Option<u32>,
         cgroup_dir: Option<PathBuf>,
-        descendants: bool,
+        descendants: Descendants,
     ) -> Tree {
         let mut excluded: HashSet<u32> = HashSet::new();
         excluded.insert(std::process::id());
@@ -112,7 +138,7 @@ impl Tree {
             sid: None,
             cgroup: cgroup_dir,
             events,
-            descendants,
+            descendants: descendants == Descendants::Included,
             reaper: None,
             own: OwnChildren::No,
             scan_groups: false,
@@ -588,7 +614,7 @@ impl Tree {
         for (pid, m) in &self.members {
             if *pid != self.root {
                 // Through the pidfd, so a reused PID can never be reaped by mistake.
-                let _ = sysproc::waitid_pidfd(m.fd.as_fd(), true, false);
+                let _ = sysproc::waitid_pidfd(m.fd.as_fd(), Hang::NoHang, Reap::Collect);
             }
         }
         if sysproc::zombie_child().is_none() {
@@ -608,7 +634,7 @@ impl Tree {
                     .is_some_and(|l| cgroup::cgroup_of(pid).ok().as_deref() == Some(l));
             if ours {
                 if let Ok(fd) = pidfd::open(pid) {
-                    let _ = sysproc::waitid_pidfd(fd.as_fd(), true, false);
+                    let _ = sysproc::waitid_pidfd(fd.as_fd(), Hang::NoHang, Reap::Collect);
                 }
             }
         }

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 
 /// A selectable field of [`super::ProcessInfo`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Field {
     Pid,
     Ppid,

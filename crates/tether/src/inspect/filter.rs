@@ -1,6 +1,8 @@
 //! Filters over processes, checked as soon as the fields they need are read, so that a process
 //! that fails a cheap check never has its other files opened.
 
+use std::time::Duration;
+
 use regex::Regex;
 
 use super::fields::{Field, FieldSet};
@@ -8,6 +10,7 @@ use super::info::{ProcessInfo, ProcessState};
 
 /// How to match the command name.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum NameMatch {
     /// The whole name.
     Exact(String),
@@ -17,8 +20,10 @@ pub enum NameMatch {
     Regex(Regex),
 }
 
-/// Conditions a process must all meet. `None` means "any".
+/// Conditions a process must all meet. `None` means "any". Start from [`Filter::default`]
+/// and set what matters.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Filter {
     /// Only these PIDs (the others are not even read).
     pub pids: Option<Vec<u32>>,
@@ -36,8 +41,8 @@ pub struct Filter {
     pub min_cpu_percent: Option<f64>,
     /// Minimum resident memory in bytes.
     pub min_rss_bytes: Option<u64>,
-    /// Minimum age in milliseconds.
-    pub min_age_ms: Option<u64>,
+    /// Minimum age (time since the process started).
+    pub min_age: Option<Duration>,
 }
 
 /// Compile a regular expression given by a user, with an error that says which one was bad.
@@ -81,7 +86,7 @@ impl Filter {
         need(self.states.is_some(), Field::State);
         need(self.min_cpu_percent.is_some(), Field::Cpu);
         need(self.min_rss_bytes.is_some(), Field::Rss);
-        need(self.min_age_ms.is_some(), Field::Elapsed);
+        need(self.min_age.is_some(), Field::Elapsed);
         s
     }
 
@@ -109,7 +114,10 @@ impl Filter {
                         .as_ref()
                         .is_none_or(|s| p.state.is_some_and(|st| s.contains(&st)))
                     && at_least(self.min_rss_bytes, p.rss_bytes)
-                    && at_least(self.min_age_ms, p.elapsed_ms)
+                    && at_least(
+                        self.min_age.map(|d| d.as_millis()),
+                        p.elapsed.map(|d| d.as_millis()),
+                    )
             }
             Stage::Uid => eq(self.uid, p.uid),
             Stage::Cmdline => match &self.cmdline {
@@ -132,6 +140,6 @@ fn eq<T: PartialEq>(want: Option<T>, have: Option<T>) -> bool {
     want.is_none() || want == have
 }
 
-fn at_least(min: Option<u64>, have: Option<u64>) -> bool {
+fn at_least<T: PartialOrd>(min: Option<T>, have: Option<T>) -> bool {
     min.is_none_or(|m| have.is_some_and(|h| h >= m))
 }

@@ -1,10 +1,41 @@
 //! The process record.
 
+use std::time::{Duration, SystemTime};
+
 use serde::Serialize;
+
+use crate::identity::ProcessIdentity;
+
+/// The JSON forms of times in a record: whole milliseconds.
+mod ms {
+    use std::time::{Duration, SystemTime};
+
+    /// A duration as whole milliseconds.
+    pub fn duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_u64(d.as_millis() as u64),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// A time as Unix time in whole milliseconds.
+    pub fn time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        let ms = t.map(|t| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64
+        });
+        match ms {
+            Some(ms) => s.serialize_u64(ms),
+            None => s.serialize_none(),
+        }
+    }
+}
 
 /// Scheduler state, from the state letter of /proc/PID/stat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ProcessState {
     Running,
     Sleeping,
@@ -92,6 +123,7 @@ impl ProcessState {
 /// One process. Every field but `pid` is present only when it was requested (or a filter needed
 /// it) and readable; a field that could not be read is absent, never invented.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct ProcessInfo {
     pub pid: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,24 +156,56 @@ pub struct ProcessInfo {
     /// Start time in clock ticks since boot: the identity's precision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_ticks: Option<u64>,
-    /// Start time as Unix time in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_time_ms: Option<u64>,
-    /// Time since start, in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub elapsed_ms: Option<u64>,
+    /// Start time (in JSON: `start_time_ms`, Unix time in milliseconds).
+    #[serde(
+        rename = "start_time_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ms::time"
+    )]
+    #[schemars(
+        with = "Option<u64>",
+        description = "Start time as Unix time in milliseconds."
+    )]
+    pub start_time: Option<SystemTime>,
+    /// Time since start (in JSON: `elapsed_ms`), to the millisecond.
+    #[serde(
+        rename = "elapsed_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ms::duration"
+    )]
+    #[schemars(
+        with = "Option<u64>",
+        description = "Time since start, in milliseconds."
+    )]
+    pub elapsed: Option<Duration>,
     /// Resident set size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_bytes: Option<u64>,
     /// Virtual size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vsize_bytes: Option<u64>,
-    /// User-mode CPU time in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_user_ms: Option<u64>,
-    /// Kernel-mode CPU time in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_system_ms: Option<u64>,
+    /// User-mode CPU time (in JSON: `cpu_user_ms`), to the millisecond.
+    #[serde(
+        rename = "cpu_user_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ms::duration"
+    )]
+    #[schemars(
+        with = "Option<u64>",
+        description = "User-mode CPU time in milliseconds."
+    )]
+    pub cpu_user: Option<Duration>,
+    /// Kernel-mode CPU time (in JSON: `cpu_system_ms`), to the millisecond.
+    #[serde(
+        rename = "cpu_system_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ms::duration"
+    )]
+    #[schemars(
+        with = "Option<u64>",
+        description = "Kernel-mode CPU time in milliseconds."
+    )]
+    pub cpu_system: Option<Duration>,
     /// CPU use in percent of one CPU: sampled over an interval when one was asked for,
     /// otherwise the lifetime average (as `ps` computes it).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,8 +213,12 @@ pub struct ProcessInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
     /// The identity string (`PID:START_TICKS:BOOT8`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::identity::serde_string::option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub identity: Option<ProcessIdentity>,
     /// Environment as `KEY=VALUE` strings, only when asked for, capped in size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environ: Option<Vec<String>>,

@@ -2,11 +2,9 @@
 //!
 //! ```no_run
 //! use tether::inspect::{snapshot, Field, FieldSet, Filter, NameMatch, Query};
-//! let q = Query {
-//!     fields: FieldSet::of(&[Field::Name, Field::Cmdline]),
-//!     filter: Filter { name: Some(NameMatch::Exact("sshd".into())), ..Default::default() },
-//!     ..Default::default()
-//! };
+//! let mut filter = Filter::default();
+//! filter.name = Some(NameMatch::Exact("sshd".into()));
+//! let q = Query::new(FieldSet::of(&[Field::Name, Field::Cmdline]), filter);
 //! for p in snapshot(&q).unwrap() {
 //!     println!("{} {:?}", p.pid, p.cmdline);
 //! }

@@ -1,6 +1,7 @@
 //! Reading one process record from /proc, in stages that let filters reject early.
 
 use std::io;
+use std::time::Duration;
 
 use super::fields::{Field, FieldSet};
 use super::filter::{Filter, Stage};
@@ -56,14 +57,16 @@ pub(crate) fn read_process(
         p.state = want(Field::State).then(|| ProcessState::from_letter(st.state));
         if want(Field::Start) {
             p.start_ticks = Some(st.starttime);
-            p.start_time_ms = Some(clock::boot_unix_ms() + clock::ticks_to_ms(st.starttime));
+            let ms = clock::boot_unix_ms() + clock::ticks_to_ms(st.starttime);
+            p.start_time = Some(std::time::UNIX_EPOCH + Duration::from_millis(ms));
         }
-        p.elapsed_ms = want(Field::Elapsed).then(|| clock::ticks_to_ms(elapsed_ticks));
+        p.elapsed =
+            want(Field::Elapsed).then(|| Duration::from_millis(clock::ticks_to_ms(elapsed_ticks)));
         p.rss_bytes = want(Field::Rss).then(|| st.rss_pages * clock::page_size());
         p.vsize_bytes = want(Field::Vsz).then_some(st.vsize);
         if want(Field::CpuTime) {
-            p.cpu_user_ms = Some(clock::ticks_to_ms(st.utime));
-            p.cpu_system_ms = Some(clock::ticks_to_ms(st.stime));
+            p.cpu_user = Some(Duration::from_millis(clock::ticks_to_ms(st.utime)));
+            p.cpu_system = Some(Duration::from_millis(clock::ticks_to_ms(st.stime)));
         }
         if want(Field::Cpu) {
             let used = (st.utime + st.stime) as f64;
@@ -77,7 +80,7 @@ pub(crate) fn read_process(
         if want(Field::Identity) {
             let mut id = ProcessIdentity::from_parts(pid, st.starttime);
             id.pidfs_inode = inode;
-            p.identity = Some(id.to_string());
+            p.identity = Some(id);
         }
         p.name = want(Field::Name).then_some(st.comm);
         if !filter.check(&p, Stage::Stat) {

@@ -10,8 +10,10 @@ use super::read::{is_gone, read_process};
 use crate::error::{Error, Result};
 use crate::sys::os::proc::ProcReader;
 
-/// What to read and which processes to keep.
+/// What to read and which processes to keep: start from [`Query::default`] (or
+/// [`Query::new`]) and set what differs.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Query {
     /// Fields to return. Filters add what they need for reading, but those extra fields are
     /// still returned (they were read anyway).
@@ -19,6 +21,17 @@ pub struct Query {
     pub filter: Filter,
     /// Sample CPU use over this interval instead of the lifetime average.
     pub cpu_sample: Option<Duration>,
+}
+
+impl Query {
+    /// Read `fields` of the processes that pass `filter`.
+    pub fn new(fields: FieldSet, filter: Filter) -> Query {
+        Query {
+            fields,
+            filter,
+            cpu_sample: None,
+        }
+    }
 }
 
 /// All processes that pass the filter, sorted by PID. Processes that exit while being read are

@@ -8,13 +8,13 @@ use serde::Serialize;
 use super::sockets::{inet_entry, unix_entry, Proto, SocketEntry, Table};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::report::Report;
 use crate::sys::os::fd as sysfd;
 use crate::sys::os::sock_diag::ALL_STATES;
 
 /// What an fd refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FdKind {
     /// A path in the file system (regular file, directory, device, FIFO opened by path).
     File,
@@ -88,7 +88,8 @@ pub fn flag_names(flags: u32) -> Vec<String> {
 }
 
 /// One open fd.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct FdInfo {
     pub fd: i32,
     pub kind: FdKind,
@@ -107,15 +108,16 @@ pub struct FdInfo {
     pub socket: Option<SocketEntry>,
 }
 
-/// `tether fds --json`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct FdsReport {
+/// The open fds of one process, as [`fds`] found them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OpenFiles {
+    /// The process.
     pub pid: u32,
-    pub identity: String,
+    /// Its identity, verified (or taken) before the fds were read.
+    pub identity: ProcessIdentity,
+    /// Its open fds, by number.
     pub fds: Vec<FdInfo>,
-}
-impl Report for FdsReport {
-    const SCHEMA: &'static str = "tether.fds/v1";
 }
 
 fn bracket_inode(t: &str) -> Option<u64> {
@@ -129,7 +131,7 @@ pub fn fds(
     pid: u32,
     identity: Option<&ProcessIdentity>,
     kind: Option<FdKind>,
-) -> Result<FdsReport> {
+) -> Result<OpenFiles> {
     let id = match identity {
         Some(id) => {
             id.open()?;
@@ -140,13 +142,11 @@ pub fn fds(
     let raw = sysfd::list(pid).map_err(|e| {
         let err = Error::from_io(format_args!("reading /proc/{pid}/fd"), &e);
         if err.kind() == ErrorKind::PermissionDenied {
-            Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "{}: the fds of another user's process need root",
-                    err.message()
-                ),
-            )
+            let msg = format!(
+                "{}: the fds of another user's process need root",
+                err.message()
+            );
+            err.with_message(msg)
         } else {
             err
         }
@@ -189,9 +189,9 @@ pub fn fds(
         }
     }
     out.sort_by_key(|f| f.fd);
-    Ok(FdsReport {
+    Ok(OpenFiles {
         pid,
-        identity: id.to_string(),
+        identity: id,
         fds: out,
     })
 }

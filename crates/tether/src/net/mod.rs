@@ -3,7 +3,7 @@
 //! ```no_run
 //! let who = tether::net::who(8080, None).unwrap();
 //! for o in &who.owners {
-//!     println!("{} {} {}", o.pid, o.name, o.identity);
+//!     println!("{} {} {:?}", o.pid, o.name, o.identity);
 //! }
 //! ```
 
@@ -11,9 +11,9 @@ mod fds;
 mod sockets;
 mod stop;
 
-pub use fds::{fds, flag_names, kind_of, FdInfo, FdKind, FdsReport};
+pub use fds::{fds, flag_names, kind_of, FdInfo, FdKind, OpenFiles};
 pub use sockets::{
-    list, parse_port, parse_port_spec, port_held_by, port_in_use, who, Owner, PortsReport, Proto,
-    SocketEntry, SocketQuery, SocketSource, WhoReport,
+    list, parse_port, parse_port_spec, port_held_by, port_in_use, who, Owner, PortHolders, Proto,
+    SocketEntry, SocketList, SocketQuery, SocketSource,
 };
-pub use stop::{stop_port, StopPortReport};
+pub use stop::{stop_port, StopPortOutcome};

@@ -25,7 +25,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
-use crate::report::Report;
 use crate::sys::os::fd::{self as sysfd, ScanStop};
 use crate::sys::os::proc::ProcReader;
 use crate::sys::os::sock_diag::{
@@ -35,6 +34,7 @@ use crate::sys::os::sock_diag::{
 /// A transport protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Proto {
     Tcp,
     Udp,
@@ -55,6 +55,7 @@ impl Proto {
 /// Where the socket table came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SocketSource {
     /// Netlink sock_diag.
     SockDiag,
@@ -64,12 +65,16 @@ pub enum SocketSource {
 
 /// A process holding a socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Owner {
     pub pid: u32,
     /// Command name (`comm`).
     pub name: String,
     /// Identity string (`PID:START:BOOT[:INODE]`), usable with `tether kill` / `stop`.
-    pub identity: String,
+    // `None` (an empty string in JSON) when the process exited before it could be identified.
+    #[serde(serialize_with = "crate::identity::serde_string::or_empty")]
+    #[schemars(with = "String")]
+    pub identity: Option<ProcessIdentity>,
     /// The fds of this process found pointing at the socket (the scan stops reading a
     /// process's fds once it has seen every socket it looks for).
     pub fds: Vec<i32>,
@@ -77,6 +82,7 @@ pub struct Owner {
 
 /// One socket.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct SocketEntry {
     pub proto: Proto,
     /// `ipv4`, `ipv6` or `unix`.
@@ -101,8 +107,9 @@ pub struct SocketEntry {
     pub owners: Vec<Owner>,
 }
 
-/// What [`list`] returns.
+/// What [`list`] lists: start from [`SocketQuery::default`] and set what differs.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct SocketQuery {
     /// Protocols to list; empty = tcp, udp and unix.
     pub protos: Vec<Proto>,
@@ -116,33 +123,35 @@ pub struct SocketQuery {
     pub no_owners: bool,
 }
 
-/// `tether ports --json`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct PortsReport {
+/// What [`list`] found.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SocketList {
+    /// Where the socket table came from.
     pub source: SocketSource,
     /// Set when the fallback was used, saying why, or when the owners of other users' sockets
     /// are not visible to this user.
     pub note: Option<String>,
+    /// The sockets, sorted by protocol, port, family, address and inode.
     pub sockets: Vec<SocketEntry>,
 }
-impl Report for PortsReport {
-    const SCHEMA: &'static str = "tether.ports/v1";
-}
 
-/// `tether who PORT --json`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct WhoReport {
+/// What [`who`] found: the sockets on a port and every process holding them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PortHolders {
+    /// The port.
     pub port: u16,
+    /// The protocols looked at.
     pub protos: Vec<Proto>,
+    /// Where the socket table came from.
     pub source: SocketSource,
+    /// As [`SocketList::note`].
     pub note: Option<String>,
     /// The listening (TCP) or bound (UDP) sockets on the port.
     pub sockets: Vec<SocketEntry>,
     /// Every process holding one of them, once each, by PID.
     pub owners: Vec<Owner>,
-}
-impl Report for WhoReport {
-    const SCHEMA: &'static str = "tether.who/v1";
 }
 
 /// Parse a port number: decimal digits only, 1 to 65535. The one port parser of the crate
@@ -302,7 +311,9 @@ pub(crate) fn unix_entry(s: &UnixSocket) -> SocketEntry {
 }
 
 /// Name and identity of each PID, read once per PID.
-fn describe(pids: impl IntoIterator<Item = u32>) -> HashMap<u32, (String, String)> {
+fn describe(
+    pids: impl IntoIterator<Item = u32>,
+) -> HashMap<u32, (String, Option<ProcessIdentity>)> {
     let mut r = ProcReader::new().ok();
     let mut out = HashMap::new();
     for pid in pids {
@@ -314,10 +325,8 @@ fn describe(pids: impl IntoIterator<Item = u32>) -> HashMap<u32, (String, String
             .and_then(|r| r.stat(pid).ok())
             .map(|s| s.comm)
             .unwrap_or_default();
-        // A holder that exits between the scan and here keeps an empty identity.
-        let identity = ProcessIdentity::of(pid)
-            .map(|i| i.to_string())
-            .unwrap_or_default();
+        // A holder that exits between the scan and here has no identity.
+        let identity = ProcessIdentity::of(pid).ok();
         out.insert(pid, (name, identity));
     }
     out
@@ -358,7 +367,7 @@ pub(crate) fn attach_owners(
 }
 
 /// List sockets with their owners. No match is an empty list, not an error.
-pub fn list(q: &SocketQuery) -> Result<PortsReport> {
+pub fn list(q: &SocketQuery) -> Result<SocketList> {
     let protos = if q.protos.is_empty() {
         vec![Proto::Tcp, Proto::Udp, Proto::Unix]
     } else {
@@ -394,7 +403,7 @@ pub fn list(q: &SocketQuery) -> Result<PortsReport> {
         note = join_notes(note, hidden_owners_note(&entries));
     }
     sort_entries(&mut entries);
-    Ok(PortsReport {
+    Ok(SocketList {
         source: t.source(),
         note,
         sockets: entries,
@@ -452,7 +461,7 @@ fn sort_entries(entries: &mut [SocketEntry]) {
 
 /// Who holds `port` (listening TCP, bound UDP; `proto` `None` = both): every holder of every
 /// such socket. An empty `owners` means nobody (visible to us) holds it.
-pub fn who(port: u16, proto: Option<Proto>) -> Result<WhoReport> {
+pub fn who(port: u16, proto: Option<Proto>) -> Result<PortHolders> {
     let protos = match proto {
         Some(p) => vec![p],
         None => vec![Proto::Tcp, Proto::Udp],
@@ -476,7 +485,7 @@ pub fn who(port: u16, proto: Option<Proto>) -> Result<WhoReport> {
     }
     owners.sort_by_key(|o| o.pid);
     let note = join_notes(t.note.take(), hidden_owners_note(&sockets));
-    Ok(WhoReport {
+    Ok(PortHolders {
         port,
         protos,
         source: t.source(),

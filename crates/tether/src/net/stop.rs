@@ -1,38 +1,38 @@
 //! Stop by port: find every holder of the port, verify each identity, and end the trees with
 //! [`crate::terminate::stop`].
 
-use serde::Serialize;
-
 use super::sockets::{port_in_use, who, Owner, Proto};
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::inspect::{ancestors, FieldSet};
-use crate::report::Report;
 use crate::signal::{check_rails, Target};
-use crate::terminate::{stop, StopOptions, StopReport};
+use crate::terminate::{stop, StopOptions, StopOutcome};
 
-/// `tether stop --port N --json`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct StopPortReport {
+/// What [`stop_port`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StopPortOutcome {
+    /// The port.
     pub port: u16,
+    /// The protocols looked at.
     pub protos: Vec<Proto>,
     /// Every process that held the port.
     pub owners: Vec<Owner>,
     /// The owners whose trees were stopped: owners that descend from another owner (pre-fork
     /// workers) are ended with their ancestor's tree.
     pub roots: Vec<u32>,
-    /// One report per stopped tree.
-    pub stops: Vec<StopReport>,
+    /// One outcome per stopped tree.
+    pub stops: Vec<StopOutcome>,
     /// Nothing listens on (or is bound to) the port any more.
     pub port_free: bool,
-}
-impl Report for StopPortReport {
-    const SCHEMA: &'static str = "tether.stop-port/v1";
 }
 
 /// Stop the owner(s) of `port` and their trees. `NotFound` when nobody holds the port;
 /// `Refused` (before anything is sent) when an owner is behind a rail and `force` is not set.
-pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<StopPortReport> {
+///
+/// Like [`crate::terminate::stop`], it holds a pidfd per member of each tree: raise the
+/// open-files limit first for huge trees ([`crate::limits::raise_open_files`]).
+pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<StopPortOutcome> {
     let w = who(port, proto)?;
     if w.owners.is_empty() {
         return Err(Error::not_found(if w.sockets.is_empty() {
@@ -42,13 +42,8 @@ pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<
         }));
     }
     // Identities as seen by the scan: a PID reused since is refused by `stop` on its pidfd.
-    let mut ids: Vec<ProcessIdentity> = Vec::new();
-    for o in &w.owners {
-        match o.identity.parse() {
-            Ok(id) => ids.push(id),
-            Err(_) => continue, // exited between the scan and the identity read
-        }
-    }
+    // An owner without one exited between the scan and the identity read.
+    let ids: Vec<ProcessIdentity> = w.owners.iter().filter_map(|o| o.identity.clone()).collect();
     let owner_pids: Vec<u32> = ids.iter().map(|i| i.pid).collect();
     let roots: Vec<ProcessIdentity> = ids
         .iter()
@@ -70,7 +65,7 @@ pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<
     for p in &w.protos {
         port_free &= !port_in_use(port, *p)?;
     }
-    Ok(StopPortReport {
+    Ok(StopPortOutcome {
         port,
         protos: w.protos,
         owners: w.owners,

@@ -14,9 +14,10 @@
 //! ```no_run
 //! use tether::ready::{wait_for, Target, WaitOptions};
 //! let t: Target = "127.0.0.1:8080".parse().unwrap();
-//! let opts = WaitOptions { timeout: Some(std::time::Duration::from_secs(5)), ..Default::default() };
+//! let mut opts = WaitOptions::default();
+//! opts.timeout = Some(std::time::Duration::from_secs(5));
 //! let r = wait_for(vec![t], &opts, None).unwrap();
-//! assert!(r.ready);
+//! assert!(r.ready());
 //! ```
 
 mod cmd;
@@ -41,7 +42,6 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
 use crate::net::{parse_port, parse_port_spec, Proto};
-use crate::report::Report;
 use crate::signal::parse_pid;
 use crate::sys::os::inotify::Watcher;
 
@@ -54,6 +54,7 @@ pub const LOCAL_CAP: Duration = Duration::from_millis(10);
 
 /// What to wait for.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Target {
     /// A TCP connect to `host:port` succeeds (`host:port`, `:port`, `tcp://host:port`; the
     /// port may carry `/tcp`).
@@ -78,18 +79,57 @@ pub enum Target {
     Cmd { command: String },
 }
 
-impl Target {
-    /// The kind name: `tcp`, `http`, `file`, `unix`, `log`, `exit`, `owner`, `cmd`.
-    pub fn kind(&self) -> &'static str {
+/// The kind of a [`Target`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetKind {
+    /// [`Target::Tcp`].
+    Tcp,
+    /// [`Target::Http`].
+    Http,
+    /// [`Target::File`].
+    File,
+    /// [`Target::Unix`].
+    Unix,
+    /// [`Target::Log`].
+    Log,
+    /// [`Target::Exit`].
+    Exit,
+    /// [`Target::Owner`].
+    Owner,
+    /// [`Target::Cmd`].
+    Cmd,
+}
+
+impl TargetKind {
+    /// The stable name, as the target's prefix spells it: `tcp`, `http`, `file`, `unix`,
+    /// `log`, `exit`, `owner`, `cmd`.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Target::Tcp { .. } => "tcp",
-            Target::Http { .. } => "http",
-            Target::File { .. } => "file",
-            Target::Unix { .. } => "unix",
-            Target::Log { .. } => "log",
-            Target::Exit { .. } => "exit",
-            Target::Owner { .. } => "owner",
-            Target::Cmd { .. } => "cmd",
+            TargetKind::Tcp => "tcp",
+            TargetKind::Http => "http",
+            TargetKind::File => "file",
+            TargetKind::Unix => "unix",
+            TargetKind::Log => "log",
+            TargetKind::Exit => "exit",
+            TargetKind::Owner => "owner",
+            TargetKind::Cmd => "cmd",
+        }
+    }
+}
+
+impl Target {
+    /// Its kind.
+    pub fn kind(&self) -> TargetKind {
+        match self {
+            Target::Tcp { .. } => TargetKind::Tcp,
+            Target::Http { .. } => TargetKind::Http,
+            Target::File { .. } => TargetKind::File,
+            Target::Unix { .. } => TargetKind::Unix,
+            Target::Log { .. } => TargetKind::Log,
+            Target::Exit { .. } => TargetKind::Exit,
+            Target::Owner { .. } => TargetKind::Owner,
+            Target::Cmd { .. } => TargetKind::Cmd,
         }
     }
 }
@@ -246,6 +286,7 @@ impl FromStr for Target {
 
 /// The process whose exit ends a wait early, with [`Outcome::ProcessDied`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Watch {
     /// By PID: its identity is taken when the wait starts, and a PID that does not exist then
     /// counts as a process that already exited.
@@ -253,6 +294,16 @@ pub enum Watch {
     /// By identity: a process that is gone, or whose PID now belongs to another process, has
     /// exited.
     Identity(ProcessIdentity),
+}
+
+/// The PID, or the identity string.
+impl std::fmt::Display for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Watch::Pid(pid) => write!(f, "{pid}"),
+            Watch::Identity(id) => write!(f, "{id}"),
+        }
+    }
 }
 
 /// The process named by a PID file (its first whitespace-separated token), to watch.
@@ -296,8 +347,9 @@ pub fn parse_header(s: &str) -> Result<(String, String)> {
     Ok((name.to_string(), value.to_string()))
 }
 
-/// Options of HTTP checks.
+/// Options of HTTP checks: start from [`HttpOptions::default`] and set what differs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HttpOptions {
     /// Accepted status ranges (inclusive); default 200–399.
     pub status: Vec<(u16, u16)>,
@@ -345,6 +397,7 @@ pub fn parse_status_ranges(s: &str) -> Result<Vec<(u16, u16)>> {
 
 /// Options of `file:` targets.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct FileOptions {
     /// The file must be non-empty.
     pub non_empty: bool,
@@ -352,8 +405,9 @@ pub struct FileOptions {
     pub stable: Option<Duration>,
 }
 
-/// How to wait.
+/// How to wait: start from [`WaitOptions::default`] and set what differs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WaitOptions {
     /// Give up after this long (`None`: wait forever).
     pub timeout: Option<Duration>,
@@ -395,6 +449,7 @@ impl Default for WaitOptions {
 /// How a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// The targets are ready (or, with `reverse`, no longer are).
     Ready,
@@ -408,41 +463,57 @@ pub enum Outcome {
 }
 
 /// The state of one target.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct TargetResult {
-    /// The target as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TargetOutcome {
+    /// The target as given (its label).
     pub target: String,
-    pub kind: String,
+    /// Its kind.
+    pub kind: TargetKind,
+    /// It is ready (with `reverse`: no longer ready).
     pub ready: bool,
-    /// Milliseconds from the start of the wait to this target being ready.
-    pub time_to_ready_ms: Option<f64>,
+    /// Time from the start of the wait to this target being ready.
+    pub time_to_ready: Option<Duration>,
     /// Checks made (connect attempts, requests, file checks, command runs).
     pub attempts: u64,
     /// Why the last check was not ready.
     pub last_error: Option<String>,
 }
 
-/// `tether wait-for --json`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct WaitForReport {
+/// What [`wait_for`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitForOutcome {
+    /// How the wait ended.
     pub outcome: Outcome,
-    pub ready: bool,
-    pub elapsed_ms: f64,
+    /// Time the wait took.
+    pub elapsed: Duration,
+    /// Ready when any target was (rather than all).
     pub any: bool,
+    /// The wait was for the targets to be no longer ready.
     pub reverse: bool,
-    /// The process whose death ends the wait: its identity string, or its PID when it did not
-    /// exist at the start.
-    pub watched: Option<String>,
-    pub targets: Vec<TargetResult>,
+    /// The process whose death ends the wait: by identity when it was running at the start,
+    /// else as it was given.
+    pub watched: Option<Watch>,
+    /// One state per target, in the order given.
+    pub targets: Vec<TargetOutcome>,
 }
-impl Report for WaitForReport {
-    const SCHEMA: &'static str = "tether.wait-for/v1";
+
+impl WaitForOutcome {
+    /// The targets are ready (or, with `reverse`, no longer are).
+    pub fn ready(&self) -> bool {
+        self.outcome == Outcome::Ready
+    }
 }
 
 /// What a progress callback sees.
+#[derive(Debug)]
+#[non_exhaustive]
 pub struct Progress<'a> {
+    /// Time since the wait started.
     pub elapsed: Duration,
-    pub targets: &'a [TargetResult],
+    /// The state of each target so far.
+    pub targets: &'a [TargetOutcome],
 }
 
 /// The result of one check.
@@ -548,7 +619,7 @@ pub(crate) fn watch_dir_for(path: &Path) -> Option<PathBuf> {
 
 struct Slot {
     check: Box<dyn Check>,
-    result: TargetResult,
+    result: TargetOutcome,
     due: Option<Instant>,
     delay: Duration,
     settled: bool,
@@ -558,12 +629,12 @@ struct Slot {
 /// `progress` runs every `opts.progress_every` while waiting.
 ///
 /// Errors only for setup failures (inotify unavailable, a bad URL); not-ready ends are
-/// reported through [`WaitForReport::outcome`].
+/// reported through [`WaitForOutcome::outcome`].
 pub fn wait_for(
     targets: Vec<Target>,
     opts: &WaitOptions,
     progress: Option<&mut dyn FnMut(&Progress)>,
-) -> Result<WaitForReport> {
+) -> Result<WaitForOutcome> {
     let labels = targets.iter().map(label).collect();
     wait_for_labeled(targets, labels, opts, progress)
 }
@@ -592,7 +663,7 @@ pub fn wait_for_labeled(
     labels: Vec<String>,
     opts: &WaitOptions,
     mut progress: Option<&mut dyn FnMut(&Progress)>,
-) -> Result<WaitForReport> {
+) -> Result<WaitForOutcome> {
     if targets.is_empty() {
         return Err(Error::invalid("no target to wait for"));
     }
@@ -601,17 +672,14 @@ pub fn wait_for_labeled(
     let cx = Cx { opts, deadline };
     let (watched, watched_name) = match &opts.watch {
         Some(w) => match open_watched(w) {
-            Ok((fd, id)) => (Some(fd), Some(id.to_string())),
+            Ok((fd, id)) => (Some(fd), Some(Watch::Identity(id))),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IdentityMismatch) => {
                 let mut slots = Vec::new();
                 for (t, l) in targets.iter().zip(labels) {
                     slots.push(new_result(t, l));
                 }
-                let name = match w {
-                    Watch::Pid(pid) => pid.to_string(),
-                    Watch::Identity(id) => id.to_string(),
-                };
-                return Ok(finish(Outcome::ProcessDied, start, opts, Some(name), slots));
+                let watched = Some(w.clone());
+                return Ok(finish(Outcome::ProcessDied, start, opts, watched, slots));
             }
             Err(e) => return Err(e),
         },
@@ -686,7 +754,7 @@ pub fn wait_for_labeled(
             if ready {
                 s.settled = true;
                 s.result.ready = true;
-                s.result.time_to_ready_ms = Some(ms(start.elapsed()));
+                s.result.time_to_ready = Some(start.elapsed());
                 if opts.reverse {
                     s.result.last_error = None;
                 }
@@ -787,7 +855,7 @@ pub fn wait_for_labeled(
         if let Some(cb) = progress.as_mut() {
             if last_progress.elapsed() >= opts.progress_every {
                 last_progress = Instant::now();
-                let results: Vec<TargetResult> = slots.iter().map(|s| s.result.clone()).collect();
+                let results: Vec<TargetOutcome> = slots.iter().map(|s| s.result.clone()).collect();
                 cb(&Progress {
                     elapsed: start.elapsed(),
                     targets: &results,
@@ -808,12 +876,12 @@ fn open_watched(w: &Watch) -> Result<(OwnedFd, ProcessIdentity)> {
     Ok((id.open()?, id))
 }
 
-fn new_result(t: &Target, label: String) -> TargetResult {
-    TargetResult {
+fn new_result(t: &Target, label: String) -> TargetOutcome {
+    TargetOutcome {
         target: label,
-        kind: t.kind().to_string(),
+        kind: t.kind(),
         ready: false,
-        time_to_ready_ms: None,
+        time_to_ready: None,
         attempts: 0,
         last_error: None,
     }
@@ -821,11 +889,7 @@ fn new_result(t: &Target, label: String) -> TargetResult {
 
 /// An I/O error's text without Rust's " (os error N)" suffix, for `last_error`.
 pub(crate) fn plain_io(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
+    crate::error::strip_os_error(&e.to_string()).to_string()
 }
 
 /// A duration for messages: `250 ms`, `1.5 s`, `90 s`.
@@ -842,21 +906,16 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
 fn finish(
     outcome: Outcome,
     start: Instant,
     opts: &WaitOptions,
-    watched: Option<String>,
-    targets: Vec<TargetResult>,
-) -> WaitForReport {
-    WaitForReport {
+    watched: Option<Watch>,
+    targets: Vec<TargetOutcome>,
+) -> WaitForOutcome {
+    WaitForOutcome {
         outcome,
-        ready: outcome == Outcome::Ready,
-        elapsed_ms: ms(start.elapsed()),
+        elapsed: start.elapsed(),
         any: opts.any,
         reverse: opts.reverse,
         watched,

@@ -1,7 +1,6 @@
 //! cgroup v2: finding the mount, making leaves, moving, freezing, killing, and waiting for a
 //! cgroup to empty through `cgroup.events` (the kernel signals changes with POLLPRI).
 
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -428,16 +427,6 @@ pub fn rel_of(dir: &Path) -> String {
         Some(r) => format!("/{}", r.as_os_str().to_string_lossy()),
         None => dir.display().to_string(),
     }
-}
-
-/// Whether `dir` is an existing directory (a cgroup that still exists).
-pub fn exists(dir: &Path) -> bool {
-    rustix::fs::statat(
-        rustix::fs::CWD,
-        OsStr::from_bytes(dir.as_os_str().as_bytes()),
-        rustix::fs::AtFlags::empty(),
-    )
-    .is_ok()
 }
 
 pub(crate) fn timespec(d: Duration) -> rustix::time::Timespec {

@@ -308,7 +308,11 @@ pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
         return Ok((pid as u32, pidfd));
     }
     // The child failed before or at exec: reap it and report its errno.
-    let _ = super::supervise::waitid_pidfd(std::os::fd::AsFd::as_fd(&pidfd), false, false);
+    let _ = super::supervise::waitid_pidfd(
+        std::os::fd::AsFd::as_fd(&pidfd),
+        super::supervise::Hang::Block,
+        super::supervise::Reap::Collect,
+    );
     Err(Failure {
         stage,
         errno: shared.errno.load(Ordering::Acquire),

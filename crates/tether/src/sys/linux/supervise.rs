@@ -3,7 +3,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn last_err() -> io::Error {
     io::Error::last_os_error()
@@ -262,14 +262,32 @@ fn exit_of(info: &libc::siginfo_t) -> RawExit {
     }
 }
 
-/// `waitid(P_PIDFD, fd, WEXITED | flags)`. `Ok(None)` when `nohang` and it has not exited;
-/// `Err(ECHILD)` when the process is not our child (or was reaped already).
-pub fn waitid_pidfd(fd: BorrowedFd<'_>, nohang: bool, keep: bool) -> io::Result<Option<RawExit>> {
+/// Whether [`waitid_pidfd`] blocks until the process exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hang {
+    /// Block until it exits.
+    Block,
+    /// Return at once (`WNOHANG`).
+    NoHang,
+}
+
+/// Whether [`waitid_pidfd`] reaps the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reap {
+    /// Reap it: its status is consumed.
+    Collect,
+    /// Read the status and leave the process to be reaped by its owner (`WNOWAIT`).
+    Keep,
+}
+
+/// `waitid(P_PIDFD, fd, WEXITED | flags)`. `Ok(None)` with [`Hang::NoHang`] when it has not
+/// exited; `Err(ECHILD)` when the process is not our child (or was reaped already).
+pub fn waitid_pidfd(fd: BorrowedFd<'_>, hang: Hang, reap: Reap) -> io::Result<Option<RawExit>> {
     let mut flags = libc::WEXITED;
-    if nohang {
+    if hang == Hang::NoHang {
         flags |= libc::WNOHANG;
     }
-    if keep {
+    if reap == Reap::Keep {
         flags |= libc::WNOWAIT;
     }
     loop {
@@ -465,22 +483,20 @@ pub fn poll_fds(
 }
 
 /// Raise the soft open-file limit to the hard one, so that a large tree fits in pidfds.
-pub fn raise_nofile_limit() {
+/// Returns the soft limit now in force (`u64::MAX` for unlimited).
+pub fn raise_nofile_limit() -> io::Result<u64> {
     let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
     if lim.current < lim.maximum {
-        let _ = rustix::process::setrlimit(
+        rustix::process::setrlimit(
             rustix::process::Resource::Nofile,
             rustix::process::Rlimit {
                 current: lim.maximum,
                 maximum: lim.maximum,
             },
-        );
+        )?;
+        return Ok(lim.maximum.unwrap_or(u64::MAX));
     }
-}
-
-/// Time left until `deadline`, or `None` for no deadline.
-pub fn left(deadline: Option<Instant>) -> Option<Duration> {
-    deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    Ok(lim.current.unwrap_or(u64::MAX))
 }
 
 /// An epoll set: waiting on many pidfds costs O(ready), not O(watched), per wakeup.

@@ -1,5 +1,5 @@
 //! The committed JSON Schemas under `schemas/` match the Rust types.
-//! Regenerate with `UPDATE_SCHEMAS=1 cargo test -p tether --test schemas`.
+//! Regenerate with `UPDATE_SCHEMAS=1 cargo test -p tether-report --test schemas`.
 
 use std::path::PathBuf;
 
@@ -8,8 +8,8 @@ fn committed_schemas_are_current() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
     let mut stale = Vec::new();
-    for (id, schema) in tether::report::all_schemas() {
-        let path = dir.join(format!("{}.json", tether::report::file_stem(id)));
+    for (id, schema) in tether_report::all_schemas() {
+        let path = dir.join(format!("{}.json", tether_report::file_stem(id)));
         let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
         if update {
             std::fs::create_dir_all(&dir).unwrap();
@@ -20,6 +20,6 @@ fn committed_schemas_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale schemas (run UPDATE_SCHEMAS=1 cargo test -p tether --test schemas): {stale:?}"
+        "stale schemas (run UPDATE_SCHEMAS=1 cargo test -p tether-report --test schemas): {stale:?}"
     );
 }

@@ -1,0 +1,82 @@
+//! The reports of `ps`, `tree` and `info`.
+
+use serde::Serialize;
+use tether::inspect::{ProcessInfo, ProcessTree};
+use tether::ProcessIdentity;
+
+use crate::Report;
+
+/// `tether ps --json`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct PsReport {
+    pub processes: Vec<ProcessInfo>,
+}
+impl Report for PsReport {
+    const SCHEMA: &'static str = "tether.ps/v1";
+}
+
+impl From<Vec<ProcessInfo>> for PsReport {
+    fn from(processes: Vec<ProcessInfo>) -> Self {
+        PsReport { processes }
+    }
+}
+
+/// `tether ps --tree --json`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct PsTreeReport {
+    pub roots: Vec<ProcessTree>,
+}
+impl Report for PsTreeReport {
+    const SCHEMA: &'static str = "tether.ps-tree/v1";
+}
+
+impl From<Vec<ProcessTree>> for PsTreeReport {
+    fn from(roots: Vec<ProcessTree>) -> Self {
+        PsTreeReport { roots }
+    }
+}
+
+/// `tether tree PID --json`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct TreeReport {
+    pub tree: ProcessTree,
+}
+impl Report for TreeReport {
+    const SCHEMA: &'static str = "tether.tree/v1";
+}
+
+impl From<ProcessTree> for TreeReport {
+    fn from(tree: ProcessTree) -> Self {
+        TreeReport { tree }
+    }
+}
+
+/// `tether info --json`: the full record, its identity (with the pidfs inode where the kernel
+/// has one) and its ancestors' PIDs, nearest first.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct InfoReport {
+    pub process: ProcessInfo,
+    pub identity: ProcessIdentity,
+    pub identity_string: String,
+    pub ancestors: Vec<u32>,
+}
+impl Report for InfoReport {
+    const SCHEMA: &'static str = "tether.info/v1";
+}
+
+impl InfoReport {
+    /// The report of one process: its record, its identity, and its ancestors' PIDs, nearest
+    /// first.
+    pub fn new(process: ProcessInfo, identity: ProcessIdentity, ancestors: Vec<u32>) -> Self {
+        InfoReport {
+            identity_string: identity.to_string(),
+            identity,
+            process,
+            ancestors,
+        }
+    }
+}
