@@ -8,12 +8,14 @@
 //! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
-//! - [`run`]: run with a time limit, the GNU `timeout` contract.
+//! - [`run`]: run with a time limit, the GNU `timeout` contract;
+//! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped.
 
 pub mod contain;
 pub mod duration;
 pub mod error;
 pub mod identity;
+pub mod init;
 pub mod inspect;
 pub mod net;
 pub mod ready;
