@@ -62,7 +62,9 @@ impl Init {
                     v.extend(["--remap-exit".into(), format!("{n}:0")])
                 }
                 (Init::Tini, Opt::RemapToZero(n)) => v.extend(["-e".into(), n.to_string()]),
-                (Init::Tether, Opt::Pdeathsig(s)) => v.extend(["--pdeathsig".into(), s.to_string()]),
+                (Init::Tether, Opt::Pdeathsig(s)) => {
+                    v.extend(["--pdeathsig".into(), s.to_string()])
+                }
                 (Init::Tini, Opt::Pdeathsig(s)) => v.extend(["-p".into(), format!("SIG{s}")]),
             }
         }
@@ -336,11 +338,8 @@ fn an_untrapped_signal_gives_128_plus_n() {
     }
     for init in inits() {
         for sig in [libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2] {
-            let mut ns = Ns::start(&init.argv(
-                &[],
-                &[],
-                &["sh", "-c", "echo ready; exec sleep 1000"],
-            ));
+            let mut ns =
+                Ns::start(&init.argv(&[], &[], &["sh", "-c", "echo ready; exec sleep 1000"]));
             assert_eq!(ns.read_line(), "ready");
             ns.signal_init(sig);
             let out = ns.finish();
@@ -367,7 +366,10 @@ fn group_sends_to_the_whole_process_group() {
         ns.signal_init(libc::SIGUSR1);
         let out = ns.finish();
         assert_eq!(out.code, 3, "{init:?}: {out:?}");
-        assert!(out.stdout.contains("grandchild-got-USR1"), "{init:?}: {out:?}");
+        assert!(
+            out.stdout.contains("grandchild-got-USR1"),
+            "{init:?}: {out:?}"
+        );
         assert!(out.stdout.contains("command-saw-5"), "{init:?}: {out:?}");
 
         let mut ns = Ns::start(&init.argv(&[], &[], &["sh", "-c", script]));
@@ -376,7 +378,10 @@ fn group_sends_to_the_whole_process_group() {
         ns.signal_init(libc::SIGTERM);
         let out = ns.finish();
         assert_eq!(out.code, 128 + libc::SIGTERM, "{init:?}: {out:?}");
-        assert!(!out.stdout.contains("grandchild-got-USR1"), "{init:?}: {out:?}");
+        assert!(
+            !out.stdout.contains("grandchild-got-USR1"),
+            "{init:?}: {out:?}"
+        );
     }
 }
 
@@ -410,6 +415,54 @@ fn pdeathsig_is_passed_on_to_the_command() {
     }
 }
 
+/// tini's signal configuration test: a caller that ignores TTOU, SEGV and INT and blocks TTIN,
+/// ILL and TERM before starting init; the command starts with exactly that (init touched TTOU,
+/// TTIN, INT and TERM itself, and gives them back).
+#[test]
+fn the_command_gets_the_signal_state_init_inherited() {
+    if !can_run() {
+        return;
+    }
+    const WRAPPER: &str = r#"
+import os, signal, sys
+for s in (signal.SIGTTOU, signal.SIGSEGV, signal.SIGINT):
+    signal.signal(s, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTIN, signal.SIGILL, signal.SIGTERM})
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+    let mask = |status: &str, key: &str| -> u64 {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} in {status}"));
+        u64::from_str_radix(line[key.len()..].trim(), 16).unwrap()
+    };
+    let bit = |sig: i32| 1u64 << (sig - 1);
+    for init in inits() {
+        let mut argv = vec!["python3".to_string(), "-c".into(), WRAPPER.into()];
+        argv.extend(init.argv(&[], &[], &["cat", "/proc/self/status"]));
+        let out = Ns::start(&argv).finish();
+        assert_eq!(out.code, 0, "{init:?}: {out:?}");
+        let ign = mask(&out.stdout, "SigIgn:");
+        let blk = mask(&out.stdout, "SigBlk:");
+        for s in [libc::SIGTTOU, libc::SIGSEGV, libc::SIGINT] {
+            assert!(
+                ign & bit(s) != 0,
+                "{init:?}: signal {s} not ignored: {ign:x}"
+            );
+        }
+        for s in [libc::SIGTTIN, libc::SIGILL, libc::SIGTERM] {
+            assert!(
+                blk & bit(s) != 0,
+                "{init:?}: signal {s} not blocked: {blk:x}"
+            );
+        }
+        // Nothing else blocked: init's own mask is not passed on.
+        let want = bit(libc::SIGTTIN) | bit(libc::SIGILL) | bit(libc::SIGTERM);
+        assert_eq!(blk, want, "{init:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exit codes
 
@@ -429,11 +482,7 @@ fn exit_codes_and_remapping_match_tini() {
         ("exit 3", &[Opt::RemapToZero(3)], 0),
         ("exit 4", &[Opt::RemapToZero(3)], 4),
         ("kill -TERM $$", &[Opt::RemapToZero(143)], 0),
-        (
-            "exit 7",
-            &[Opt::RemapToZero(3), Opt::RemapToZero(7)],
-            0,
-        ),
+        ("exit 7", &[Opt::RemapToZero(3), Opt::RemapToZero(7)], 0),
     ];
     for init in inits() {
         for (script, opts, want) in cases {
@@ -450,7 +499,10 @@ fn exit_codes_and_remapping_match_tini() {
     );
     assert_eq!(out.code, 9, "{out:?}");
     let r = out.report();
-    assert_eq!((r["child_exit"]["code"].as_i64(), r["exit_code"].as_i64()), (Some(3), Some(9)));
+    assert_eq!(
+        (r["child_exit"]["code"].as_i64(), r["exit_code"].as_i64()),
+        (Some(3), Some(9))
+    );
 }
 
 /// A command that cannot run: 127 when not found, 126 when not executable, as tini's child
@@ -680,16 +732,28 @@ fn leftovers_are_ended_by_tether_and_left_by_tini() {
                     "if kill -0 \"$(cat {p})\" 2>/dev/null; then echo grandchild-alive; else echo grandchild-gone; fi",
                     p = q(&format!("{d}/pid"))
                 );
-                below_pid1(init, &[Opt::Subreaper], &["--json"], &["sh", "-c", &cmd], &after)
+                below_pid1(
+                    init,
+                    &[Opt::Subreaper],
+                    &["--json"],
+                    &["sh", "-c", &cmd],
+                    &after,
+                )
             };
             let got_term = std::fs::read_to_string(&trapped).unwrap_or_default();
             match init {
                 Init::Tether => {
-                    assert!(got_term.contains("grandchild-got-TERM"), "pid1={pid1}: {out:?}");
+                    assert!(
+                        got_term.contains("grandchild-got-TERM"),
+                        "pid1={pid1}: {out:?}"
+                    );
                     let r = out.report();
                     let ended = r["leftovers"]["signalled"].as_array().unwrap();
                     assert_eq!(ended.len(), 2, "the sleep and the grandchild: {r}");
-                    assert!(r["leftovers"]["killed"].as_array().unwrap().is_empty(), "{r}");
+                    assert!(
+                        r["leftovers"]["killed"].as_array().unwrap().is_empty(),
+                        "{r}"
+                    );
                     if !pid1 {
                         assert!(out.stdout.contains("grandchild-gone"), "{out:?}");
                     }
@@ -732,8 +796,14 @@ fn leftovers_that_ignore_term_are_killed_after_the_grace() {
     assert!(out.stdout.contains("init-exit=0"), "{out:?}");
     assert!(out.stdout.contains("sleeps-left=0"), "{out:?}");
     let r = out.report();
-    assert!(!r["leftovers"]["killed"].as_array().unwrap().is_empty(), "{r}");
-    assert!(r["leftovers"]["remaining"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        !r["leftovers"]["killed"].as_array().unwrap().is_empty(),
+        "{r}"
+    );
+    assert!(
+        r["leftovers"]["remaining"].as_array().unwrap().is_empty(),
+        "{r}"
+    );
     assert_eq!(r["leftovers"]["grace_ms"], 300);
 }
 
@@ -745,6 +815,9 @@ fn leftovers_that_ignore_term_are_killed_after_the_grace() {
 /// leaves it where it is.
 #[test]
 fn the_terminal_foreground_goes_to_the_command() {
+    if !can_run() {
+        return;
+    }
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("skipped: script(1) is not installed");
         return;
@@ -763,18 +836,25 @@ fn the_terminal_foreground_goes_to_the_command() {
             } else {
                 line
             };
-            let o = Command::new("script")
-                .args(["-qec", &line, "/dev/null"])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&o.stdout).replace("\r", "");
+            // In a PID namespace of its own, as every case: init ends nothing outside it.
+            let o = Ns::start(&[
+                "script".into(),
+                "-qec".into(),
+                line.clone(),
+                "/dev/null".into(),
+            ])
+            .finish();
+            let text = o.stdout.replace('\r', "");
             let text = text
                 .lines()
                 .filter(|l| !l.contains("tini") && !l.contains("Zombie") && !l.contains("To fix"))
                 .collect::<String>();
             let want = !background || init == Init::Tini;
-            assert_eq!(same(&text), want, "{init:?} background={background}: {text}");
+            assert_eq!(
+                same(&text),
+                want,
+                "{init:?} background={background}: {text}"
+            );
         }
     }
 }

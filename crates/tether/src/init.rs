@@ -411,8 +411,8 @@ fn start(
 ) -> std::result::Result<(u32, OwnedFd), InitError> {
     let mut spec = SpawnSpec::new(opts.argv.iter().cloned());
     spec.signals = signals;
-    let mut plan = build_plan(&spec, [None; 3], None, false, libc::SIGKILL)
-        .map_err(InitError::failed)?;
+    let mut plan =
+        build_plan(&spec, [None; 3], None, false, libc::SIGKILL).map_err(InitError::failed)?;
     plan.setup.new_group = true;
     plan.setup.foreground_tty = reaper::holds_terminal_foreground();
     let prepared = Prepared::new(&plan)
@@ -600,7 +600,9 @@ mod tests {
     #[test]
     fn remap_parsing() {
         assert_eq!(parse_remap_exit("0:255").unwrap(), (0, 255));
-        for bad in ["", ":", "1:", ":1", "1:2:3", "-1:0", "1:256", "a:b", " 1:2", "+1:2"] {
+        for bad in [
+            "", ":", "1:", ":1", "1:2:3", "-1:0", "1:256", "a:b", " 1:2", "+1:2",
+        ] {
             assert!(parse_remap_exit(bad).is_err(), "{bad:?}");
         }
         let mut o = InitOptions::new(["true"]);

@@ -155,7 +155,11 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
         .iter()
         .map(|s| parse_remap_exit(s))
         .collect::<Result<_>>()?;
-    opts.pdeathsig = a.pdeathsig.as_deref().map(str::parse::<Signal>).transpose()?;
+    opts.pdeathsig = a
+        .pdeathsig
+        .as_deref()
+        .map(str::parse::<Signal>)
+        .transpose()?;
     opts.grace = match &a.grace {
         Some(g) => parse_duration(g)?,
         None => DEFAULT_GRACE,
@@ -283,8 +287,9 @@ mod tests {
                 "{}.json",
                 tether::report::file_stem(InitReport::SCHEMA)
             ));
-        let text =
-            serde_json::to_string_pretty(&tether::report::schema_of::<InitReport>()).unwrap() + "\n";
+        let text = serde_json::to_string_pretty(&tether::report::schema_of::<InitReport>())
+            .unwrap()
+            + "\n";
         if std::env::var_os("UPDATE_SCHEMAS").is_some() {
             std::fs::write(&path, &text).unwrap();
         }
