@@ -16,8 +16,8 @@ use tether::Result;
 use crate::exit::report_error;
 use crate::output::{escape, print_report, Ctx};
 
-pub const HELP: &str = "Runs COMMAND as init: as PID 1 of a container (docker run --init-style \
-entrypoint), or anywhere else as a child subreaper (set automatically; --subreaper, tini's -s, \
+pub const HELP: &str = "Runs COMMAND as init: as PID 1 of a container (its entrypoint, in place of \
+tini or docker run --init), or anywhere else as a child subreaper (set automatically; --subreaper, tini's -s, \
 makes failing to set it an error).
 
 Signals: every signal tether init can catch is passed on to COMMAND (with -g, to its process \
@@ -58,7 +58,8 @@ pub struct Args {
     /// Signal tether init gets when its parent dies (tini -p); passed on to COMMAND.
     #[arg(long, value_name = "SIG")]
     pub pdeathsig: Option<String>,
-    /// Time COMMAND's leftovers get after TERM, once it has exited, before KILL (5, 1.5, 500ms).
+    /// Time COMMAND's leftovers get after TERM, once it has exited, before KILL (default 5;
+    /// 1.5, 500ms, 1m).
     #[arg(long, value_name = "D")]
     pub grace: Option<String>,
     /// Say on stderr what init does: signals passed on, zombies reaped, leftovers ended.
