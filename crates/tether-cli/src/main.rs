@@ -92,6 +92,7 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
     "run" => run,
         "Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127)",
         Some(cmd::run::HELP);
+    "init" => init, "Run a command as init (PID 1) or subreaper: signals passed on, zombies reaped", Some(cmd::init::HELP);
 };
 
 /// The clap definition of one subcommand.

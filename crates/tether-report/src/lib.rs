@@ -20,6 +20,7 @@
 #![warn(missing_debug_implementations)]
 
 mod error;
+mod init;
 mod inspect;
 mod net;
 mod ready;
@@ -34,6 +35,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 pub use error::{ErrorBody, ErrorReport};
+pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
 pub use ready::{TargetResult, WaitForReport};
@@ -116,6 +118,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<WaitManyReport>(),
         one::<StopReport>(),
         one::<RunReport>(),
+        one::<InitReport>(),
     ]
 }
 

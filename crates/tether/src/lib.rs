@@ -9,6 +9,7 @@
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
+//! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped.
 //! - [`limits`]: process limits a caller may want to raise first (open files).
 //!
 //! The library returns typed values and never prints or exits; the JSON reports of the command
@@ -20,6 +21,7 @@ pub mod contain;
 pub mod duration;
 pub mod error;
 pub mod identity;
+pub mod init;
 pub mod inspect;
 pub mod limits;
 pub mod net;

@@ -4,6 +4,7 @@ pub mod columns;
 pub mod fds;
 pub mod filters;
 pub mod info;
+pub mod init;
 pub mod kill;
 pub mod ports;
 pub mod ps;

@@ -478,7 +478,7 @@ fn cstring(s: &OsStr) -> Result<CString> {
 }
 
 /// Prepare argv, the environment, the PATH search and the child setup before the clone.
-fn build_plan(
+pub(crate) fn build_plan(
     spec: &SpawnSpec,
     stdio: [Option<RawFd>; 3],
     cgroup: Option<RawFd>,
@@ -553,6 +553,7 @@ fn build_plan(
         setup: ChildSetup {
             new_session: contained,
             new_group: false,
+            foreground_tty: false,
             pdeathsig,
             signals: spec.signals,
         },

@@ -8,6 +8,7 @@ pub mod inotify;
 pub mod pidfd;
 pub mod proc;
 pub mod process;
+pub mod reaper;
 pub mod sock_diag;
 pub mod spawn;
 pub mod supervise;

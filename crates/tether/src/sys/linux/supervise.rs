@@ -204,6 +204,9 @@ pub struct ChildSetup {
     pub new_session: bool,
     /// Only a new process group (used when a session is not wanted).
     pub new_group: bool,
+    /// With `new_group`: make the new group the foreground group of the terminal on stdin, as
+    /// an init hands the terminal to its command (no terminal there is not an error).
+    pub foreground_tty: bool,
     /// PR_SET_PDEATHSIG: the signal the child gets when its parent (thread) dies; 0 for none.
     pub pdeathsig: i32,
     /// Signal dispositions and mask the command starts with.
@@ -222,6 +225,13 @@ impl ChildSetup {
                 cvt(libc::setsid())?;
             } else if self.new_group {
                 cvt(libc::setpgid(0, 0))?;
+                // Every signal is still blocked here, so SIGTTOU cannot stop us.
+                if self.foreground_tty && libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpgrp()) < 0 {
+                    let e = *libc::__errno_location();
+                    if e != libc::ENOTTY && e != libc::ENXIO {
+                        return Err(io::Error::from_raw_os_error(e));
+                    }
+                }
             }
             if self.pdeathsig > 0 {
                 cvt(libc::prctl(
@@ -252,7 +262,7 @@ pub enum RawExit {
     Signal(i32, bool),
 }
 
-fn exit_of(info: &libc::siginfo_t) -> RawExit {
+pub(crate) fn exit_of(info: &libc::siginfo_t) -> RawExit {
     // SAFETY: si_status is valid for SIGCHLD siginfo filled in by waitid.
     let status = unsafe { info.si_status() };
     match info.si_code {
