@@ -8,14 +8,18 @@
 //! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
-//! - [`run`]: run with a time limit, the GNU `timeout` contract.
+//! - [`run`]: run with a time limit, the GNU `timeout` contract;
+//! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
+//! - [`fs`]: atomic file replacement.
 
 pub mod contain;
 pub mod duration;
 pub mod error;
+pub mod fs;
 pub mod identity;
 pub mod inspect;
 pub mod net;
+pub mod pidfile;
 pub mod ready;
 pub mod report;
 pub mod run;
