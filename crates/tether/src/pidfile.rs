@@ -77,7 +77,7 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// What a tether PID file holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Record {
-    /// Always [`FORMAT`] (`tether.pidfile/v1`).
+    /// Always `tether.pidfile/v1` (FORMAT).
     pub format: String,
     /// The process: `pid`, `start_ticks`, `boot_id` (full, 32 hex digits) and `pidfs_inode`.
     #[serde(flatten)]
@@ -117,7 +117,7 @@ pub struct PidFile {
     file_id: (u64, u64),
 }
 
-/// How much a verdict of [`Status::Alive`] rests on.
+/// How much a verdict of "alive" rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityStrength {
