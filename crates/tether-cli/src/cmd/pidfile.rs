@@ -214,7 +214,11 @@ pub fn stop(path: &Path, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
         }
         _ => None,
     };
-    let done = !stopped.as_ref().is_some_and(|r| !r.remaining.is_empty());
+    // Done when nothing is left: nothing was signalled, or the tree is gone.
+    let done = match &stopped {
+        Some(r) => r.remaining.is_empty(),
+        None => true,
+    };
     let removal = if done {
         Some(pidfile::remove_if_names(&file, pidfile::LOCK_WAIT)?)
     } else {
