@@ -34,8 +34,8 @@ pub const DEFAULT_MODE: u32 = 0o644;
 ///
 /// Errors: `InvalidArgument` when `path` is a directory or has no file name; `NotFound` when
 /// its directory does not exist; `PermissionDenied` when the directory may not be written;
-/// `System` for anything else (disk full, I/O error). On error the target is unchanged and no
-/// temporary file is left behind.
+/// `System` for anything else (disk full, I/O error). On error no temporary file is left
+/// behind, and the target is unchanged (see [`AtomicFile::commit`] for the one exception).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_mode(path, bytes, DEFAULT_MODE)
 }
@@ -128,8 +128,9 @@ impl AtomicFile {
     }
 
     /// Flush the content to disk, rename the temporary file over the target and flush the
-    /// directory. Returns the file, still open (now the target). On error the target is
-    /// unchanged and the temporary file is removed.
+    /// directory. Returns the file, still open (now the target). On an error before the rename
+    /// the target is unchanged and the temporary file is removed; if only the directory cannot
+    /// be flushed, the new file is in place and the error says so.
     pub fn commit(mut self) -> Result<File> {
         let file = self.file.take().expect("commit runs once");
         let step = |what: &str, r: io::Result<()>| {

@@ -9,14 +9,14 @@ use tether::Result;
 use super::pidfile;
 use crate::output::Ctx;
 
-pub const HELP: &str = "With --pidfile, the file is read without following a symbolic link: a tether PID \
-file (JSON, written by `tether run --pidfile`) names the process by its full identity, and the process \
-is alive only if it is that process: a file written before the last boot, whose PID now belongs to \
-another process, or whose process runs another executable than recorded (unless the kernel's pidfs inode \
-or the file's live owner vouches that it is the same process, which then called exec) is stale, and stale \
-is not alive. A legacy file holding a bare PID is trusted only if the process with that PID started \
-before the file was last written; the answer then says the identity is weak. The file's lock shows \
-whether its owner is alive (`locked` in JSON).
+pub const HELP: &str = "With --pidfile, the file is read without following a symbolic link. A tether PID \
+file (JSON, written by `tether run --pidfile`) names the process by its full identity. It is stale, and \
+stale is not alive, when it was written before the last boot, when its PID now belongs to another \
+process, or when the process runs another executable than recorded (unless the kernel's pidfs inode or \
+the file's live owner vouches that it is the same process, which then called exec). A legacy file \
+holding a bare PID is trusted only if the process with that PID started before the file was last \
+written; the answer then says the identity is weak. The file's lock shows whether its owner is alive \
+(`locked` in JSON).
 
 A bare PID is alive while a process has it (a zombie is not); an identity string only while its process \
 runs (stale once its PID belongs to another process).
