@@ -791,6 +791,11 @@ mod tests {
     fn sleeper() -> Kid {
         Kid(Command::new("sleep").arg("300").spawn().unwrap())
     }
+    /// The executable of `pid`, as /proc names it.
+    fn exe_of(pid: u32) -> String {
+        let p = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        p.to_string_lossy().into_owned()
+    }
 
     fn err_of(text: &[u8]) -> String {
         parse(text).unwrap_err()
@@ -857,7 +862,7 @@ mod tests {
         let path = dir.path().join("s.pid");
         let kid = sleeper();
         let owned = create(&path, kid.0.id()).unwrap();
-        assert_eq!(owned.record().exe.as_deref(), Some("/usr/bin/sleep"));
+        assert_eq!(owned.record().exe, Some(exe_of(kid.0.id())));
         assert_eq!(owned.record().argv, ["sleep", "300"]);
         let pf = read(&path).unwrap();
         assert!(pf.locked);
@@ -934,6 +939,7 @@ mod tests {
     fn record_verdicts_reused_rebooted_exe() {
         let kid = sleeper();
         let id = ProcessIdentity::of(kid.0.id()).unwrap();
+        let sleep = exe_of(kid.0.id());
         let rec = |id: ProcessIdentity, exe: &str| Record {
             format: FORMAT.into(),
             identity: id,
@@ -945,13 +951,13 @@ mod tests {
         other.start_ticks += 1;
         other.pidfs_inode = None;
         assert_eq!(
-            check_record(&rec(other, "/usr/bin/sleep"), false).unwrap(),
+            check_record(&rec(other, &sleep), false).unwrap(),
             Status::Stale(StaleReason::Reused)
         );
         let mut boot = id.clone();
         boot.boot_id = "0123456789abcdef0123456789abcdef".into();
         assert_eq!(
-            check_record(&rec(boot, "/usr/bin/sleep"), false).unwrap(),
+            check_record(&rec(boot, &sleep), false).unwrap(),
             Status::Stale(StaleReason::Rebooted)
         );
         // Another executable: stale unless the kernel (pidfs inode) or the owner vouches.
@@ -963,7 +969,7 @@ mod tests {
         ));
         let vouched = check_record(&rec(no_inode, "/bin/else"), true).unwrap();
         assert!(
-            matches!(&vouched, Status::Alive { exe: ExeCheck::Changed { now, .. }, .. } if now == "/usr/bin/sleep"),
+            matches!(&vouched, Status::Alive { exe: ExeCheck::Changed { now, .. }, .. } if *now == sleep),
             "{vouched:?}"
         );
         let proven = check_record(&rec(id.clone(), "/bin/else"), false).unwrap();
