@@ -89,6 +89,8 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
         Some(cmd::wait::HELP);
     "stop" => stop, "End a process and its whole tree: hold, signal, grace, kill what survives",
         Some(cmd::stop::HELP);
+    "alive" => alive, "Whether a process runs: named by a PID file (stale is not alive), a PID or an identity",
+        Some(cmd::alive::HELP);
     "run" => run,
         "Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127)",
         Some(cmd::run::HELP);

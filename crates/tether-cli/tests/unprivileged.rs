@@ -226,3 +226,37 @@ fn ports_say_that_owners_of_other_users_sockets_are_hidden() {
     );
     drop(listener);
 }
+
+#[test]
+fn pid_files_of_another_user_are_read_and_its_process_untouched() {
+    let Some(_) = as_nobody(&["--version"]) else {
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("app.pid");
+    let p = path.to_str().unwrap();
+    let mut run =
+        ChildGuard::spawn(Command::new(bin()).args(["run", "--pidfile", p, "--", "sleep", "300"]));
+    let o = tether(&["wait-for", &format!("file:{p}"), "-t", "30"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Alive, with the identity verified; the executable of root's process is not readable.
+    let o = as_nobody(&["alive", "--pidfile", p, "--json"]).unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["identity_strength"], "strong");
+    assert_eq!(v["pidfile"]["locked"], true);
+    // Stopping it is not permitted: nothing is signalled and the file stays.
+    let o = as_nobody(&["stop", "--pidfile", p, "--grace", "1"]).unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("not permitted"), "{}", stderr(&o));
+    assert!(!run.exited() && path.exists());
+    // A PID file this user may not read: permission denied (exit 1), not "not running".
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = as_nobody(&["alive", "--pidfile", p, "--json"]).unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "permission_denied");
+    assert!(!run.exited());
+}

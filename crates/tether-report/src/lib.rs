@@ -23,6 +23,7 @@ mod error;
 mod init;
 mod inspect;
 mod net;
+mod pidfile;
 mod ready;
 mod run;
 mod signal;
@@ -38,6 +39,7 @@ pub use error::{ErrorBody, ErrorReport};
 pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
+pub use pidfile::{AliveReport, PidFileView, StopPidfileReport, Verdict};
 pub use ready::{TargetResult, WaitForReport};
 pub use run::{RunReport, SentSignal};
 pub use signal::{KillReport, SendOutcome, SignalEntry, SignalsReport};
@@ -119,6 +121,8 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<StopReport>(),
         one::<RunReport>(),
         one::<InitReport>(),
+        one::<AliveReport>(),
+        one::<StopPidfileReport>(),
     ]
 }
 

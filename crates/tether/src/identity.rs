@@ -119,7 +119,8 @@ impl ProcessIdentity {
         }
     }
 
-    fn same_boot(&self) -> bool {
+    /// Whether the identity was taken on this boot (an identity without a boot id matches any).
+    pub(crate) fn same_boot(&self) -> bool {
         let here = clock::boot_id();
         self.boot_id.is_empty() || here.is_empty() || here.starts_with(&self.boot_id)
     }

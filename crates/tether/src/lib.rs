@@ -9,6 +9,8 @@
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
+//! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
+//! - [`fs`]: atomic file replacement.
 //! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped.
 //! - [`limits`]: process limits a caller may want to raise first (open files).
 //!
@@ -20,11 +22,13 @@
 pub mod contain;
 pub mod duration;
 pub mod error;
+pub mod fs;
 pub mod identity;
 pub mod init;
 pub mod inspect;
 pub mod limits;
 pub mod net;
+pub mod pidfile;
 pub mod ready;
 pub mod run;
 pub mod signal;

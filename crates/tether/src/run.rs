@@ -122,6 +122,11 @@ impl SendReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunEvent {
+    /// The command has started (it has called `exec`): its PID, e.g. for a PID file.
+    Started {
+        /// The command's PID.
+        pid: u32,
+    },
     /// A signal is about to be sent to the command (its tree, when contained).
     Sending {
         /// The signal; `None` is signal 0 (nothing is sent).
@@ -271,6 +276,7 @@ pub fn run_with_events(opts: &RunOptions, on_event: &mut dyn FnMut(&RunEvent)) -
     if opts.adopt_children {
         c.set_adopt_children(true);
     }
+    on_event(&RunEvent::Started { pid: c.pid() });
     // A tether run inside this one looks after its own tree, as nested GNU timeouts do.
     c.tree().set_delegate_nested_runs(true);
     let outcome = RunOutcome {

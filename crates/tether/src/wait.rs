@@ -96,6 +96,16 @@ pub enum ExitStatus {
 }
 
 impl WaitOutcome {
+    /// The outcome of a wait for a process known to be gone before it began (for example one
+    /// named by a stale PID file): nothing to wait for.
+    pub fn already_gone(pid: u32, identity: Option<ProcessIdentity>) -> WaitOutcome {
+        WaitOutcome {
+            pid,
+            identity,
+            state: WaitState::AlreadyGone,
+            waited: Duration::ZERO,
+        }
+    }
     /// It is gone: it exited during the wait, or before it began.
     pub fn exited(&self) -> bool {
         matches!(self.state, WaitState::AlreadyGone | WaitState::Exited(_))

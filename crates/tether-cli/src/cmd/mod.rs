@@ -1,11 +1,13 @@
 //! One module per subcommand, plus the pieces several of them share.
 
+pub mod alive;
 pub mod columns;
 pub mod fds;
 pub mod filters;
 pub mod info;
 pub mod init;
 pub mod kill;
+pub mod pidfile;
 pub mod ports;
 pub mod ps;
 pub mod run;

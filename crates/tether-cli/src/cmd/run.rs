@@ -46,11 +46,19 @@ Output: tether prints nothing on stdout but, with --json, a tether.run/v1 report
 ended (the command's own stdout goes to the same stream unless redirected); --report FILE writes the same \
 report to FILE instead (replaced atomically; checked before the command starts), - for stderr.
 
+With --pidfile FILE, the command's identity (PID, start time, boot id, executable, command line) is \
+written to FILE as a tether PID file (JSON, replaced atomically) once the command has started, and FILE \
+is locked while it runs (`tether alive --pidfile FILE` reads it; the lock shows that run is alive). When \
+the command ends, FILE is removed if it still names the command (a file another writer put in its place \
+is kept). run refuses to start when FILE names a process that is running, or exists but is not a PID \
+file (remove it or give another path); a stale FILE is replaced.
+
 Invoked through a link named `timeout`, tether takes GNU's syntax (timeout [OPTION] DURATION COMMAND \
 [ARG]...) and prints GNU's --help and --version layout.
 
 Exit codes (GNU timeout's): 124 the limit passed (unless --preserve-status); 125 tether run itself failed \
-(usage, bad duration or signal, conflicting options, a report file it cannot write); 126 COMMAND found but \
+(usage, bad duration or signal, conflicting options, a report file it cannot write, a --pidfile that \
+names a running process or cannot be written); 126 COMMAND found but \
 cannot be invoked; 127 COMMAND not found; 137 KILL had to be sent (tether ends by SIGKILL, as GNU timeout \
 does); when COMMAND dies of signal N, tether ends by the same signal (a shell sees 128+N); otherwise the \
 exit status of COMMAND.";
@@ -105,6 +113,10 @@ pub struct Common {
     /// Write the tether.run/v1 JSON report to FILE (`-` = stderr).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Write the command's identity to this PID file while it runs (locked; removed at the end
+    /// if it still names the command).
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
 }
 
 /// Everything a run needs, from either syntax.
@@ -181,6 +193,7 @@ fn gnu_main(args: &[OsString]) -> ! {
         verbose: false,
         contain: None,
         report: None,
+        pidfile: None,
     };
     for item in parsed.items {
         let (name, value) = match item {
@@ -284,6 +297,7 @@ fn json_in_options(args: &[OsString]) -> bool {
                 | b"--kill-after"
                 | b"--contain"
                 | b"--report"
+                | b"--pidfile"
         );
         i += if takes_value { 2 } else { 1 };
     }
@@ -325,6 +339,14 @@ fn execute(inv: Invocation) -> ! {
         Some(Err(msg)) => fail(prog, &msg, inv.json),
         None => None,
     };
+    // Also before anything runs: a PID file that names a running process, or that cannot be
+    // written, stops the run here.
+    let mut pending = match c.pidfile.as_deref().map(tether::pidfile::prepare) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => fail(prog, e.message(), inv.json),
+        None => None,
+    };
+    let mut owned = None;
     let name = inv
         .command
         .first()
@@ -343,6 +365,16 @@ fn execute(inv: Invocation) -> ! {
     opts.adopt_children = true;
     let verbose = c.verbose;
     let outcome = run_with_events(&opts, &mut |ev| match ev {
+        RunEvent::Started { pid } => {
+            if let Some(p) = pending.take() {
+                match p.commit(*pid) {
+                    Ok(o) => owned = Some(o),
+                    // The command has already ended: there is nothing to name.
+                    Err(e) if e.kind() == tether::ErrorKind::NotFound => {}
+                    Err(e) => diag!("{prog}: {}", escape(e.message())),
+                }
+            }
+        }
         RunEvent::Sending { signal, .. } if verbose => {
             // A closed or full stderr is ignored (diag!): it never ends the run.
             diag!(
@@ -353,6 +385,11 @@ fn execute(inv: Invocation) -> ! {
         }
         _ => {}
     });
+    // Removed (if it still names the command) before anything is reported: whoever reads the
+    // report, or sees run end, finds the file gone.
+    if let Some(Err(e)) = owned.map(tether::pidfile::Owned::release) {
+        diag!("{prog}: {}", escape(e.message()));
+    }
     if let Some(e) = &outcome.error {
         diag!("{prog}: {}", escape(e.message()));
     }

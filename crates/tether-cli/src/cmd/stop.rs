@@ -23,14 +23,26 @@ not end the script.
 
 With --port, every owner of the port is stopped this way (exit 1 also when nobody holds it).
 
-Exit codes: 0 the tree is gone (or an identity's process was already gone); 1 refused by a rail, not \
-permitted, no such process, identity mismatch (nothing was signalled), or processes remain; 2 usage error.";
+With --pidfile, the target is the process the PID file names, checked as `tether alive --pidfile` checks \
+it: a file that is stale or names a process that has exited signals nothing and is a success. The file is \
+then removed, under its lock, only if it still names that process: a file another writer put in its \
+place is kept, and so is one whose owner (a `tether run --pidfile`) still holds it after 5 s (the owner \
+removes it itself). JSON: tether.stop-pidfile/v1. A malformed PID file is an error (exit 2, as for \
+`tether alive`), and nothing is signalled.
+
+Exit codes: 0 the tree is gone (or an identity's process, or a PID file's, was already gone); 1 refused \
+by a rail, not permitted, no such process or PID file, identity mismatch (nothing was signalled), or \
+processes remain; 2 usage error, or a malformed PID file.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// PID or identity string (from `tether info`).
-    #[arg(required_unless_present = "port", conflicts_with = "port")]
+    #[arg(required_unless_present_any = ["port", "pidfile"], conflicts_with_all = ["port", "pidfile"])]
     pub target: Option<String>,
+    /// Stop the process this PID file names instead (a tether PID file or a bare PID); remove
+    /// the file if it still names it.
+    #[arg(long, value_name = "FILE", conflicts_with = "port")]
+    pub pidfile: Option<std::path::PathBuf>,
     /// Stop the owner(s) of this port instead (N, N/tcp or N/udp): every process holding it is
     /// found, its identity verified, and its tree ended (pre-fork workers with their parent's).
     #[arg(long, value_name = "N[/PROTO]")]
@@ -60,6 +72,9 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let _ = tether::limits::raise_open_files();
     if let Some(p) = &a.port {
         return super::stop_port::run(p, &opts, ctx);
+    }
+    if let Some(f) = &a.pidfile {
+        return super::pidfile::stop(f, &opts, ctx);
     }
     let target = Target::parse(a.target.as_deref().unwrap_or_default())?;
     let r = stop(&target, &opts)?;

@@ -18,17 +18,25 @@ so is the id of a thread (the message names its process). An identity string who
 counts as exited at once (it existed); one whose PID now belongs to another process is an identity \
 mismatch. A process of another user is waited for like any other.
 
+With --pidfile, the target is the process the PID file names, checked as `tether alive --pidfile` checks \
+it: a file that is stale or names a process that has exited counts as a process that had already exited \
+(exit 0); a malformed file is an error (exit 2, as for `tether alive`).
+
 JSON: one target prints tether.wait/v1; several print tether.wait-many/v1 (one tether.wait/v1 entry per \
 target under `targets`).
 
-Exit codes: 0 the target is gone (all of them, or one with --any); 1 no such process, identity mismatch, \
-or the wait failed; 2 usage error (bad PID, identity string or duration); 124 the timeout passed.";
+Exit codes: 0 the target is gone (all of them, or one with --any); 1 no such process or PID file, \
+identity mismatch, or the wait failed; 2 usage error (bad PID, identity string or duration; a malformed \
+PID file); 124 the timeout passed.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// PIDs or identity strings (from `tether info`).
-    #[arg(required = true, value_name = "TARGET")]
+    #[arg(required_unless_present = "pidfile", value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// Wait for the process this PID file names instead (a tether PID file or a bare PID).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["targets", "any"])]
+    pub pidfile: Option<std::path::PathBuf>,
     /// Give up after this long, for the whole wait (5, 1.5, 2m, 500ms, 1h30m; 0 = no limit).
     #[arg(short, long, value_name = "D")]
     pub timeout: Option<String>,
@@ -38,15 +46,18 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
+    let timeout = match &a.timeout {
+        Some(t) => Some(parse_duration(t)?).filter(|d| !d.is_zero()),
+        None => None,
+    };
+    if let Some(f) = &a.pidfile {
+        return super::pidfile::wait(f, timeout, ctx);
+    }
     let targets = a
         .targets
         .iter()
         .map(|t| Target::parse(t))
         .collect::<Result<Vec<_>>>()?;
-    let timeout = match &a.timeout {
-        Some(t) => Some(parse_duration(t)?).filter(|d| !d.is_zero()),
-        None => None,
-    };
     let mode = if a.any { WaitMode::Any } else { WaitMode::All };
     if targets.len() > 64 {
         // Every target is held by a pidfd while the wait lasts.
@@ -70,7 +81,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     Ok(code)
 }
 
-fn describe(r: &WaitOutcome) -> String {
+pub fn describe(r: &WaitOutcome) -> String {
     let ms = r.waited.as_millis();
     let status = match r.state {
         WaitState::TimedOut => {

@@ -294,27 +294,31 @@ pub enum Watch {
     /// By identity: a process that is gone, or whose PID now belongs to another process, has
     /// exited.
     Identity(ProcessIdentity),
+    /// A process known to have exited already (named by a PID file that is stale, or whose
+    /// process is gone): the wait ends at once.
+    Gone(u32),
 }
 
 /// The PID, or the identity string.
 impl std::fmt::Display for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Watch::Pid(pid) => write!(f, "{pid}"),
+            Watch::Pid(pid) | Watch::Gone(pid) => write!(f, "{pid}"),
             Watch::Identity(id) => write!(f, "{id}"),
         }
     }
 }
 
-/// The process named by a PID file (its first whitespace-separated token), to watch.
-/// `NotFound` when the file does not exist, `InvalidArgument` when it holds no PID.
+/// The process named by a PID file, to watch: read and checked by [`crate::pidfile`] (a tether
+/// record or a bare PID, never through a symbolic link). A file that is stale or names a
+/// process that is gone gives [`Watch::Gone`]. Errors as for [`crate::pidfile::read`]:
+/// `NotFound` when the file does not exist, `InvalidArgument` when it holds no valid PID.
 pub fn watch_pidfile(path: &Path) -> Result<Watch> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::from_io(format_args!("reading PID file {}", path.display()), &e))?;
-    let tok = text.split_whitespace().next().unwrap_or("");
-    let pid = parse_pid(tok)
-        .map_err(|_| Error::invalid(format!("PID file {} holds no PID", path.display())))?;
-    Ok(Watch::Pid(pid))
+    let file = crate::pidfile::read(path)?;
+    Ok(match file.check()? {
+        crate::pidfile::Status::Alive { identity, .. } => Watch::Identity(identity),
+        _ => Watch::Gone(file.pid()),
+    })
 }
 
 /// The HTTP methods [`HttpOptions::method`] accepts (a request without a body is sent).
@@ -872,6 +876,7 @@ fn open_watched(w: &Watch) -> Result<(OwnedFd, ProcessIdentity)> {
     let id = match w {
         Watch::Pid(pid) => ProcessIdentity::of(*pid)?,
         Watch::Identity(id) => id.clone(),
+        Watch::Gone(pid) => return Err(Error::not_found(format!("process {pid} has exited"))),
     };
     Ok((id.open()?, id))
 }

@@ -4,6 +4,7 @@ pub mod cgroup;
 pub mod clock;
 pub mod family;
 pub mod fd;
+pub mod flock;
 pub mod inotify;
 pub mod pidfd;
 pub mod proc;
