@@ -51,13 +51,17 @@
   /** The error of a library error kind; a kind this version does not know gets the base class. */
   function tetherError(kind, message, errno) {
     const cls = byKind[kind]
-    return cls ? new cls(message, errno) : new TetherError(message, kind, errno)
+    const e = cls ? new cls(message, errno) : new TetherError(message, kind, errno)
+    // The stack starts where the binding was called, not in this helper.
+    Error.captureStackTrace(e, tetherError)
+    return e
   }
 
   /** A TypeError or RangeError with a Node-style code (ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE). */
   function argumentError(range, code, message) {
     const e = range ? new RangeError(message) : new TypeError(message)
     e.code = code
+    Error.captureStackTrace(e, argumentError)
     return e
   }
 
@@ -73,7 +77,9 @@
       typeof signal.aborted !== 'boolean' ||
       typeof signal.addEventListener !== 'function'
     ) {
-      throw argumentError(false, 'ERR_INVALID_ARG_TYPE', 'options.signal must be an AbortSignal')
+      const e = argumentError(false, 'ERR_INVALID_ARG_TYPE', 'options.signal must be an AbortSignal')
+      Error.captureStackTrace(e, watchAbort)
+      throw e
     }
     if (signal.aborted) return { aborted: true, reason: signal.reason }
     const onAbort = () => cancel()
