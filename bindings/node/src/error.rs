@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use napi::bindgen_prelude::{FnArgs, Function, Unknown};
 use napi::Env;
 
-use crate::glue;
+use crate::instance;
 
 /// Why a call failed, before it is turned into a JavaScript value on the JavaScript thread.
 #[derive(Debug)]
@@ -82,7 +82,7 @@ fn tether_error<'env>(
     errno: Option<i32>,
 ) -> napi::Result<Unknown<'env>> {
     type Make<'a> = Function<'a, FnArgs<(&'a str, &'a str, Option<i32>)>, Unknown<'a>>;
-    let make: Make = glue::function(env, "tetherError")?;
+    let make: Make = instance::function(env, "tetherError")?;
     make.call((kind, message, errno).into())
 }
 
@@ -92,7 +92,8 @@ fn argument_error<'env>(
     code: &str,
     message: &str,
 ) -> napi::Result<Unknown<'env>> {
-    let make: Function<FnArgs<(bool, &str, &str)>, Unknown> = glue::function(env, "argumentError")?;
+    let make: Function<FnArgs<(bool, &str, &str)>, Unknown> =
+        instance::function(env, "argumentError")?;
     make.call((range, code, message).into())
 }
 

@@ -288,7 +288,7 @@ fn run(q: &Query) -> Result<Json> {
 )]
 pub fn snapshot<'env>(env: &'env Env, options: Option<Unknown>) -> napi::Result<Object<'env>> {
     match args::options(options, "options").and_then(query) {
-        Ok(q) => promise::spawn(env, "tether-snapshot", move || run(&q), |_, list| Ok(list)),
+        Ok(q) => promise::spawn(env, "tether-snapshot", move || run(&q), |_, list| list),
         Err(fail) => promise::rejected(env, fail),
     }
 }

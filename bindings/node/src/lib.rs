@@ -10,9 +10,9 @@
 
 mod args;
 mod error;
-mod glue;
 mod identity;
 mod inspect;
+mod instance;
 mod json;
 mod net;
 mod promise;
@@ -31,7 +31,7 @@ pub fn version() -> String {
 
 #[napi(module_exports)]
 pub fn init(mut exports: Object, env: Env) -> napi::Result<()> {
-    glue::install(&env, &mut exports)
+    instance::install(&env, &mut exports)
 }
 
 /// The JSON name of a library value (`sleeping`, `timed_out`, `sock_diag`): the names the

@@ -169,6 +169,7 @@ pub fn ports<'env>(env: &'env Env, options: Option<Unknown>) -> napi::Result<Obj
             "tether-ports",
             move || Ok(tether::net::list(&q)?),
             |_, l| {
+                let l = l?;
                 Ok(SocketList {
                     source: json_name(l.source),
                     note: l.note,
@@ -193,6 +194,7 @@ pub fn who<'env>(env: &'env Env, port: Unknown) -> napi::Result<Object<'env>> {
             "tether-who",
             move || Ok(tether::net::who(port, proto)?),
             |_, h| {
+                let h = h?;
                 Ok(PortHolders {
                     port: h.port,
                     protos: h.protos.iter().map(|p| p.as_str().to_string()).collect(),

@@ -16,7 +16,7 @@ use tether_report::WaitForReport;
 
 use crate::args::{self, millis};
 use crate::error::{sync, Fail, Result};
-use crate::{glue, json_name, promise};
+use crate::{instance, json_name, promise};
 
 /// Options of HTTP(S) targets.
 #[napi(object, object_to_js = false)]
@@ -213,7 +213,7 @@ fn watch_abort<'env>(env: &'env Env, signal: Unknown, cancel: Cancel) -> Result<
         Ok(())
     })?;
     type WatchAbort<'a> = Function<'a, FnArgs<(Unknown<'a>, Function<'a, (), ()>)>, Object<'a>>;
-    let watch: WatchAbort = glue::function(env, "watchAbort")?;
+    let watch: WatchAbort = instance::function(env, "watchAbort")?;
     let handle = watch.call((signal, on_abort).into())?;
     if handle.get_named_property::<bool>("aborted")? {
         Ok(Abort::Already(handle.get_named_property("reason")?))
@@ -261,17 +261,16 @@ pub fn wait_for<'env>(
 ) -> napi::Result<Object<'env>> {
     let prepared = sync(env, || {
         let mut p = prepare(&targets, options)?;
+        // Every wait can be cancelled: by its signal, or when this environment goes away.
+        let cancel = Cancel::new()?;
+        p.opts.cancel = Some(cancel.clone());
         let abort = match p.signal.take() {
             None => None,
-            Some(signal) => {
-                let cancel = Cancel::new()?;
-                p.opts.cancel = Some(cancel.clone());
-                Some(watch_abort(env, signal, cancel)?)
-            }
+            Some(signal) => Some(watch_abort(env, signal, cancel.clone())?),
         };
-        Ok((p, abort))
+        Ok((p, cancel, abort))
     });
-    let (p, abort) = match prepared {
+    let (p, cancel, abort) = match prepared {
         Ok(ok) => ok,
         Err(e) => return promise::rejected(env, Fail::Napi(e)),
     };
@@ -280,6 +279,7 @@ pub fn wait_for<'env>(
         Some(Abort::Watching(h)) => Some(h),
         None => None,
     };
+    let id = instance::wait_started(env, cancel)?;
     let Prepared {
         targets,
         labels,
@@ -295,13 +295,16 @@ pub fn wait_for<'env>(
             )?)
         },
         move |env, outcome| {
-            let cancelled = outcome.outcome == Outcome::Cancelled;
+            instance::wait_ended(env, id)?;
+            let cancelled = outcome
+                .as_ref()
+                .is_ok_and(|o| o.outcome == Outcome::Cancelled);
             if let Some(h) = handle {
                 if let Some(reason) = settle_abort(env, h, cancelled)? {
                     return Err(rejection(reason));
                 }
             }
-            Ok(WaitForResult::from(WaitForReport::from(&outcome)))
+            Ok(WaitForResult::from(WaitForReport::from(&outcome?)))
         },
     )
 }

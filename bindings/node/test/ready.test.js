@@ -124,3 +124,23 @@ test('a watched process that dies ends the wait', async (t) => {
   assert.equal(r.outcome, 'process_died')
   assert.match(r.watched, new RegExp(`^${kids[0].pid}:`))
 })
+
+test('a worker terminated mid-wait leaves no wait behind', async () => {
+  const { Worker } = require('node:worker_threads')
+  const port = await freePort()
+  assert.ok(await eventually(() => threadsNamed(WAIT_THREAD) === 0))
+  const worker = new Worker(
+    `const t = require(${JSON.stringify(require.resolve('..'))})
+     t.waitFor(':${port}')  // no deadline, no signal
+     require('node:worker_threads').parentPort.postMessage('waiting')`,
+    { eval: true },
+  )
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  assert.ok(await eventually(() => threadsNamed(WAIT_THREAD) === 1), 'the worker waits')
+  await worker.terminate()
+  // The environment's teardown cancelled the wait: its thread ends.
+  assert.ok(await eventually(() => threadsNamed(WAIT_THREAD) === 0), 'the wait ended with its worker')
+})
