@@ -74,7 +74,7 @@ console.log(`fields: ${FIELDS.join(', ')} (ps-list's: pid, ppid, uid, cpu, memor
 const base = median(times['tether snapshot()'])
 for (const name of Object.keys(peers)) {
   const m = median(times[name])
-  const ratio = name === 'tether snapshot()' ? '' : `  tether is ${(m / base).toFixed(1)}x faster`
+  const ratio = name === 'tether snapshot()' ? '' : `  ${(m / base).toFixed(2)}x tether snapshot()`
   console.log(`${name.padEnd(28)} median ${m.toFixed(1).padStart(7)} ms  (${counts[name]} processes)${ratio}`)
 }
 if (!sysprims) {
