@@ -184,7 +184,11 @@ fn the_shells_kill_forms() {
         assert_eq!(child.0.wait().unwrap().signal(), Some(want), "{args:?}");
     }
     // A value that looks like a signal stays a value (a regex here); after `--` nothing is one.
-    let o = tether(&["kill", "--cmdline=-9", "--json"]);
+    // A dry run limited to a child of this test whose command line has no "-9": on a shared
+    // machine another process may well match, and must not be sent anything.
+    let bystander = sleeper();
+    let pid = bystander.pid().to_string();
+    let o = tether(&["kill", "--dry-run", "--pid", &pid, "--cmdline=-9", "--json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(json(&o)["signal"], "TERM");
     let o = tether(&["kill", "--", "-9"]);
