@@ -18,6 +18,14 @@ mod net;
 mod ready;
 mod signal;
 
+/// For the test suite: panics with `message`, to prove that a Rust panic reaches Python as an
+/// exception (`pyo3_runtime.PanicException`) instead of aborting the interpreter, i.e. that the
+/// module was built with a profile that unwinds.
+#[pyfunction]
+fn _panic(message: &str) {
+    panic!("{message}");
+}
+
 #[pymodule]
 fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -42,5 +50,6 @@ fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signal::signal_number, m)?)?;
     m.add_function(wrap_pyfunction!(signal::signal_name, m)?)?;
     m.add_function(wrap_pyfunction!(signal::signals, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic, m)?)?;
     Ok(())
 }

@@ -53,3 +53,14 @@ def test_stubs_match_the_native_module():
 def test_everything_exported_exists():
     for name in tether.__all__:
         assert hasattr(tether, name), name
+
+
+def test_a_rust_panic_is_an_exception_not_an_abort():
+    # Were the module built with the workspace's release profile (panic = "abort"), this
+    # would end the interpreter; the `bindings` profile unwinds and PyO3 raises instead.
+    try:
+        native._panic("deliberate")
+    except BaseException as e:  # PanicException derives from BaseException, by PyO3's design
+        assert type(e).__name__ == "PanicException" and "deliberate" in str(e)
+    else:
+        raise AssertionError("no exception")
