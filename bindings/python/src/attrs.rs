@@ -191,7 +191,10 @@ impl Attr {
             },
             Attr::Username => opt(py, p.user.as_deref())?,
             Attr::Uid => opt(py, p.uid)?,
-            Attr::Status => opt(py, p.state.map(status))?,
+            Attr::Status => match p.state {
+                Some(st) => status_str(py, st).clone_ref(py).into_any(),
+                None => return none(),
+            },
             Attr::CreateTime => opt(py, p.start_time.map(unix_secs))?,
             Attr::MemoryInfo => match (p.rss_bytes, p.vsize_bytes) {
                 (Some(rss), Some(vms)) => named(
@@ -251,6 +254,35 @@ pub fn status(s: ProcessState) -> &'static str {
     }
 }
 
+/// The status strings as Python strings, made once (every record has one).
+fn status_str(py: Python<'_>, s: ProcessState) -> &Py<PyString> {
+    static ALL: PyOnceLock<Vec<(ProcessState, Py<PyString>)>> = PyOnceLock::new();
+    const STATES: [ProcessState; 11] = [
+        ProcessState::Running,
+        ProcessState::Sleeping,
+        ProcessState::DiskSleep,
+        ProcessState::Zombie,
+        ProcessState::Stopped,
+        ProcessState::TracingStop,
+        ProcessState::Dead,
+        ProcessState::Idle,
+        ProcessState::Parked,
+        ProcessState::Waking,
+        ProcessState::Unknown,
+    ];
+    let all = ALL.get_or_init(py, || {
+        STATES
+            .iter()
+            .map(|&st| (st, PyString::intern(py, status(st)).unbind()))
+            .collect()
+    });
+    // A state added to the library later reads as "unknown", the last entry.
+    &all.iter()
+        .find(|(st, _)| *st == s)
+        .unwrap_or(&all[all.len() - 1])
+        .1
+}
+
 fn opt<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: Option<T>) -> PyResult<Py<PyAny>> {
     match v {
         Some(v) => v.into_py_any(py),
@@ -288,6 +320,8 @@ pub struct Spec {
     /// Their names as Python strings (made once, shared by every record's `info` dict).
     pub keys: Vec<Py<PyString>>,
     mask: u32,
+    /// A dict of the keys (values None), copied for each record's `info`.
+    pub template: Py<PyDict>,
     /// psutil's `ad_value`: the value of attributes this user may not read.
     pub ad_value: Py<PyAny>,
 }
@@ -325,15 +359,20 @@ impl Spec {
                 }
             }
         }
-        let keys = list
+        let keys: Vec<Py<PyString>> = list
             .iter()
             .map(|a| PyString::intern(py, a.name()).unbind())
             .collect();
         let mask = list.iter().fold(Attr::Pid.bit(), |m, a| m | a.bit());
+        let template = PyDict::new(py);
+        for k in &keys {
+            template.set_item(k.bind(py), py.None())?;
+        }
         Ok(Spec {
             attrs: list,
             keys,
             mask,
+            template: template.unbind(),
             ad_value: ad_value.unwrap_or_else(|| py.None()),
         })
     }

@@ -1,10 +1,9 @@
 //! `process_iter`, `snapshot` and `get`: process records with psutil's attribute names.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyIterator, PyList, PyString};
 use tether::inspect::{
     compile_regex, parse_user, Filter, NameMatch, ProcessInfo, ProcessState, Query,
@@ -27,7 +26,10 @@ use crate::identity::with_pid;
 pub struct PyProcessInfo {
     info: ProcessInfo,
     spec: Arc<Spec>,
-    dict: PyOnceLock<Py<PyDict>>,
+    /// Made on first use. Not a `PyOnceLock`: that one releases the GIL around every first
+    /// initialisation (to avoid a deadlock with a blocking init), which costs more than the
+    /// dict itself when `process_iter` hands out thousands of records.
+    dict: OnceLock<Py<PyDict>>,
 }
 
 impl PyProcessInfo {
@@ -47,15 +49,19 @@ impl PyProcessInfo {
     /// psutil's `info`: a dict of the requested attributes, made once.
     #[getter]
     fn info(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        self.dict
-            .get_or_try_init(py, || {
-                let d = PyDict::new(py);
-                for (a, k) in self.spec.attrs.iter().zip(&self.spec.keys) {
-                    d.set_item(k.bind(py), a.value(py, &self.info, &self.spec.ad_value)?)?;
-                }
-                Ok::<_, PyErr>(d.unbind())
-            })
-            .map(|d| d.clone_ref(py))
+        if let Some(d) = self.dict.get() {
+            return Ok(d.clone_ref(py));
+        }
+        // A copy of the spec's template has room for every key (no resizing) and its keys
+        // in the requested order.
+        let d = self.spec.template.bind(py).copy()?;
+        for (a, k) in self.spec.attrs.iter().zip(&self.spec.keys) {
+            d.set_item(k.bind(py), a.value(py, &self.info, &self.spec.ad_value)?)?;
+        }
+        // Another thread may have made it meanwhile (building can run Python code, which may
+        // switch threads): the first one stored is everyone's.
+        let _ = self.dict.set(d.unbind());
+        Ok(self.dict.get().expect("set above").clone_ref(py))
     }
 
     #[getter]
@@ -281,7 +287,7 @@ fn read(
             PyProcessInfo {
                 info,
                 spec: spec.clone(),
-                dict: PyOnceLock::new(),
+                dict: OnceLock::new(),
             },
         )?)?;
     }
@@ -335,6 +341,6 @@ pub fn get(
     Ok(PyProcessInfo {
         info,
         spec,
-        dict: PyOnceLock::new(),
+        dict: OnceLock::new(),
     })
 }
