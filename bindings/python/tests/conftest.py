@@ -18,12 +18,16 @@ class Children:
         self.procs: List[subprocess.Popen] = []
 
     def sleeper(self, *extra: str) -> subprocess.Popen:
-        """A Python child that sleeps for a minute, with `extra` on its command line."""
+        """A Python child that sleeps for a minute, with `extra` on its command line. Returns
+        once the child runs: right after exec, /proc shows its new name and executable but,
+        for a moment, an empty command line."""
         p = subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(60)", *extra],
+            [sys.executable, "-c", "import time; print(flush=True); time.sleep(60)", *extra],
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
         )
         self.procs.append(p)
+        p.stdout.readline()
         return p
 
     def close(self) -> None:
@@ -31,6 +35,8 @@ class Children:
             if p.poll() is None:
                 p.kill()
             p.wait()
+            if p.stdout:
+                p.stdout.close()
 
 
 @pytest.fixture

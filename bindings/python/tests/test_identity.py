@@ -83,3 +83,12 @@ def test_exception_hierarchy():
     e = tether.NoSuchProcess("no process 5", kind="not_found", errno=3, pid=5)
     again = pickle.loads(pickle.dumps(e))
     assert (type(again), str(again), again.kind, again.errno, again.pid) == (tether.NoSuchProcess, "no process 5", "not_found", 3, 5)
+
+
+def test_value_types_pickle_and_show_as_tethers():
+    me = tether.get(os.getpid(), ["memory_info", "cpu_times"])
+    for value in (me.memory_info, me.cpu_times, tether.IdentityCheck.GONE):
+        assert type(value).__module__ == "tether"
+        assert pickle.loads(pickle.dumps(value)) == value
+    assert repr(tether.NoSuchProcess("x")) == "NoSuchProcess('x')"
+    assert tether.NoSuchProcess.__module__ == "tether"

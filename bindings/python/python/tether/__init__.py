@@ -19,6 +19,7 @@ Every call that reads /proc, the socket tables or waits releases the GIL. Errors
 wrong type raise ``TypeError``.
 """
 
+from . import _errors
 from ._errors import (
     AccessDenied,
     Error,
@@ -91,16 +92,6 @@ __all__ = [
     "signal_number",
     "signal_name",
     "signals",
-    # errors
-    "Error",
-    "NoSuchProcess",
-    "ProcessReused",
-    "AccessDenied",
-    "Refused",
-    "InvalidArgument",
-    "TimeoutExpired",
-    "NotSupported",
-    "WaitFailed",
     # psutil's status constants
     "STATUS_RUNNING",
     "STATUS_SLEEPING",
@@ -112,4 +103,5 @@ __all__ = [
     "STATUS_IDLE",
     "STATUS_PARKED",
     "STATUS_WAKING",
+    *_errors.__all__,
 ]

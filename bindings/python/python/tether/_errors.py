@@ -108,3 +108,10 @@ class WaitFailed(Error):
     """``wait_for`` ended without the targets being ready, for a reason other than its timeout:
     the watched process died (``result.outcome == "process_died"``) or a target can never
     become ready (``"failed"``). ``result`` holds the ``WaitResult``."""
+
+
+# Shown and pickled as tether.NoSuchProcess etc., where users import them from.
+for _cls in (Error, NoSuchProcess, ProcessReused, AccessDenied, Refused, InvalidArgument,
+             TimeoutExpired, NotSupported, WaitFailed):
+    _cls.__module__ = "tether"
+del _cls

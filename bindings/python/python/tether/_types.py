@@ -38,3 +38,9 @@ class CpuTimes(NamedTuple):
 
     user: float
     system: float
+
+
+# Shown and pickled as tether.IdentityCheck etc., where users import them from.
+for _cls in (IdentityCheck, MemoryInfo, CpuTimes):
+    _cls.__module__ = "tether"
+del _cls
