@@ -14,7 +14,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
 use tether::ready::{
     parse_header, parse_method, parse_status_ranges, wait_for_labeled, watch_pidfile, Cancel,
     Outcome, Progress, Target, TargetOutcome, WaitForOutcome, WaitOptions, Watch,
@@ -150,6 +150,9 @@ fn targets(v: &Bound<'_, PyAny>) -> PyResult<(Vec<Target>, Vec<String>)> {
     let items: Vec<Bound<'_, PyAny>> =
         if v.is_instance_of::<PyString>() || v.is_instance_of::<PyInt>() {
             vec![v.clone()]
+        } else if v.is_instance_of::<PyBytes>() {
+            // Iterating bytes would give ints, read as ports.
+            return Err(PyTypeError::new_err("targets must be str, not bytes"));
         } else {
             v.try_iter()
                 .map_err(|_| {

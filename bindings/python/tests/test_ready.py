@@ -195,6 +195,7 @@ def test_a_signal_handler_that_does_not_raise_lets_the_wait_go_on():
         (lambda: tether.wait_for(":80", watch_pid=1, watch_pidfile="/x"), tether.InvalidArgument),
         (lambda: tether.wait_for(object()), TypeError),
         (lambda: tether.wait_for([1.5]), TypeError),
+        (lambda: tether.wait_for(b":80"), TypeError),
         (lambda: tether.wait_for(":80", timeout=[1]), TypeError),
         (lambda: tether.wait_for(":80", timeout=True), TypeError),
         (lambda: tether.wait_for(":80", watch_pid=1.0), TypeError),
