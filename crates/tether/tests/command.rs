@@ -375,3 +375,20 @@ fn drop_returns_at_once_and_leaves_nothing_behind() {
     }
     println!("inner done");
 }
+
+#[test]
+fn spawning_has_no_hidden_side_effects() {
+    // The library never makes the caller a subreaper (it used to, for good, on every spawn).
+    let child = Command::new("true").spawn().unwrap();
+    child.close().unwrap();
+    assert!(!tether::contain::is_subreaper());
+    // Debug shows which variables are set, never their values.
+    let mut c = Command::new("true");
+    c.env("TETHER_SECRET", "hunter2").env_remove("TETHER_GONE");
+    let shown = format!("{c:?}");
+    assert!(
+        shown.contains("TETHER_SECRET") && shown.contains("-TETHER_GONE"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}

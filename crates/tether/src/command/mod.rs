@@ -127,7 +127,9 @@ impl From<OwnedFd> for Stdio {
 ///
 /// The program is looked up in the child's `PATH` (the one set with [`Command::env`], else this
 /// process's) unless it contains a `/`, as `execvp` does.
-#[derive(Debug)]
+///
+/// Its `Debug` form names the variables set or removed but never shows their values, which may
+/// be secrets.
 pub struct Command {
     program: OsString,
     args: Vec<OsString>,
@@ -150,6 +152,44 @@ pub struct Command {
     child_signals: Option<ChildSignals>,
     forward_signals: bool,
     adopt_children: bool,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let k = k.to_string_lossy();
+                if v.is_some() {
+                    format!("{k}=…")
+                } else {
+                    format!("-{k}")
+                }
+            })
+            .collect();
+        f.debug_struct("Command")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("cwd", &self.cwd)
+            .field("env_clear", &self.env_clear)
+            .field("env", &env)
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("mode", &self.mode)
+            .field("timeout", &self.timeout)
+            .field("timeout_signal", &self.timeout_signal)
+            .field("kill_after", &self.kill_after)
+            .field("capture_limit", &self.capture_limit)
+            .field("death_signal", &self.death_signal)
+            .field("process_group", &self.process_group)
+            .field("foreground_tty", &self.foreground_tty)
+            .field("child_signals", &self.child_signals)
+            .field("forward_signals", &self.forward_signals)
+            .field("adopt_children", &self.adopt_children)
+            .finish()
+    }
 }
 
 impl Command {
