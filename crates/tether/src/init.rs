@@ -313,10 +313,9 @@ pub fn run_init_with_events(
     let subreaper = if pid1 {
         false
     } else {
-        match sysproc::set_child_subreaper() {
+        match crate::contain::become_subreaper() {
             Ok(()) => true,
-            Err(e) => {
-                let error = Error::from_io("becoming a child subreaper", &e);
+            Err(error) => {
                 if opts.subreaper {
                     return Err(InitError::failed(error));
                 }

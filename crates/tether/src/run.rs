@@ -35,7 +35,7 @@
 //! INT, HUP, QUIT, USR1, USR2 and the timeout signal are passed on to the tree, and a SIGALRM
 //! received counts as the time limit passing (so an outer `timeout -s ALRM` times out an inner
 //! one). A signal the caller ignored stays ignored: the run does not react to it, and the command
-//! starts with it ignored ([`ChildSignals`]), except the timeout signal, which the command always
+//! starts with it ignored ([`ChildSignals`](crate::contain::ChildSignals)), except the timeout signal, which the command always
 //! starts with at its default action. When the command shares this process group
 //! ([`ContainMode::None`](crate::contain::ContainMode::None), GNU's `--foreground`), TTIN and
 //! TTOU are ignored by this process while it runs, so that a command reading the terminal from
@@ -52,7 +52,6 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::command::{SpawnError, SpawnErrorKind};
-pub use crate::contain::ChildSignals;
 use crate::contain::{Containment, Mechanism};
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
