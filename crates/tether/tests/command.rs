@@ -392,3 +392,24 @@ fn spawning_has_no_hidden_side_effects() {
     );
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn a_caller_that_ignores_sigchld_still_gets_exit_statuses() {
+    // A process-wide disposition: changed only in the namespace's own process.
+    if !in_pid_namespace("a_caller_that_ignores_sigchld_still_gets_exit_statuses") {
+        return;
+    }
+    // SAFETY: SIG_IGN, no handler; this process runs this test alone.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    for mode in modes() {
+        // The watchdog resets SIGCHLD before it launches the command: it reaps it and relays
+        // the status even though it inherited "ignored" from us.
+        let r = sh("exit 3").contain(mode).status().unwrap();
+        assert_eq!(
+            r.child_exit.map(|e| e.code),
+            Some(Some(3)),
+            "{mode:?}: {r:?}"
+        );
+    }
+    println!("inner done");
+}

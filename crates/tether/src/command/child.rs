@@ -250,7 +250,14 @@ impl Child {
                     return Ok(None);
                 }
                 match w.exit(Some(Instant::now() + relay)) {
-                    Ok(None) => return Ok(None),
+                    Ok(None) if relay.is_zero() => return Ok(None),
+                    // Never loop on a readable pidfd for a status that does not come.
+                    Ok(None) => {
+                        return Err(Error::new(
+                            ErrorKind::System,
+                            "the watchdog did not relay the command's exit status",
+                        ))
+                    }
                     Ok(Some(x)) => Some(x),
                     // The watchdog is gone: the command was reparented (see below).
                     Err(_) => None,
