@@ -788,8 +788,18 @@ mod tests {
             let _ = self.0.wait();
         }
     }
+    /// `sleep 300`, returned once it has exec'd (before that, its argv and exe are still
+    /// this test binary's, which a record taken under load would capture).
     fn sleeper() -> Kid {
-        Kid(Command::new("sleep").arg("300").spawn().unwrap())
+        let kid = Kid(Command::new("sleep").arg("300").spawn().unwrap());
+        let cmdline = format!("/proc/{}/cmdline", kid.0.id());
+        let began = std::time::Instant::now();
+        while std::fs::read(&cmdline).map_or(true, |c| !c.starts_with(b"sleep\0"))
+            && began.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        kid
     }
     /// The executable of `pid`, as /proc names it.
     fn exe_of(pid: u32) -> String {
