@@ -453,6 +453,7 @@ static void test_wait_for(int port) {
         "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"interval_ms\":0}",
         "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"watch\":\"0\"}",
         "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"http\":{\"x\":1}}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\"file:/a\\u0000b\"]}",
         "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],"
         "\"timeout_ms\":18446744073709551615}",
     };

@@ -96,6 +96,12 @@ impl WaitForQuery {
         if self.targets.is_empty() {
             return Err(Error::invalid("no target to wait for"));
         }
+        // No path, host or command holds a NUL; one would make a target that is never ready.
+        if let Some(t) = self.targets.iter().find(|t| t.contains('\0')) {
+            return Err(Error::invalid(format!(
+                "bad target {t:?}: it contains a NUL character"
+            )));
+        }
         let targets = self
             .targets
             .iter()
