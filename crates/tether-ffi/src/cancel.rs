@@ -19,13 +19,15 @@ pub struct TetherCancel {
 /// The library's waits have no cancellation of their own yet; the token is checked at each
 /// progress tick of the wait, and a triggered token ends it by unwinding (with a payload the
 /// entry point's guard turns into `TETHER_E_CANCELLED`; every resource on the way, such as a
-/// `cmd:` target's running command, is released by its destructor).
+/// `cmd:` target's running command, is released by its destructor). A library built with
+/// `panic = "abort"` (the release profile rather than `bindings`) cannot unwind: there the
+/// token is ignored and the wait runs to its own end, rather than aborting the host.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 impl TetherCancel {
     /// End the calling operation if the token was triggered.
     pub(crate) fn unwind_if_triggered(&self) {
-        if self.triggered.load(Ordering::SeqCst) {
+        if cfg!(panic = "unwind") && self.triggered.load(Ordering::SeqCst) {
             // Not `panic!`: no panic hook runs, nothing is printed.
             std::panic::resume_unwind(Box::new(Cancelled));
         }
