@@ -66,7 +66,7 @@ pub unsafe extern "C" fn tether_cancel_trigger(cancel: *const TetherCancel) -> i
 #[no_mangle]
 pub unsafe extern "C" fn tether_cancel_free(cancel: *mut TetherCancel) {
     if !cancel.is_null() {
-        // SAFETY: it came from `Box::into_raw` (the caller's contract); dropping cannot panic.
-        drop(unsafe { Box::from_raw(cancel) });
+        // SAFETY: it came from `Box::into_raw` (the caller's contract).
+        crate::error::shielded((), || drop(unsafe { Box::from_raw(cancel) }));
     }
 }

@@ -138,6 +138,12 @@ pub(crate) fn guard<T>(body: impl FnOnce() -> Result<T, Failure>) -> Result<T, i
     })
 }
 
+/// Run an entry point that cannot fail (and should not panic): a panic gives `fallback`
+/// instead of crossing the boundary.
+pub(crate) fn shielded<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
 /// An entry point that gives a value through `out`: `*out` is `empty` (NULL, 0) unless the
 /// call succeeds. A NULL `out` is an invalid argument, and then the body does not run.
 ///
@@ -189,7 +195,9 @@ pub(crate) unsafe fn call_string(
 /// the last fallible call on this thread succeeded (or none was made).
 #[no_mangle]
 pub extern "C" fn tether_last_error_code() -> i32 {
-    LAST.with(|l| l.borrow().as_ref().map_or(TETHER_OK, |e| e.code))
+    shielded(TETHER_E_INTERNAL, || {
+        LAST.with(|l| l.borrow().as_ref().map_or(TETHER_OK, |e| e.code))
+    })
 }
 
 /// The message of the calling thread's last error (what was wrong and what to do), or NULL
@@ -210,7 +218,9 @@ pub extern "C" fn tether_last_error_message() -> *const c_char {
 /// do not free it.
 #[no_mangle]
 pub extern "C" fn tether_last_error_json() -> *const c_char {
-    LAST.with(|l| l.borrow().as_ref().map_or(ptr::null(), |e| e.json.as_ptr()))
+    shielded(ptr::null(), || {
+        LAST.with(|l| l.borrow().as_ref().map_or(ptr::null(), |e| e.json.as_ptr()))
+    })
 }
 
 #[cfg(test)]

@@ -37,8 +37,7 @@ pub(crate) fn c_string(s: String) -> CString {
 #[no_mangle]
 pub unsafe extern "C" fn tether_free_string(s: *mut c_char) {
     if !s.is_null() {
-        // SAFETY: it came from `CString::into_raw` (the caller's contract). Dropping a CString
-        // cannot panic.
-        drop(unsafe { CString::from_raw(s) });
+        // SAFETY: it came from `CString::into_raw` (the caller's contract).
+        crate::error::shielded((), || drop(unsafe { CString::from_raw(s) }));
     }
 }
