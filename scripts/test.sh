@@ -21,3 +21,5 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+bash scripts/test-c.sh
+bash scripts/test-go.sh
