@@ -785,7 +785,14 @@ mod tests {
         }
     }
     fn sleeper() -> Kid {
-        Kid(Command::new("sleep").arg("300").spawn().unwrap())
+        let kid = Kid(Command::new("sleep").arg("300").spawn().unwrap());
+        // `spawn` returns once the exec has begun, but the kernel sets up the new command line
+        // a little later: wait until /proc shows it, so that a record taken now has it.
+        let cmdline = format!("/proc/{}/cmdline", kid.0.id());
+        while std::fs::read(&cmdline).unwrap().is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        kid
     }
     /// The executable of `pid`, as /proc names it.
     fn exe_of(pid: u32) -> String {
@@ -1056,7 +1063,10 @@ mod tests {
         assert_eq!(check_target(&ProcessRef::Pid(pid)).unwrap(), Status::Gone);
         kid.0.wait().unwrap();
         assert_eq!(check_target(&ProcessRef::Pid(pid)).unwrap(), Status::Gone);
-        assert_eq!(check_target(&ProcessRef::Identity(id)).unwrap(), Status::Gone);
+        assert_eq!(
+            check_target(&ProcessRef::Identity(id)).unwrap(),
+            Status::Gone
+        );
         assert_eq!(
             check_target(&ProcessRef::Pid(0)).unwrap_err().kind(),
             ErrorKind::InvalidArgument

@@ -201,8 +201,9 @@ impl Process {
     }
 
     /// Its record, with `fields` (see [`crate::inspect::get`]). Read by PID from /proc, then
-    /// re-verified on the pidfd ([`Process::still_named`]): `NotFound` ("exited while being
-    /// read") rather than a record of a process that reused the PID. A zombie has a record.
+    /// re-verified on the pidfd — it still runs, or is still the zombie holding its PID —:
+    /// `NotFound` ("exited while being read") rather than a record of a process that reused
+    /// the PID. A zombie has a record.
     pub fn info(&self, fields: FieldSet) -> Result<ProcessInfo> {
         let record = crate::inspect::get(self.pid(), fields)?;
         self.still_named()?;
@@ -400,8 +401,14 @@ mod tests {
         child.wait().unwrap();
         // The handle stays: it tells that its process is gone, and reads nothing by PID.
         assert!(!p.is_running().unwrap());
-        assert_eq!(p.info(FieldSet::empty()).unwrap_err().kind(), ErrorKind::NotFound);
-        assert_eq!(p.signal(Signal::TERM).unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            p.info(FieldSet::empty()).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            p.signal(Signal::TERM).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         // Gone: an identity is gone (None), a bare PID that names nothing is an error.
         let e = Process::from_identity(p.identity()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
@@ -512,9 +519,11 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Refused);
         assert!(e.message().contains("parent"), "{e}");
         // Forced, as a dry run: validated, and still nothing is sent.
-        let mut opts = SignalOptions::default();
-        opts.force = true;
-        opts.dry_run = true;
+        let opts = SignalOptions {
+            force: true,
+            dry_run: true,
+            ..Default::default()
+        };
         assert_eq!(
             me.signal_with(Signal::CONT, &opts).unwrap(),
             SendState::WouldSend

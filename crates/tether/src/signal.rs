@@ -247,7 +247,11 @@ pub enum SendState {
 /// assert_eq!(r[0].outcome, SendState::Sent);
 /// child.wait().unwrap();
 /// ```
-pub fn send_all(targets: &[Process], sig: Signal, opts: &SignalOptions) -> Result<Vec<SendOutcome>> {
+pub fn send_all(
+    targets: &[Process],
+    sig: Signal,
+    opts: &SignalOptions,
+) -> Result<Vec<SendOutcome>> {
     let subjects: Vec<Subject> = targets.iter().map(|p| Subject::Process(p.pid())).collect();
     rails::check(&subjects, opts.force)?;
     for p in targets {
@@ -322,9 +326,7 @@ pub fn send_groups(pgids: &[u32], sig: Signal, opts: &SignalOptions) -> Result<V
             match send_group(g, sig) {
                 Ok(()) => SendState::Sent,
                 Err(rustix::io::Errno::SRCH) => SendState::Gone,
-                Err(e) => {
-                    return Err(Error::from_errno(format_args!("sending {sig} to {g}"), e))
-                }
+                Err(e) => return Err(Error::from_errno(format_args!("sending {sig} to {g}"), e)),
             }
         };
         out.push(group_outcome(g, outcome));
@@ -456,8 +458,10 @@ mod tests {
         let parent = Process::open(process::parent_pid().unwrap()).unwrap();
         let group = process::own_pgrp().unwrap();
         // As dry runs, so that even a broken rail could deliver nothing.
-        let mut opts = SignalOptions::default();
-        opts.dry_run = true;
+        let opts = SignalOptions {
+            dry_run: true,
+            ..Default::default()
+        };
         for p in [&me, &parent] {
             let e = send_all(std::slice::from_ref(p), Signal::CONT, &opts).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Refused, "{p:?}");
@@ -515,8 +519,10 @@ mod tests {
     fn require_exe_refuses_another_executable() {
         let mut child = sleeper();
         let p = [Process::open(child.id()).unwrap()];
-        let mut opts = SignalOptions::default();
-        opts.require_exe = Some("/bin/sh".into());
+        let opts = SignalOptions {
+            require_exe: Some("/bin/sh".into()),
+            ..Default::default()
+        };
         let e = send_all(&p, Signal::KILL, &opts).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
         assert!(e.message().contains("nothing was signalled"), "{e}");

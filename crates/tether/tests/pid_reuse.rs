@@ -90,7 +90,10 @@ fn inside_namespace() {
     assert_eq!(held.info(fields).unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(held.ancestors().unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(held.descendants().unwrap_err().kind(), ErrorKind::NotFound);
-    assert_eq!(held.open_files(None).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        held.open_files(None).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     let e = held.signal(Signal::KILL).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     let e = held

@@ -39,7 +39,10 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     // Re-verified on the pidfd after the read: the record describes the identity we print,
     // which carries the pidfs inode where the kernel has one.
     let process = p.info(fields)?;
-    let identity = process.identity.clone().unwrap_or_else(|| p.identity().clone());
+    let identity = process
+        .identity
+        .clone()
+        .unwrap_or_else(|| p.identity().clone());
     if let Some(note) = tether::inspect::denied_note([&process]) {
         diag!("tether: {note}");
     }

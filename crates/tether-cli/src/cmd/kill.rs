@@ -240,7 +240,11 @@ impl Targets {
 /// Send `sig` (`None`: signal 0, a probe) to every target, or to none: the library validates
 /// the whole batch before it sends anything; every process is opened (its identity verified)
 /// first.
-fn deliver(targets: &Targets, sig: Option<Signal>, opts: &SignalOptions) -> Result<Vec<SendOutcome>> {
+fn deliver(
+    targets: &Targets,
+    sig: Option<Signal>,
+    opts: &SignalOptions,
+) -> Result<Vec<SendOutcome>> {
     match targets {
         Targets::Groups(g) => match sig {
             Some(sig) => send_groups(g, sig, opts),

@@ -105,7 +105,9 @@ pub fn wait(path: &Path, timeout: Option<std::time::Duration>, ctx: &Ctx) -> Res
     let r = match &status {
         Status::Alive { identity, .. } => {
             let target = [ProcessRef::Identity(identity.clone())];
-            wait_many(&target, WaitMode::All, timeout)?.targets.remove(0)
+            wait_many(&target, WaitMode::All, timeout)?
+                .targets
+                .remove(0)
         }
         _ => WaitOutcome::already_gone(file.pid(), file.identity().cloned()),
     };

@@ -35,14 +35,17 @@ pub fn descendants(root: u32, depth: Option<usize>, fields: FieldSet) -> Result<
     with_ppid.insert(Field::Ppid);
     let mut r = open_proc()?;
     let mut out = Vec::new();
-    family::walk_descendants(&[root], depth, &mut |child, parent| {
-        match read_process(&mut r, child, with_ppid, &Filter::default()) {
-            Ok(Some(p)) if p.ppid == Some(parent) => {
-                out.push(p);
-                true
-            }
-            _ => false,
+    family::walk_descendants(&[root], depth, &mut |child, parent| match read_process(
+        &mut r,
+        child,
+        with_ppid,
+        &Filter::default(),
+    ) {
+        Ok(Some(p)) if p.ppid == Some(parent) => {
+            out.push(p);
+            true
         }
+        _ => false,
     });
     Ok(out)
 }
@@ -94,7 +97,8 @@ pub fn forest(mut list: Vec<ProcessInfo>) -> Vec<ProcessTree> {
 pub fn ancestors(pid: u32, fields: FieldSet) -> Result<Vec<ProcessInfo>> {
     let mut with_ppid = fields;
     with_ppid.insert(Field::Ppid);
-    let chain = family::ancestors(pid).ok_or_else(|| Error::not_found(format!("no process {pid}")))?;
+    let chain =
+        family::ancestors(pid).ok_or_else(|| Error::not_found(format!("no process {pid}")))?;
     let mut out = Vec::with_capacity(chain.len());
     for (a, _) in chain {
         match get(a, with_ppid) {
@@ -155,7 +159,10 @@ mod tests {
         assert_eq!(up[1].pid, top.id());
         assert_eq!(up[2].pid, std::process::id());
         // Held by pidfds while they still sleep, so that no reused PID is hit.
-        let held: Vec<_> = d.iter().map(|p| crate::Process::open(p.pid).unwrap()).collect();
+        let held: Vec<_> = d
+            .iter()
+            .map(|p| crate::Process::open(p.pid).unwrap())
+            .collect();
         for p in held.iter().rev() {
             let _ = crate::signal::send_all(
                 std::slice::from_ref(p),

@@ -205,7 +205,11 @@ mod tests {
         assert!(parse_pid("-1").is_err());
         assert_eq!(parse_pid("42").unwrap(), 42);
         // Forcing never lifts them.
-        for s in [Subject::Process(0), Subject::Group(0), Subject::Group(u32::MAX)] {
+        for s in [
+            Subject::Process(0),
+            Subject::Group(0),
+            Subject::Group(u32::MAX),
+        ] {
             let e = check(&[s], true).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{s:?}");
         }
