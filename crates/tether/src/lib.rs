@@ -37,6 +37,8 @@ pub mod signal;
 pub mod size;
 mod sys;
 pub mod terminate;
+#[cfg(test)]
+mod testing;
 pub mod wait;
 
 pub use error::{Error, ErrorKind, Result};

@@ -358,12 +358,7 @@ mod tests {
     use crate::inspect::Field;
     use crate::wait::WaitState;
 
-    fn sleeper() -> std::process::Child {
-        std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap()
-    }
+    use crate::testing::sleeper;
 
     #[test]
     fn refs_parse_and_print() {
@@ -466,47 +461,22 @@ mod tests {
 
     #[test]
     fn children_descendants_and_ancestors() {
-        // sh -> sh -> sleep: a child and a grandchild of the top shell.
-        let mut top = std::process::Command::new("sh")
-            .args(["-c", "sh -c 'sleep 30 & wait' & wait"])
-            .spawn()
-            .unwrap();
-        let p = Process::open(top.id()).unwrap();
-        let mut all = Vec::new();
-        for _ in 0..2000 {
-            all = p.descendants().unwrap();
-            // Forked is not enough: the grandchild must have become `sleep`.
-            let name = |p: &Process| p.info(FieldSet::of(&[Field::Name])).ok()?.name;
-            if all.len() == 2 && name(&all[1]).as_deref() == Some("sleep") {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(all.len(), 2, "{all:?}");
-        let kids = p.children().unwrap();
-        assert_eq!(kids.len(), 1);
-        assert_eq!(kids[0].pid(), all[0].pid());
-        let grandchild = &all[1];
+        let t = crate::testing::Nested::start();
+        let p = Process::open(t.top.id()).unwrap();
+        let pids = |v: Vec<Process>| v.iter().map(Process::pid).collect::<Vec<_>>();
+        assert_eq!(pids(p.descendants().unwrap()), vec![t.middle, t.leaf]);
+        assert_eq!(pids(p.children().unwrap()), vec![t.middle]);
+        let leaf = Process::open(t.leaf).unwrap();
         assert_eq!(
-            &grandchild.ancestors().unwrap()[..3],
-            &[all[0].pid(), top.id(), std::process::id()]
+            &leaf.ancestors().unwrap()[..3],
+            &[t.middle, t.top.id(), std::process::id()]
         );
         let tree = p.tree(None, FieldSet::of(&[Field::Name])).unwrap();
-        assert_eq!(tree.process.pid, top.id());
-        assert_eq!(tree.children[0].children[0].process.pid, grandchild.pid());
-        assert_eq!(
-            tree.children[0].children[0].process.name.as_deref(),
-            Some("sleep")
-        );
+        assert_eq!(tree.process.pid, t.top.id());
+        let below = &tree.children[0].children[0].process;
+        assert_eq!((below.pid, below.name.as_deref()), (t.leaf, Some("sleep")));
         let shallow = p.tree(Some(1), FieldSet::empty()).unwrap();
         assert!(shallow.children[0].children.is_empty());
-        // Through the handles: nothing is hit but these two.
-        for d in all.iter().rev() {
-            d.signal_with(Signal::KILL, &SignalOptions::default())
-                .unwrap();
-        }
-        top.kill().unwrap();
-        top.wait().unwrap();
     }
 
     #[test]

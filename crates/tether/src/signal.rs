@@ -445,12 +445,7 @@ mod tests {
         }
     }
 
-    fn sleeper() -> std::process::Child {
-        std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap()
-    }
+    use crate::testing::sleeper;
 
     #[test]
     fn rails_refuse_a_batch_before_anything_is_sent() {

@@ -132,45 +132,18 @@ mod tests {
 
     #[test]
     fn descendants_and_tree_of_a_live_tree() {
-        // sh -> sh -> sleep, all started here.
-        let mut top = std::process::Command::new("sh")
-            .args(["-c", "sh -c 'sleep 30 & wait' & wait"])
-            .spawn()
-            .unwrap();
+        let t = crate::testing::Nested::start();
+        let top = t.top.id();
         let fields = FieldSet::of(&[Field::Name]);
-        let mut d = Vec::new();
-        for _ in 0..2000 {
-            d = descendants(top.id(), None, fields).unwrap();
-            // Forked is not enough: the grandchild must have become `sleep`.
-            if d.len() == 2 && d[1].name.as_deref() == Some("sleep") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(d.len(), 2, "{d:?}");
-        assert_eq!(d[0].ppid, Some(top.id()));
-        assert_eq!(d[1].ppid, Some(d[0].pid));
+        let d = descendants(top, None, fields).unwrap();
+        let pids: Vec<(u32, Option<u32>)> = d.iter().map(|p| (p.pid, p.ppid)).collect();
+        assert_eq!(pids, vec![(t.middle, Some(top)), (t.leaf, Some(t.middle))]);
         assert_eq!(d[1].name.as_deref(), Some("sleep"));
-        assert_eq!(descendants(top.id(), Some(1), fields).unwrap().len(), 1);
-        let t = tree(top.id(), None, fields).unwrap();
-        assert_eq!(t.children[0].children[0].process.pid, d[1].pid);
-        let up = ancestors(d[1].pid, FieldSet::empty()).unwrap();
-        assert_eq!(up[0].pid, d[0].pid);
-        assert_eq!(up[1].pid, top.id());
-        assert_eq!(up[2].pid, std::process::id());
-        // Held by pidfds while they still sleep, so that no reused PID is hit.
-        let held: Vec<_> = d
-            .iter()
-            .map(|p| crate::Process::open(p.pid).unwrap())
-            .collect();
-        for p in held.iter().rev() {
-            let _ = crate::signal::send_all(
-                std::slice::from_ref(p),
-                crate::signal::Signal::KILL,
-                &Default::default(),
-            );
-        }
-        top.kill().unwrap();
-        top.wait().unwrap();
+        assert_eq!(descendants(top, Some(1), fields).unwrap().len(), 1);
+        let tr = tree(top, None, fields).unwrap();
+        assert_eq!(tr.children[0].children[0].process.pid, t.leaf);
+        let up = ancestors(t.leaf, FieldSet::empty()).unwrap();
+        let up: Vec<u32> = up.iter().take(3).map(|p| p.pid).collect();
+        assert_eq!(up, vec![t.middle, top, std::process::id()]);
     }
 }

@@ -386,55 +386,32 @@ mod tests {
 
     #[test]
     fn walks_descendants_with_depth_and_ancestors() {
-        // sh -> sh -> sleep, all started here: levels 1, 2 and 3 below this process.
-        let mut top = std::process::Command::new("sh")
-            .args(["-c", "sh -c 'sleep 30 & wait' & wait"])
-            .spawn()
-            .unwrap();
-        let me = std::process::id();
+        let t = crate::testing::Nested::start();
+        let top = t.top.id();
         let mut found: Vec<(u32, u32)> = Vec::new();
-        for _ in 0..2000 {
-            found.clear();
-            walk_descendants(&[top.id()], None, &mut |c, p| {
-                found.push((c, p));
-                true
-            });
-            if found.len() >= 2 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!(found[0].1, top.id());
-        assert_eq!(found[1].1, found[0].0);
+        walk_descendants(&[top], None, &mut |c, p| {
+            found.push((c, p));
+            true
+        });
+        assert_eq!(found, vec![(t.middle, top), (t.leaf, t.middle)]);
         // Depth 1: the children of the root only; a refused child is not walked below.
         let mut one = Vec::new();
-        walk_descendants(&[top.id()], Some(1), &mut |c, _| {
+        walk_descendants(&[top], Some(1), &mut |c, _| {
             one.push(c);
             true
         });
-        assert_eq!(one, vec![found[0].0]);
+        assert_eq!(one, vec![t.middle]);
         let mut offered = Vec::new();
-        walk_descendants(&[top.id()], None, &mut |c, _| {
+        walk_descendants(&[top], None, &mut |c, _| {
             offered.push(c);
             false
         });
-        assert_eq!(offered, vec![found[0].0]);
-        // The sleeper's ancestors: its shell, the top shell, this process, and up.
-        let up = ancestors(found[1].0).unwrap();
+        assert_eq!(offered, vec![t.middle]);
+        // The leaf's ancestors: its shell, the top shell, this process, and up.
+        let me = std::process::id();
+        let up = ancestors(t.leaf).unwrap();
         let pids: Vec<u32> = up.iter().map(|(p, _)| *p).collect();
-        assert_eq!(&pids[..3], &[found[0].0, top.id(), me], "{pids:?}");
+        assert_eq!(&pids[..3], &[t.middle, top, me], "{pids:?}");
         assert_eq!(up[2].1.ppid, parentage(me).unwrap().ppid);
-        // End all three, the two below the top through pidfds (held while they still sleep, so
-        // that no reused PID is hit).
-        let held: Vec<_> = found
-            .iter()
-            .map(|(c, _)| super::super::pidfd::open(*c).unwrap())
-            .collect();
-        for fd in held.iter().rev() {
-            let _ = super::super::pidfd::send_signal(std::os::fd::AsFd::as_fd(fd), libc::SIGKILL);
-        }
-        top.kill().unwrap();
-        top.wait().unwrap();
     }
 }
