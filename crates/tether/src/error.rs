@@ -17,7 +17,7 @@ pub enum ErrorKind {
     /// An identity token no longer names the same process (it exited or its PID was reused).
     IdentityMismatch,
     /// A safety rail refused the target (PID 1, tether itself, its ancestors, its own group and
-    /// session leaders; see `signal::rails`) without `force`. The message says why and names no
+    /// session leaders; see `signal::Rails`) without `force`. The message says why and names no
     /// flag: front ends add how to override.
     Refused,
     /// Bad input: an unknown signal, a malformed PID, duration, regex or identity string.
