@@ -2,8 +2,8 @@
 
 use std::ffi::c_char;
 
-use tether::signal::validate_pid;
-use tether::{Error, ErrorKind, IdentityCheck, ProcessIdentity};
+use tether::signal::rails::validate_pid;
+use tether::{Error, ErrorKind, IdentityCheck, Process, ProcessIdentity};
 use tether_report::IdentityReport;
 
 use crate::error::{call_out, call_string};
@@ -49,7 +49,7 @@ pub unsafe extern "C" fn tether_identity_of(pid: i64, out: *mut *mut c_char) -> 
     // SAFETY: the caller's contract.
     unsafe {
         call_string(out, || {
-            let id = ProcessIdentity::of(validate_pid(pid)?)?;
+            let id = Process::open(validate_pid(pid)?)?.identity().clone();
             report(&IdentityReport::from(&id))
         })
     }

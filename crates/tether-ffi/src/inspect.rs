@@ -3,9 +3,8 @@
 
 use std::ffi::c_char;
 
-use tether::inspect::{ancestors, get, snapshot, Field, FieldSet};
-use tether::signal::{Resolved, Target};
-use tether::{Error, ProcessIdentity};
+use tether::inspect::snapshot;
+use tether::{Process, ProcessRef};
 use tether_report::query::{GetQuery, PsQuery};
 use tether_report::{InfoReport, PsReport};
 
@@ -47,34 +46,14 @@ pub unsafe extern "C" fn tether_get(query_json: *const c_char, out: *mut *mut c_
     unsafe {
         call_string(out, || {
             let q: GetQuery = query(query_json)?;
-            let (target, mut fields) = q.to_query()?;
-            let identity = running(&target)?;
-            let pid = identity.pid;
-            // Read with the identity of the same stat read, so that the record is known to
-            // describe the process identified (and not one that took its PID meanwhile).
-            fields.insert(Field::Identity);
-            let mut process = get(pid, fields)?;
-            if process.identity.as_ref().map(|i| i.start_ticks) != Some(identity.start_ticks) {
-                return Err(
-                    Error::not_found(format!("process {pid} exited while being read")).into(),
-                );
-            }
-            process.identity = Some(identity.clone());
-            let ancestors = ancestors(pid, FieldSet::empty())?
-                .iter()
-                .map(|p| p.pid)
-                .collect();
-            report(&InfoReport::new(process, identity, ancestors))
+            let (target, fields) = q.to_query()?;
+            report(&InfoReport::of(&Process::open_ref(&target)?, fields)?)
         })
     }
 }
 
-/// The identity of the running process a target names, taken on a pidfd (with the pidfs inode
-/// where the kernel has one): `NotFound` when it has exited, `IdentityMismatch` when an
-/// identity's PID now names another process.
-pub(crate) fn running(target: &Target) -> Result<ProcessIdentity, Failure> {
-    match target.resolve()? {
-        Resolved::Alive(fd, id) => Ok(ProcessIdentity::of_pidfd(id.pid, &fd)?),
-        _ => Err(Error::not_found(format!("process {} has exited", target.pid())).into()),
-    }
+/// The PID of the running process a target names: `NotFound` when it has exited,
+/// `IdentityMismatch` when an identity's PID now names another process.
+pub(crate) fn running(target: &ProcessRef) -> Result<u32, Failure> {
+    Ok(Process::open_ref(target)?.pid())
 }

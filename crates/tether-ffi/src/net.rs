@@ -29,7 +29,7 @@ pub unsafe extern "C" fn tether_ports(query_json: *const c_char, out: *mut *mut 
             let (mut q, targets) = q.to_query()?;
             // Every process is checked before the socket table is read.
             for t in &targets {
-                q.pids.push(running(t)?.pid);
+                q.pids.push(running(t)?);
             }
             report(&PortsReport::from(&list(&q)?))
         })

@@ -41,8 +41,8 @@ impl Drop for Recorded {
     fn drop(&mut self) {
         // If an assertion failed, end whatever the test left (only processes it recorded).
         for id in self.ids() {
-            if let Ok(fd) = id.open() {
-                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+            if let Ok(p) = tether::Process::from_identity(&id) {
+                let _ = rustix::process::pidfd_send_signal(&p, rustix::process::Signal::KILL);
             }
         }
     }
@@ -210,11 +210,10 @@ fn stop_ends_a_tree_it_did_not_start() {
     let target = rec.ids()[0].clone();
     let mut opts = tether::terminate::StopOptions::default();
     opts.grace = Duration::from_millis(300);
-    let r = tether::terminate::stop(
-        &tether::signal::Target::Identity(ProcessIdentity::of(target.pid).unwrap()),
-        &opts,
-    )
-    .unwrap();
+    let r = tether::Process::open(target.pid)
+        .unwrap()
+        .terminate_tree(&opts)
+        .unwrap();
     assert!(r.escalated, "{r:?}");
     assert!(r.remaining.is_empty(), "{r:?}");
     assert!(r.signalled.len() >= 3, "{r:?}");
@@ -222,7 +221,7 @@ fn stop_ends_a_tree_it_did_not_start() {
     assert!(rec.ids().iter().all(|i| !alive(i)), "{r:?}");
     // Idempotent by identity: stopping it again is a success that says it was already gone.
     // (A bare PID that names no process is an error; and it might name another process by now.)
-    let again = tether::terminate::stop(&tether::signal::Target::Identity(target.clone()), &opts);
+    let again = tether::terminate::stop_ref(&tether::ProcessRef::Identity(target.clone()), &opts);
     match again {
         Ok(r2) => assert!(r2.already_gone && r2.signalled.is_empty(), "{r2:?}"),
         Err(e) => panic!("{e}"),

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tether::inspect::FieldSet;
-use tether::signal::Target;
+use tether::ProcessRef;
 use tether::Result;
 
 use super::field_set;
@@ -37,9 +37,9 @@ impl GetQuery {
     }
 
     /// The target (PID rails applied) and the fields.
-    pub fn to_query(&self) -> Result<(Target, FieldSet)> {
+    pub fn to_query(&self) -> Result<(ProcessRef, FieldSet)> {
         Ok((
-            Target::parse(&self.target)?,
+            self.target.parse::<ProcessRef>()?,
             field_set(self.fields.as_deref())?,
         ))
     }

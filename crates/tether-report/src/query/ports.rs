@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tether::net::{Proto, SocketQuery};
-use tether::signal::Target;
+use tether::ProcessRef;
 use tether::{Error, Result};
 
 /// The input of a socket listing (`net::list`); the output is `tether.ports/v1`.
@@ -58,7 +58,7 @@ impl PortsQuery {
     /// The library's query, without its PIDs, and the processes named by `pids`, which the
     /// caller resolves to running processes before listing (so that a PID that names nothing
     /// is an error rather than an empty list).
-    pub fn to_query(&self) -> Result<(SocketQuery, Vec<Target>)> {
+    pub fn to_query(&self) -> Result<(SocketQuery, Vec<ProcessRef>)> {
         if self.port == Some(0) {
             return Err(Error::invalid(
                 "bad port 0: expected a number from 1 to 65535",
@@ -67,7 +67,7 @@ impl PortsQuery {
         let targets = self
             .pids
             .iter()
-            .map(|p| Target::parse(p))
+            .map(|p| p.parse::<ProcessRef>())
             .collect::<Result<Vec<_>>>()?;
         let mut q = SocketQuery::default();
         q.protos = self.protos.iter().map(|&p| p.into()).collect();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tether::inspect::{compile_regex, parse_user, Field, Filter, NameMatch, ProcessState, Query};
-use tether::signal::validate_pid;
+use tether::signal::rails::validate_pid;
 use tether::{Error, Result};
 
 use super::{field_set, millis};

@@ -130,10 +130,7 @@ impl WaitForQuery {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid("give watch or watch_pidfile, not both"))
             }
-            (Some(p), None) => Some(match tether::signal::Target::parse(p)? {
-                tether::signal::Target::Identity(id) => Watch::Identity(id),
-                t => Watch::Pid(t.pid()),
-            }),
+            (Some(p), None) => Some(Watch::from(p.parse::<tether::ProcessRef>()?)),
             (None, Some(f)) => Some(watch_pidfile(f.as_ref())?),
             (None, None) => None,
         };
