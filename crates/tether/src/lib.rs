@@ -1,6 +1,7 @@
 //! tether: process primitives that get identity, containment and waiting right.
 //!
 //! - [`inspect`]: fast process snapshots and filters;
+//! - [`process`]: [`Process`], one handle for one process (a pidfd and its verified identity);
 //! - [`identity`]: tokens that survive PID reuse;
 //! - [`signal`]: signal names, safety rails, identity-checked sending through pidfds;
 //! - [`net`]: sockets and their owners, open files;
@@ -32,14 +33,18 @@ pub mod inspect;
 pub mod limits;
 pub mod net;
 pub mod pidfile;
+pub mod process;
 pub mod ready;
 pub mod run;
 pub mod signal;
 pub mod size;
 mod sys;
 pub mod terminate;
+#[cfg(test)]
+mod testing;
 pub mod wait;
 
 pub use command::{Child, Command, Output, Stdio};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{IdentityCheck, ProcessIdentity};
+pub use process::{Process, ProcessRef};

@@ -270,7 +270,7 @@ fn start_hostile(mode: ContainMode, rec: &Recorded) -> (Child, BufReader<std::fs
 fn wait_gone(ids: &[ProcessIdentity], limit: Duration) {
     let deadline = Instant::now() + limit;
     for id in ids {
-        if let Ok(fd) = id.open() {
+        if let Ok(fd) = tether::Process::from_identity(id) {
             let left = deadline.saturating_duration_since(Instant::now());
             let mut pfd = [rustix::event::PollFd::new(
                 &fd,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tether::command::{Command, Stdio};
 use tether::contain::{ContainMode, Mechanism};
-use tether::ProcessIdentity;
 
 mod common;
 
@@ -157,11 +156,10 @@ fn stop_ends_a_tree_it_did_not_start() {
     let target = rec.ids()[0].clone();
     let mut opts = tether::terminate::StopOptions::default();
     opts.grace = Duration::from_millis(300);
-    let r = tether::terminate::stop(
-        &tether::signal::Target::Identity(ProcessIdentity::of(target.pid).unwrap()),
-        &opts,
-    )
-    .unwrap();
+    let r = tether::Process::open(target.pid)
+        .unwrap()
+        .terminate_tree(&opts)
+        .unwrap();
     assert!(r.escalated, "{r:?}");
     assert!(r.remaining.is_empty(), "{r:?}");
     assert!(r.signalled.len() >= 3, "{r:?}");
@@ -169,7 +167,7 @@ fn stop_ends_a_tree_it_did_not_start() {
     assert!(rec.ids().iter().all(|i| !alive(i)), "{r:?}");
     // Idempotent by identity: stopping it again is a success that says it was already gone.
     // (A bare PID that names no process is an error; and it might name another process by now.)
-    let again = tether::terminate::stop(&tether::signal::Target::Identity(target.clone()), &opts);
+    let again = tether::terminate::stop_ref(&tether::ProcessRef::Identity(target.clone()), &opts);
     match again {
         Ok(r2) => assert!(r2.already_gone && r2.signalled.is_empty(), "{r2:?}"),
         Err(e) => panic!("{e}"),

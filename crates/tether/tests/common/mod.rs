@@ -40,8 +40,8 @@ impl Drop for Recorded {
     fn drop(&mut self) {
         // If an assertion failed, end whatever the test left (only processes it recorded).
         for id in self.ids() {
-            if let Ok(fd) = id.open() {
-                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+            if let Ok(p) = tether::Process::from_identity(&id) {
+                let _ = rustix::process::pidfd_send_signal(&p, rustix::process::Signal::KILL);
             }
         }
     }
