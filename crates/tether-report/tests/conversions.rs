@@ -89,11 +89,13 @@ fn wait_many_and_kill_reports() {
 
 #[test]
 fn run_report_names_signals_and_counts_milliseconds() {
-    let spec = tether::contain::SpawnSpec::new(["sleep", "30"]);
-    let mut o = tether::run::RunOptions::new(spec);
-    o.timeout = Some(Duration::from_millis(50));
-    let outcome = tether::run::run(&o);
-    let r = json(&tether_report::RunReport::from(&outcome));
+    let outcome = tether::Command::new("sleep")
+        .arg("30")
+        .timeout(Duration::from_millis(50))
+        .status()
+        .unwrap();
+    let exit = tether::run::gnu_exit(&outcome, false);
+    let r = json(&tether_report::RunReport::new(&outcome, exit));
     assert_eq!(r["schema"], "tether.run/v1");
     assert_eq!(r["command"], serde_json::json!(["sleep", "30"]));
     assert_eq!(r["exit_code"], 124);

@@ -6,7 +6,9 @@
 //! - [`signal`]: signal names, safety rails, identity-checked sending through pidfds;
 //! - [`net`]: sockets and their owners, open files;
 //! - [`ready`]: readiness waits (ports, HTTP, files, log lines, exits);
-//! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
+//! - [`command`]: starting a command as a contained tree ([`Command`] → [`Child`]): the one way
+//!   to start a process, with bounded output capture and a time limit;
+//! - [`contain`]: containment (cgroup leaf, or session + subreaper, held by a watchdog), trees;
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
@@ -20,6 +22,7 @@
 
 #![warn(missing_debug_implementations)]
 
+pub mod command;
 pub mod contain;
 pub mod duration;
 pub mod error;
@@ -41,6 +44,7 @@ pub mod terminate;
 mod testing;
 pub mod wait;
 
+pub use command::{Child, Command, Output, Stdio};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{IdentityCheck, ProcessIdentity};
 pub use process::{Process, ProcessRef};

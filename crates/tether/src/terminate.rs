@@ -218,6 +218,41 @@ pub fn stop(target: &Process, opts: &StopOptions) -> Result<StopOutcome> {
     Ok(done)
 }
 
+impl StopOutcome {
+    /// The outcome of a stop of `pid` that has sent nothing yet.
+    pub(crate) fn new(
+        pid: u32,
+        identity: Option<ProcessIdentity>,
+        containment: Containment,
+        opts: &StopOptions,
+    ) -> StopOutcome {
+        StopOutcome {
+            pid,
+            identity,
+            already_gone: false,
+            containment,
+            held: Hold::None,
+            signal: opts.signal,
+            kill_signal: opts.kill_signal,
+            signalled: Vec::new(),
+            survivors: Vec::new(),
+            escalated: false,
+            remaining: Vec::new(),
+            grace: opts.grace,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Take in what [`terminate_tree`] did.
+    pub(crate) fn record(&mut self, out: TreeOutcome) {
+        self.held = out.held;
+        self.signalled = out.signalled;
+        self.survivors = out.survivors;
+        self.escalated = out.escalated;
+        self.remaining = out.remaining;
+    }
+}
+
 /// Stop the process `target` names and its tree: the rails first (`Refused`), then the process
 /// is opened ([`Process::open_unless_gone`]) and stopped ([`stop`]). An identity whose process
 /// has exited is a success with `already_gone` (it existed, and is gone); a bare PID that names
@@ -247,15 +282,74 @@ pub struct TreeOutcome {
     pub remaining: Vec<u32>,
 }
 
-/// The policy shared by `stop` and `run`: hold, signal, continue, wait for the grace, escalate
-/// survivors, wait.
-pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome> {
+/// How [`signal_tree`] lets the tree go after the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resume {
+    /// Send SIGCONT to every member after the signal, so that a stopped process acts on it too
+    /// (GNU `timeout` follows its signal with SIGCONT; `stop` does the same).
+    Always,
+    /// Only undo the hold: thaw the frozen cgroup, or continue what the hold stopped. A signal
+    /// passed on for the command to handle (USR1) does not wake a process stopped on purpose.
+    Held,
+}
+
+/// What [`signal_tree`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signalled {
+    /// How the tree was held still while it was signalled.
+    pub held: Hold,
+    /// Every PID the signal was delivered to.
+    pub pids: Vec<u32>,
+}
+
+/// The first step of the terminate policy: hold the tree still (freeze its cgroup, or SIGSTOP
+/// every member until no new one appears, so that a fork loop cannot outrun it), send `sig` to
+/// every member, and let go as `resume` says. Returns at once; waiting is the caller's.
+pub fn signal_tree(tree: &mut Tree, sig: Signal, resume: Resume) -> Result<Signalled> {
     let held = tree.hold()?;
-    let signalled = tree.signal(opts.signal)?;
-    tree.release(held);
+    let pids = match tree.signal(sig) {
+        Ok(p) => p,
+        Err(e) => {
+            tree.release(held);
+            return Err(e);
+        }
+    };
+    match resume {
+        Resume::Always => tree.release(held),
+        Resume::Held => tree.unhold(held),
+    }
+    Ok(Signalled { held, pids })
+}
+
+/// The last step of the terminate policy: send `kill_signal` to whatever of the tree is left
+/// (held still meanwhile; SIGKILL in a cgroup is one write to `cgroup.kill`), then wait,
+/// event-driven, until the tree is gone or `until` passes (`until` now: no wait). Returns the
+/// PIDs it was sent to (in a cgroup with SIGKILL: the members alive when it began).
+pub fn escalate(tree: &mut Tree, kill_signal: Signal, until: Instant) -> Result<Vec<u32>> {
+    if kill_signal == Signal::KILL && tree.cgroup_dir().is_some() {
+        return tree.kill_remaining(until);
+    }
+    let held = tree.hold()?;
+    let sent = tree.signal(kill_signal)?;
+    // KILL ends stopped processes: nothing to continue.
+    if kill_signal != Signal::KILL {
+        tree.release(held);
+    }
+    tree.wait_empty(Some(until), &[])?;
+    Ok(sent)
+}
+
+/// The one terminate policy, used by `stop`, [`crate::command::Child::stop`], `init` and (step
+/// by step, between its other events) `run`: [`signal_tree`] with the graceful signal and
+/// SIGCONT, wait for the grace (event-driven: pidfds or `cgroup.events`), [`escalate`] to the
+/// survivors, wait up to `kill_wait`, and reap what this process adopted.
+pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome> {
+    let first = signal_tree(tree, opts.signal, Resume::Always)?;
     let mut out = TreeOutcome {
-        held,
-        signalled,
+        held: first.held,
+        signalled: first.pids,
         survivors: Vec::new(),
         escalated: false,
         remaining: Vec::new(),
@@ -267,17 +361,7 @@ pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome
     }
     out.survivors = tree.alive();
     out.escalated = true;
-    let kill_end = Instant::now() + opts.kill_wait;
-    if opts.kill_signal == Signal::KILL && tree.cgroup_dir().is_some() {
-        tree.kill_remaining(kill_end)?;
-    } else {
-        let h = tree.hold()?;
-        tree.signal(opts.kill_signal)?;
-        if opts.kill_signal != Signal::KILL {
-            tree.release(h);
-        }
-        tree.wait_empty(Some(kill_end), &[])?;
-    }
+    escalate(tree, opts.kill_signal, Instant::now() + opts.kill_wait)?;
     tree.collect()?;
     out.remaining = tree.alive();
     tree.reap_adopted();

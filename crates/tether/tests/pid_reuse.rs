@@ -9,34 +9,14 @@ use tether::signal::{Signal, SignalOptions};
 use tether::wait::{wait_many, WaitMode};
 use tether::{ErrorKind, IdentityCheck, Process, ProcessIdentity, ProcessRef};
 
-const INNER: &str = "TETHER_PID_REUSE_INNER";
+mod common;
 
 #[test]
 fn reused_pid_is_detected_and_never_signalled() {
-    if std::env::var_os(INNER).is_some() {
+    if common::in_pid_namespace("reused_pid_is_detected_and_never_signalled") {
         inside_namespace();
-        return;
+        println!("inner done");
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "reused_pid_is_detected_and_never_signalled",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, "1")
-        .output()
-        .expect("unshare runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "inner test failed:\n{text}");
-    assert!(
-        text.contains("reuse verified"),
-        "inner test did not run:\n{text}"
-    );
 }
 
 /// Kills its child when dropped, so that a failed assertion leaves nothing behind.
