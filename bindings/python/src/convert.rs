@@ -107,7 +107,7 @@ pub fn pid(value: &Bound<'_, PyAny>) -> PyResult<u32> {
             value.get_type().name()?
         )));
     }
-    tether::signal::validate_pid(int_saturating(value)?).py_err()
+    tether::signal::rails::validate_pid(int_saturating(value)?).py_err()
 }
 
 /// A Python `int` as an `i64`, saturating: an int beyond the range is `i64::MIN` or

@@ -186,7 +186,9 @@ fn watch(v: &Bound<'_, PyAny>) -> PyResult<Watch> {
         return if s.contains(':') {
             s.parse::<ProcessIdentity>().py_err().map(Watch::Identity)
         } else {
-            tether::signal::parse_pid(&s).py_err().map(Watch::Pid)
+            tether::signal::rails::parse_pid(&s)
+                .py_err()
+                .map(Watch::Pid)
         };
     }
     Err(PyTypeError::new_err(
