@@ -24,3 +24,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 bash scripts/test-c.sh
 bash scripts/test-go.sh
+bash scripts/test-python.sh

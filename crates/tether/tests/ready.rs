@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::ready::{wait_for, Outcome, Target, WaitOptions, Watch};
+use tether::ready::{wait_for, Cancel, Outcome, Target, WaitOptions, Watch};
 
 /// A child process killed and reaped on drop.
 struct Kid(Child);
@@ -103,6 +103,48 @@ fn reverse_sees_a_port_freed() {
     closer.join().unwrap();
     assert_eq!(r.outcome, Outcome::Ready, "{r:?}");
     assert!(ttr_ms(&r.targets[0]) >= 190.0);
+}
+
+#[test]
+fn cancel_ends_a_blocked_wait_at_once() {
+    // A port nobody opens and a file that never appears, with no deadline: only the cancel
+    // can end this wait.
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cancel = Cancel::new().unwrap();
+    let mut o = WaitOptions::default();
+    o.cancel = Some(cancel.clone());
+    let targets = vec![
+        t(&format!("127.0.0.1:{port}")),
+        t(&format!("file:{}", dir.path().join("never").display())),
+    ];
+    let waiter = thread::spawn(move || wait_for(targets, &o, None).unwrap());
+    thread::sleep(Duration::from_millis(200));
+    assert!(!cancel.is_cancelled());
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    let r = waiter.join().unwrap();
+    assert_eq!(r.outcome, Outcome::Cancelled, "{r:?}");
+    assert!(!r.ready());
+    assert!(cancel.is_cancelled());
+    // Woken by the eventfd, not by the next backoff step of a check (generous under load).
+    assert!(cancelled_at.elapsed() < Duration::from_secs(2));
+    assert!(
+        r.targets.iter().all(|t| !t.ready && t.attempts > 0),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn cancelled_before_the_start_makes_no_check() {
+    let cancel = Cancel::new().unwrap();
+    cancel.cancel();
+    cancel.cancel(); // twice is the same as once
+    let mut o = opts(5000);
+    o.cancel = Some(cancel);
+    let r = wait_for(vec![t(&format!(":{}", free_port()))], &o, None).unwrap();
+    assert_eq!(r.outcome, Outcome::Cancelled);
+    assert_eq!(r.targets[0].attempts, 0);
 }
 
 /// A tiny HTTP server: answers `503` to the first `fail_first` requests, then `200 ok: ready`.

@@ -513,15 +513,6 @@ pub fn port_held_by(port: u16, proto: Proto, pids: &[u32]) -> Result<Option<bool
         return Ok(None);
     }
     let wanted: HashSet<u64> = socks.iter().map(|s| s.inode).collect();
-    // The scan skips the calling process; include it by comparing fds directly.
-    let me = std::process::id();
-    if pids.contains(&me) {
-        if let Ok(fds) = sysfd::held_sockets(me) {
-            if fds.iter().any(|(ino, _)| wanted.contains(ino)) {
-                return Ok(Some(true));
-            }
-        }
-    }
     let map = sysfd::socket_owners(&wanted, Some(pids), ScanStop::FirstHolder)
         .map_err(|e| Error::from_io("scanning socket owners", &e))?;
     Ok(Some(!map.is_empty()))

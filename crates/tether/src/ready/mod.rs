@@ -5,6 +5,7 @@
 //! - `file:`, `log:` and `unix:` paths: inotify on their directories (re-checked on any change);
 //! - `exit:` and the watched process of [`WaitOptions::watch`]: pidfds in the same `poll`;
 //! - `cmd:`: the running command's pidfd; the next run starts after a backoff;
+//! - a [`Cancel`] of [`WaitOptions::cancel`]: an eventfd in the same `poll`;
 //! - network checks (`tcp`, `http`, `owner:`): attempts with exponential backoff from
 //!   [`FIRST_DELAY`] up to [`WaitOptions::interval`]. A local target (loopback or this host's
 //!   address) is first looked up in the kernel's socket table through sock_diag, which costs a
@@ -20,6 +21,7 @@
 //! assert!(r.ready());
 //! ```
 
+mod cancel;
 mod cmd;
 mod exec;
 mod exit;
@@ -46,6 +48,7 @@ use crate::process::{Process, ProcessRef};
 use crate::signal::rails::parse_pid;
 use crate::sys::os::inotify::Watcher;
 
+pub use cancel::Cancel;
 pub use exec::exec;
 
 /// The first retry delay of polled checks; it doubles up to the interval.
@@ -443,6 +446,9 @@ pub struct WaitOptions {
     pub file: FileOptions,
     /// How often the progress callback runs.
     pub progress_every: Duration,
+    /// Ends the wait with [`Outcome::Cancelled`] when cancelled from another thread (the
+    /// language bindings' AbortSignal and context cancellation).
+    pub cancel: Option<Cancel>,
 }
 
 impl Default for WaitOptions {
@@ -457,6 +463,7 @@ impl Default for WaitOptions {
             http: HttpOptions::default(),
             file: FileOptions::default(),
             progress_every: Duration::from_millis(100),
+            cancel: None,
         }
     }
 }
@@ -475,6 +482,8 @@ pub enum Outcome {
     ProcessDied,
     /// A target can never become ready (e.g. the PID of an `owner:` target exited).
     Failed,
+    /// The wait was cancelled through [`WaitOptions::cancel`] (never by the CLI).
+    Cancelled,
 }
 
 /// The state of one target.
@@ -718,7 +727,13 @@ pub fn wait_for_labeled(
     let mut watched_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut inotify_fired = false;
     let mut last_progress = start;
+    let cancel = opts.cancel.as_ref();
     let outcome = 'wait: loop {
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            // Cancelled before the wait started, or while the last round of checks ran: no
+            // further check is made. (While blocked, the poll below sees it.)
+            break 'wait Outcome::Cancelled;
+        }
         // Watches first, then checks: a change between the two still wakes the next poll.
         let dirs: BTreeSet<PathBuf> = slots
             .iter()
@@ -828,6 +843,9 @@ pub fn wait_for_labeled(
         if let Some(w) = &watched {
             pfds.push(rustix::event::PollFd::new(w, rustix::event::PollFlags::IN));
         }
+        if let Some(c) = cancel {
+            pfds.push(rustix::event::PollFd::new(c, rustix::event::PollFlags::IN));
+        }
         let mut fd_owner: Vec<usize> = Vec::new();
         for (i, s) in slots.iter().enumerate() {
             if s.settled {
@@ -860,9 +878,12 @@ pub fn wait_for_labeled(
             let _ = watcher.drain();
             inotify_fired = true;
         }
-        let base = if watched.is_some() { 2 } else { 1 };
         if watched.is_some() && revents[1] {
             break 'wait Outcome::ProcessDied;
+        }
+        let base = 1 + usize::from(watched.is_some()) + usize::from(cancel.is_some());
+        if cancel.is_some() && revents[base - 1] {
+            break 'wait Outcome::Cancelled;
         }
         for (k, &i) in fd_owner.iter().enumerate() {
             if revents[base + k] {

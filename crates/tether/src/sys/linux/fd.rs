@@ -128,8 +128,9 @@ fn scan_threads() -> usize {
 /// `pids` limits the scan to those processes (e.g. one tree); `None` scans all of /proc.
 /// Early exits (documented in `net::sockets`): within a process, reading stops once every
 /// wanted inode has been seen in it; with [`ScanStop::FirstHolder`] the whole scan stops at the
-/// first holder; the scanning process itself is skipped. Processes that vanish or deny access
-/// are skipped silently.
+/// first holder. The calling process is scanned like any other: a program that links the library
+/// (a binding's host) may hold the socket itself. Processes that vanish or deny access are
+/// skipped silently.
 pub fn socket_owners(
     wanted: &HashSet<u64>,
     pids: Option<&[u32]>,
@@ -148,7 +149,6 @@ pub fn socket_owners(
             &listed
         }
     };
-    let me = std::process::id();
     let counts = fd_count_supported(&proc);
     let done = AtomicBool::new(false);
     // The walk is syscall-bound, so it is split across threads, each taking every n-th
@@ -159,9 +159,6 @@ pub fn socket_owners(
         for &pid in pids.iter().skip(part).step_by(threads) {
             if done.load(Ordering::Relaxed) {
                 break;
-            }
-            if pid == me {
-                continue;
             }
             if sc.process(pid) && stop == ScanStop::FirstHolder {
                 done.store(true, Ordering::Relaxed);
@@ -567,7 +564,7 @@ mod tests {
 
     #[test]
     fn finds_a_socket_held_by_a_child() {
-        // The scan skips its own process, so let a child inherit the socket.
+        // A holder other than the caller: a child that inherits the socket.
         let (l, raw, ino) = listener();
         let child = shaped(move || unsafe {
             libc::fcntl(raw, libc::F_SETFD, 0);
@@ -580,6 +577,19 @@ mod tests {
         // listener until it execs: such a momentary holder is a real one, so look for ours.
         assert!(all[&ino].contains(&(pid, vec![raw])), "{:?}", all[&ino]);
         assert_eq!(first[&ino], vec![(pid, vec![raw])]);
+        drop(l);
+    }
+
+    #[test]
+    fn finds_a_socket_held_by_the_caller() {
+        // A binding's host process (Node, Python) asks who holds the port it listens on.
+        let (l, raw, ino) = listener();
+        let me = std::process::id();
+        let wanted: HashSet<u64> = [ino].into();
+        let all = socket_owners(&wanted, None, ScanStop::AllHolders).unwrap();
+        assert!(all[&ino].contains(&(me, vec![raw])), "{:?}", all[&ino]);
+        let mine = socket_owners(&wanted, Some(&[me]), ScanStop::FirstHolder).unwrap();
+        assert_eq!(mine[&ino], vec![(me, vec![raw])]);
         drop(l);
     }
 
