@@ -4,6 +4,10 @@
 Run as root from the repository root after `cargo build --release`, on a crowded machine:
 
     python3 /work/shared/tools/crowd.py 5000 --ns -- python3 bench/contain.py [--quick] [--tether PATH]
+        [--baseline PATH]
+
+--baseline PATH times another tether binary (e.g. main's) in the same rounds of the overhead bench,
+alternating which goes first, and prints the per-mode ratios against it.
 
 Measures (medians over N runs, peers interleaved with tether in the same run):
   1. overhead per mode: tether run --contain MODE --timeout 10 /bin/true  vs  timeout 10 /bin/true,
@@ -32,6 +36,10 @@ TETHER = os.path.join(ROOT, "target", "release", "tether")
 if "--tether" in sys.argv:
     TETHER = os.path.abspath(sys.argv[sys.argv.index("--tether") + 1])
 QUICK = "--quick" in sys.argv
+# Another tether binary (e.g. main's) timed in the same rounds as TETHER, for before/after ratios.
+BASELINE = None
+if "--baseline" in sys.argv:
+    BASELINE = os.path.abspath(sys.argv[sys.argv.index("--baseline") + 1])
 # Targets of issue 7, per call of `run --timeout 10 /bin/true`, as a ratio to GNU timeout.
 MODE_TARGETS = {"none": 1.0, "group": 1.2, "auto": 1.3}
 
@@ -102,11 +110,15 @@ def bench_overhead(n, preexec):
     modes = list(MODE_TARGETS)
     t = {m: [] for m in modes}
     g = {m: [] for m in modes}
+    b = {m: [] for m in modes}
     for i in range(n):
         for m in modes[i % len(modes):] + modes[:i % len(modes)]:
             g[m].append(run_time(["timeout", "10", "/bin/true"], preexec))
-            t[m].append(run_time([TETHER, "run", "--contain", m, "--timeout", "10", "/bin/true"],
-                                 preexec))
+            run = ["run", "--contain", m, "--timeout", "10", "/bin/true"]
+            # With a baseline, which of the two goes first alternates from round to round.
+            pair = [TETHER, BASELINE] if i % 2 == 0 else [BASELINE, TETHER]
+            for exe in pair if BASELINE else [TETHER]:
+                (t if exe == TETHER else b)[m].append(run_time([exe] + run, preexec))
     print("1. overhead of running /bin/true, per containment mode (median wall time)")
     print(f"  {'mode':<8} {'tether run':>12} {'GNU timeout':>12} {'ratio':>7} {'target':>7}")
     ratios = {}
@@ -115,6 +127,11 @@ def bench_overhead(n, preexec):
         ok = "met" if ratios[m] <= MODE_TARGETS[m] else "NOT met"
         print(f"  {m:<8} {fmt_ms(med(t[m]))} {fmt_ms(med(g[m]))} {ratios[m]:7.2f} "
               f"{MODE_TARGETS[m]:7.1f}  {ok}")
+    if BASELINE:
+        print(f"  against the baseline {BASELINE} (same rounds, alternating order):")
+        for m in modes:
+            print(f"  {m:<8} {fmt_ms(med(t[m]))} baseline {fmt_ms(med(b[m]))}  "
+                  f"ratio {med(t[m]) / med(b[m]):5.2f}  (baseline/GNU {med(b[m]) / med(g[m]):5.2f})")
     return ratios
 
 

@@ -13,6 +13,7 @@ command -v setsid >/dev/null || need+=(util-linux)
 command -v openssl >/dev/null || need+=(openssl)   # self-signed HTTPS test of wait-for
 command -v tini >/dev/null || need+=(tini)         # tether init's side-by-side tests
 command -v script >/dev/null || need+=(bsdutils)   # the terminal cases of tether init
+command -v strace >/dev/null || need+=(strace)     # descendants are walked without a /proc scan
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -21,4 +22,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+bash scripts/test-c.sh
+bash scripts/test-go.sh
+bash scripts/test-python.sh
 bash scripts/test-node.sh

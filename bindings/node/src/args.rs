@@ -114,7 +114,7 @@ pub(crate) fn integer_in(n: f64, lo: i64, hi: i64, what: &str) -> Result<i64> {
 /// A PID: an integer that passes the library's unconditional rails (not 0, not negative, not
 /// above i32::MAX), which give the message.
 pub(crate) fn pid(n: f64, what: &str) -> Result<u32> {
-    Ok(tether::signal::validate_pid(integer(n, what)?)?)
+    Ok(tether::signal::rails::validate_pid(integer(n, what)?)?)
 }
 
 /// A duration in milliseconds (fractions allowed): not negative, finite.

@@ -159,9 +159,9 @@ fn prepare<'a>(targets: &Unknown, options: Option<Unknown<'a>>) -> Result<Prepar
     opts.watch = match o.watch_pid {
         None => None,
         Some(Either::A(n)) => Some(Watch::Pid(args::pid(n, "options.watchPid")?)),
-        Some(Either::B(s)) => Some(match tether::signal::Target::parse(&s)? {
-            tether::signal::Target::Identity(id) => Watch::Identity(id),
-            t => Watch::Pid(t.pid()),
+        Some(Either::B(s)) => Some(match s.parse::<tether::ProcessRef>()? {
+            tether::ProcessRef::Identity(id) => Watch::Identity(id),
+            r => Watch::Pid(r.pid()),
         }),
     };
     if let Some(h) = o.http {

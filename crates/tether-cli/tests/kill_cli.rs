@@ -184,11 +184,8 @@ fn the_shells_kill_forms() {
         assert_eq!(child.0.wait().unwrap().signal(), Some(want), "{args:?}");
     }
     // A value that looks like a signal stays a value (a regex here); after `--` nothing is one.
-    // A dry run limited to a child of this test whose command line has no "-9": on a shared
-    // machine another process may well match, and must not be sent anything.
-    let bystander = sleeper();
-    let pid = bystander.pid().to_string();
-    let o = tether(&["kill", "--dry-run", "--pid", &pid, "--cmdline=-9", "--json"]);
+    // (--ppid names no process, so that no other test's command line holding "-9" can match.)
+    let o = tether(&["kill", "--cmdline=-9", "--ppid", "2147483647", "--json"]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_eq!(json(&o)["signal"], "TERM");
     let o = tether(&["kill", "--", "-9"]);

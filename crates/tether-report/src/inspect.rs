@@ -1,8 +1,8 @@
 //! The reports of `ps`, `tree` and `info`.
 
 use serde::Serialize;
-use tether::inspect::{ProcessInfo, ProcessTree};
-use tether::ProcessIdentity;
+use tether::inspect::{FieldSet, ProcessInfo, ProcessTree};
+use tether::{Process, ProcessIdentity};
 
 use crate::Report;
 
@@ -78,5 +78,18 @@ impl InfoReport {
             process,
             ancestors,
         }
+    }
+
+    /// The report of an open process: its record with `fields` (re-verified on its pidfd after
+    /// the read, so it describes this process and not a successor), the identity shown (the
+    /// record's own, which carries the pidfs inode where the kernel has one), its ancestors.
+    pub fn of(p: &Process, fields: FieldSet) -> tether::Result<Self> {
+        let process = p.info(fields)?;
+        let identity = process
+            .identity
+            .clone()
+            .unwrap_or_else(|| p.identity().clone());
+        let ancestors = p.ancestors()?;
+        Ok(InfoReport::new(process, identity, ancestors))
     }
 }

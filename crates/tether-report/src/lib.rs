@@ -20,10 +20,12 @@
 #![warn(missing_debug_implementations)]
 
 mod error;
+mod identity;
 mod init;
 mod inspect;
 mod net;
 mod pidfile;
+pub mod query;
 mod ready;
 mod run;
 mod signal;
@@ -36,6 +38,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 pub use error::{ErrorBody, ErrorReport};
+pub use identity::IdentityReport;
 pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
@@ -73,17 +76,19 @@ pub fn schema_of<R: Report>() -> Value {
     let root = schemars::gen::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<R>();
+    pin_schema_id(R::SCHEMA, root)
+}
+
+/// A document's JSON Schema with its `$id` and a required `schema` property pinned to `id`.
+fn pin_schema_id(id: &str, root: schemars::schema::RootSchema) -> Value {
     let mut v = serde_json::to_value(root).unwrap_or(Value::Null);
     if let Some(obj) = v.as_object_mut() {
         obj.insert(
             "$id".into(),
-            Value::String(format!(
-                "https://tether.dev/schemas/{}.json",
-                file_stem(R::SCHEMA)
-            )),
+            Value::String(format!("https://tether.dev/schemas/{}.json", file_stem(id))),
         );
         if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
-            props.insert("schema".into(), json!({ "const": R::SCHEMA }));
+            props.insert("schema".into(), json!({ "const": id }));
         }
         let req = obj.entry("required").or_insert_with(|| json!([]));
         if let Some(a) = req.as_array_mut() {
@@ -123,6 +128,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<InitReport>(),
         one::<AliveReport>(),
         one::<StopPidfileReport>(),
+        one::<IdentityReport>(),
     ]
 }
 

@@ -1,8 +1,12 @@
 //! The report of `run` (and the `timeout` link).
 
+use std::ffi::OsString;
+use std::time::Duration;
+
 use serde::Serialize;
+use tether::command::SpawnError;
 use tether::contain::Containment;
-use tether::run::{signal_name, RunOutcome};
+use tether::run::{signal_name, GnuExit, RunOutcome};
 use tether::wait::ExitInfo;
 
 use crate::{whole_ms, Report};
@@ -67,25 +71,52 @@ impl Report for RunReport {
     const SCHEMA: &'static str = "tether.run/v1";
 }
 
-impl From<&RunOutcome> for RunReport {
-    fn from(o: &RunOutcome) -> Self {
+impl RunReport {
+    /// The report of a run that started: its outcome and the exit GNU `timeout` would end with.
+    pub fn new(o: &RunOutcome, exit: GnuExit) -> Self {
         RunReport {
-            command: o
-                .command
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-            pid: o.pid,
-            containment: o.containment.clone(),
+            command: command_line(&o.command),
+            pid: Some(o.pid),
+            containment: Some(o.containment.clone()),
             timed_out: o.timed_out,
             signals: o.signals.iter().map(SentSignal::from).collect(),
             escalated: o.escalated,
             child_exit: o.child_exit,
             leftovers_killed: o.leftovers_killed.clone(),
-            exit_code: o.exit_code,
-            exit_signal: o.exit_signal,
+            exit_code: exit.code,
+            exit_signal: exit.signal,
             error: o.error.as_ref().map(|e| e.message().to_string()),
             elapsed_ms: whole_ms(o.elapsed),
         }
     }
+
+    /// The report of a run whose command could not be started (`exit` is 125, 126 or 127),
+    /// after `elapsed`.
+    pub fn not_started(
+        command: &[OsString],
+        error: &SpawnError,
+        exit: GnuExit,
+        elapsed: Duration,
+    ) -> Self {
+        RunReport {
+            command: command_line(command),
+            pid: None,
+            containment: None,
+            timed_out: false,
+            signals: Vec::new(),
+            escalated: false,
+            child_exit: None,
+            leftovers_killed: Vec::new(),
+            exit_code: exit.code,
+            exit_signal: exit.signal,
+            error: Some(error.message().to_string()),
+            elapsed_ms: whole_ms(elapsed),
+        }
+    }
+}
+
+fn command_line(argv: &[OsString]) -> Vec<String> {
+    argv.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }

@@ -6,8 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use tether::signal::{probe, SendOptions, Signal, Target};
-use tether::wait::{wait, wait_many, WaitMode};
+use tether::signal::{probe, Signal, SignalOptions};
+use tether::wait::{wait_many, WaitMode};
+use tether::{Process, ProcessRef};
 use tether_report::{tagged, KillReport, Report, WaitManyReport, WaitReport};
 
 fn json<R: Report>(r: &R) -> Value {
@@ -17,9 +18,9 @@ fn json<R: Report>(r: &R) -> Value {
 #[test]
 fn wait_reports_timeout_exit_and_unknown_status() {
     let mut child = Command::new("sleep").arg("30").spawn().unwrap();
-    let t = Target::Pid(child.id());
+    let t = Process::open(child.id()).unwrap();
     let r = json(&WaitReport::from(
-        &wait(&t, Some(Duration::from_millis(20))).unwrap(),
+        &t.wait(Some(Duration::from_millis(20))).unwrap(),
     ));
     assert_eq!(r["schema"], "tether.wait/v1");
     assert_eq!(
@@ -31,7 +32,7 @@ fn wait_reports_timeout_exit_and_unknown_status() {
     assert!(r["waited_ms"].as_u64().unwrap() >= 20, "{r}");
     assert_eq!(r["mechanism"], "pidfd");
     child.kill().unwrap();
-    let r = json(&WaitReport::from(&wait(&t, None).unwrap()));
+    let r = json(&WaitReport::from(&t.wait(None).unwrap()));
     assert_eq!(r["exit"]["signal"], 9, "{r}");
     assert!(r["exit_unknown_reason"].is_null());
     child.wait().unwrap();
@@ -47,9 +48,9 @@ fn wait_reports_timeout_exit_and_unknown_status() {
     BufReader::new(sh.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let grandchild = Target::Pid(line.trim().parse().unwrap());
+    let grandchild = Process::open(line.trim().parse().unwrap()).unwrap();
     drop(sh.stdin.take()); // sh kills the sleep, reaps it and exits
-    let r = json(&WaitReport::from(&wait(&grandchild, None).unwrap()));
+    let r = json(&WaitReport::from(&grandchild.wait(None).unwrap()));
     sh.wait().unwrap();
     assert!(r["exit"].is_null());
     assert_eq!(
@@ -61,14 +62,15 @@ fn wait_reports_timeout_exit_and_unknown_status() {
 #[test]
 fn wait_many_and_kill_reports() {
     let mut a = Command::new("sleep").arg("30").spawn().unwrap();
-    let targets = [Target::Pid(a.id())];
+    let targets = [ProcessRef::Pid(a.id())];
     let r = wait_many(&targets, WaitMode::Any, Some(Duration::from_millis(10))).unwrap();
     let j = json(&WaitManyReport::from(&r));
     assert_eq!(j["schema"], "tether.wait-many/v1");
     assert_eq!(j["mode"], "any");
     assert_eq!(j["targets"][0]["pid"], a.id());
 
-    let probed = probe(&targets, &SendOptions::default()).unwrap();
+    let opened = [Process::open(a.id()).unwrap()];
+    let probed = probe(&opened, &SignalOptions::default()).unwrap();
     let k = json(&KillReport::new(None, false, false, &probed));
     assert_eq!(
         (k["signal"].as_str(), k["signal_number"].as_i64()),
@@ -87,11 +89,13 @@ fn wait_many_and_kill_reports() {
 
 #[test]
 fn run_report_names_signals_and_counts_milliseconds() {
-    let spec = tether::contain::SpawnSpec::new(["sleep", "30"]);
-    let mut o = tether::run::RunOptions::new(spec);
-    o.timeout = Some(Duration::from_millis(50));
-    let outcome = tether::run::run(&o);
-    let r = json(&tether_report::RunReport::from(&outcome));
+    let outcome = tether::Command::new("sleep")
+        .arg("30")
+        .timeout(Duration::from_millis(50))
+        .status()
+        .unwrap();
+    let exit = tether::run::gnu_exit(&outcome, false);
+    let r = json(&tether_report::RunReport::new(&outcome, exit));
     assert_eq!(r["schema"], "tether.run/v1");
     assert_eq!(r["command"], serde_json::json!(["sleep", "30"]));
     assert_eq!(r["exit_code"], 124);

@@ -1,4 +1,4 @@
-//! The committed JSON Schemas under `schemas/` match the Rust types.
+//! The committed JSON Schemas under `schemas/` (outputs and query inputs) match the Rust types.
 //! Regenerate with `UPDATE_SCHEMAS=1 cargo test -p tether-report --test schemas`.
 
 use std::path::PathBuf;
@@ -8,7 +8,10 @@ fn committed_schemas_are_current() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
     let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
     let mut stale = Vec::new();
-    for (id, schema) in tether_report::all_schemas() {
+    for (id, schema) in tether_report::all_schemas()
+        .into_iter()
+        .chain(tether_report::query::all_query_schemas())
+    {
         let path = dir.join(format!("{}.json", tether_report::file_stem(id)));
         let text = serde_json::to_string_pretty(&schema).unwrap() + "\n";
         if update {

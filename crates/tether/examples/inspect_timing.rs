@@ -1,12 +1,12 @@
-//! In-library timings for `bench/inspect.py`: `info` of one process (identity + full record)
+//! In-library timings for `bench/inspect.py`: `info` of one process (open, record, re-verify)
 //! and a full snapshot with the fields of the `ps` comparison. Prints one JSON line.
 //!
 //! `cargo run --release -p tether --example inspect_timing -- PID [ROUNDS]`
 
 use std::time::Instant;
 
-use tether::inspect::{get, snapshot, Field, FieldSet, Filter, Query};
-use tether::ProcessIdentity;
+use tether::inspect::{snapshot, Field, FieldSet, Filter, Query};
+use tether::Process;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -23,9 +23,10 @@ fn main() {
     let mut info_us = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let t = Instant::now();
-        let id = ProcessIdentity::of(pid).expect("identity");
-        let p = get(pid, FieldSet::standard()).expect("record");
-        std::hint::black_box((id, p));
+        // What `tether info` does: open (pidfd + identity), read, re-verify.
+        let p = Process::open(pid).expect("open");
+        let info = p.info(FieldSet::standard()).expect("record");
+        std::hint::black_box((p, info));
         info_us.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let fields = FieldSet::of(&[

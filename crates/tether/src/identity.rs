@@ -58,7 +58,8 @@ impl ProcessIdentity {
         }
     }
 
-    /// Take the identity of the live process `pid`.
+    /// Take the identity of the live process `pid` (to keep the pidfd it was taken on too,
+    /// open a [`crate::Process`] instead).
     ///
     /// Errors: `NotFound` when no process has that PID, or it exited before it could be
     /// identified; `PermissionDenied` when its /proc entry is hidden from this user.
@@ -68,7 +69,7 @@ impl ProcessIdentity {
     }
 
     /// Take the identity of the process behind an open pidfd (see [`ProcessIdentity::of`]).
-    pub fn of_pidfd(pid: u32, fd: &OwnedFd) -> Result<Self> {
+    pub(crate) fn of_pidfd(pid: u32, fd: &OwnedFd) -> Result<Self> {
         let start_ticks = start_on_pidfd(pid, fd)?;
         Ok(ProcessIdentity {
             pid,
@@ -95,7 +96,8 @@ impl ProcessIdentity {
     /// Anything then sent through the returned pidfd reaches this process or nobody.
     ///
     /// Errors: `NotFound` when it is gone, `IdentityMismatch` when the PID was reused.
-    pub fn open(&self) -> Result<OwnedFd> {
+    /// [`crate::Process::from_identity`] is the public form.
+    pub(crate) fn open(&self) -> Result<OwnedFd> {
         if !self.same_boot() {
             return Err(Error::not_found(format!(
                 "process {} belonged to an earlier boot",
@@ -168,7 +170,7 @@ fn start_on_pidfd(pid: u32, fd: &OwnedFd) -> Result<u64> {
 }
 
 /// Start time and state letter of `pid`.
-fn read_start(pid: u32) -> Result<(u64, char)> {
+pub(crate) fn read_start(pid: u32) -> Result<(u64, char)> {
     let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
     r.stat(pid).map(|s| (s.starttime, s.state)).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {

@@ -43,14 +43,14 @@
 //! ```
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use crate::contain::{build_plan, ChildSignals, Descendants, SpawnSpec, Tree};
+use crate::command::{Child, Command, SpawnErrorKind};
+use crate::contain::{ChildSignals, ContainMode, Descendants, Tree};
 use crate::error::{Error, Result};
 use crate::run::{EXIT_CANNOT_INVOKE, EXIT_ENOENT};
 use crate::signal::Signal;
-use crate::sys::os::spawn::{launch, Prepared};
 use crate::sys::os::supervise::{self as sysproc, SignalFd};
 use crate::sys::os::{pidfd, process as sysprocess, reaper};
 use crate::terminate::{terminate_tree, StopOptions, TreeOutcome};
@@ -313,10 +313,9 @@ pub fn run_init_with_events(
     let subreaper = if pid1 {
         false
     } else {
-        match sysproc::set_child_subreaper() {
+        match crate::contain::become_subreaper() {
             Ok(()) => true,
-            Err(e) => {
-                let error = Error::from_io("becoming a child subreaper", &e);
+            Err(error) => {
                 if opts.subreaper {
                     return Err(InitError::failed(error));
                 }
@@ -326,12 +325,13 @@ pub fn run_init_with_events(
         }
     };
 
-    let (pid, fd) = start(opts, child_signals)?;
+    let child = start(opts, child_signals)?;
+    let pid = child.pid();
     on_event(&InitEvent::Started { pid });
     let mut st = State {
         opts,
         pid,
-        fd,
+        child,
         me,
         exit: None,
         forwarded: 0,
@@ -340,7 +340,7 @@ pub fn run_init_with_events(
     };
     let loop_error = st.supervise(sigfd.get());
     let State {
-        fd,
+        mut child,
         exit,
         forwarded,
         mut reaped,
@@ -348,10 +348,12 @@ pub fn run_init_with_events(
         ..
     } = st;
 
-    // The command is gone (or can no longer be waited for): end the rest of its tree. (A tree
-    // larger than the open-files limit is held in part: a caller may raise the limit when it
-    // sees `InitEvent::Exited`, see `crate::limits::raise_open_files`; the CLI does.)
-    let mut tree = Tree::new(pid, Some(fd), None, None, Descendants::Included);
+    // The command is gone (or can no longer be waited for): end the rest of its tree, all of
+    // this process's descendants. (A tree larger than the open-files limit is held in part: a
+    // caller may raise the limit when it sees `InitEvent::Exited`, see
+    // `crate::limits::raise_open_files`; the CLI does.)
+    let fd = child.as_fd().try_clone_to_owned().ok();
+    let mut tree = Tree::new(pid, fd, None, None, Descendants::Included);
     tree.set_adopt_children(true);
     let stop = StopOptions {
         signal: Signal::TERM,
@@ -378,6 +380,11 @@ pub fn run_init_with_events(
             reaped += 1;
         }
     }
+    if let Some(e) = exit {
+        child.set_exit(e);
+    }
+    // The command and its tree are gone: nothing is left for the handle to end.
+    drop(child);
     drop(dispositions);
     if let Some(e) = loop_error {
         return Err(InitError::failed(e));
@@ -404,39 +411,33 @@ pub fn run_init_with_events(
     })
 }
 
-/// Start the command as our own child, in a new process group of this session, holding the
-/// terminal's foreground when we held it.
-fn start(
-    opts: &InitOptions,
-    signals: ChildSignals,
-) -> std::result::Result<(u32, OwnedFd), InitError> {
-    let mut spec = SpawnSpec::new(opts.argv.iter().cloned());
-    spec.signals = signals;
-    let mut plan =
-        build_plan(&spec, [None; 3], None, false, libc::SIGKILL).map_err(InitError::failed)?;
-    plan.setup.new_group = true;
-    plan.setup.foreground_tty = reaper::holds_terminal_foreground();
-    let prepared = Prepared::new(&plan)
-        .map_err(|e| InitError::failed(Error::from_io("preparing the child", &e)))?;
-    launch(&prepared).map_err(|f| {
-        let e = f.into_io();
-        let program = opts.argv[0].to_string_lossy();
-        InitError {
-            exit_code: if e.raw_os_error() == Some(libc::ENOENT) {
-                EXIT_ENOENT
-            } else {
-                EXIT_CANNOT_INVOKE
+/// Start the command as our own child (no watchdog, no cgroup: this process is the reaper), in
+/// a new process group of this session, holding the terminal's foreground when we held it; it
+/// gets SIGKILL if this process dies.
+fn start(opts: &InitOptions, signals: ChildSignals) -> std::result::Result<Child, InitError> {
+    Command::new(&opts.argv[0])
+        .args(&opts.argv[1..])
+        .contain(ContainMode::None)
+        .process_group(true)
+        .foreground_tty(reaper::holds_terminal_foreground())
+        .death_signal(Some(Signal::KILL))
+        .child_signals(signals)
+        .spawn()
+        .map_err(|e| InitError {
+            exit_code: match e.kind() {
+                SpawnErrorKind::NotFound => EXIT_ENOENT,
+                SpawnErrorKind::NotExecutable => EXIT_CANNOT_INVOKE,
+                _ => EXIT_FAILED,
             },
-            error: Error::from_io(format_args!("failed to run command '{program}'"), &e),
-        }
-    })
+            error: e.into(),
+        })
 }
 
 /// The main loop's state.
 struct State<'a, 'e> {
     opts: &'a InitOptions,
     pid: u32,
-    fd: OwnedFd,
+    child: Child,
     me: u32,
     exit: Option<ExitInfo>,
     forwarded: u64,
@@ -456,7 +457,7 @@ impl State<'_, '_> {
                 return None;
             }
             let fds: [(BorrowedFd<'_>, bool); 2] =
-                [(sigfd.as_fd(), false), (self.fd.as_fd(), false)];
+                [(sigfd.as_fd(), false), (self.child.as_fd(), false)];
             if let Err(e) = sysproc::poll_fds(&fds, None) {
                 return Some(Error::from_io("waiting for signals", &e));
             }
@@ -477,6 +478,7 @@ impl State<'_, '_> {
                     let exit = ExitInfo::from(raw);
                     if p == self.pid {
                         self.exit = Some(exit);
+                        self.child.set_exit(exit);
                         (self.on_event)(&InitEvent::Exited { pid: p, exit });
                     } else {
                         self.reaped += 1;
@@ -501,7 +503,7 @@ impl State<'_, '_> {
         let delivered = if self.opts.group {
             sysprocess::kill_group(self.pid, signo).is_ok()
         } else {
-            pidfd::send_signal(self.fd.as_fd(), signo).is_ok()
+            pidfd::send_signal(self.child.as_fd(), signo).is_ok()
         };
         if delivered {
             self.forwarded += 1;

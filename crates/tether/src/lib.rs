@@ -1,11 +1,14 @@
 //! tether: process primitives that get identity, containment and waiting right.
 //!
 //! - [`inspect`]: fast process snapshots and filters;
+//! - [`process`]: [`Process`], one handle for one process (a pidfd and its verified identity);
 //! - [`identity`]: tokens that survive PID reuse;
 //! - [`signal`]: signal names, safety rails, identity-checked sending through pidfds;
 //! - [`net`]: sockets and their owners, open files;
 //! - [`ready`]: readiness waits (ports, HTTP, files, log lines, exits);
-//! - [`contain`]: contained spawn (cgroup leaf, or session + subreaper) with a watchdog;
+//! - [`command`]: starting a command as a contained tree ([`Command`] → [`Child`]): the one way
+//!   to start a process, with bounded output capture and a time limit;
+//! - [`contain`]: containment (cgroup leaf, or session + subreaper, held by a watchdog), trees;
 //! - [`wait`]: event-driven waiting on any process through pidfds;
 //! - [`terminate`]: ending a whole tree (hold, signal, grace, escalate);
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
@@ -19,6 +22,7 @@
 
 #![warn(missing_debug_implementations)]
 
+pub mod command;
 pub mod contain;
 pub mod duration;
 pub mod error;
@@ -29,13 +33,18 @@ pub mod inspect;
 pub mod limits;
 pub mod net;
 pub mod pidfile;
+pub mod process;
 pub mod ready;
 pub mod run;
 pub mod signal;
 pub mod size;
 mod sys;
 pub mod terminate;
+#[cfg(test)]
+mod testing;
 pub mod wait;
 
+pub use command::{Child, Command, Output, Stdio};
 pub use error::{Error, ErrorKind, Result};
 pub use identity::{IdentityCheck, ProcessIdentity};
+pub use process::{Process, ProcessRef};

@@ -61,7 +61,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fs::{AtomicFile, DEFAULT_MODE};
 use crate::identity::ProcessIdentity;
-use crate::signal::{validate_pid, Resolved, Target};
+use crate::process::{Process, ProcessRef};
+use crate::signal::rails::validate_pid;
 use crate::sys::os::proc::ProcReader;
 use crate::sys::os::{clock, flock, pidfd};
 
@@ -406,15 +407,15 @@ fn check_record(r: &Record, vouched: bool) -> Result<Status> {
     if !id.same_boot() {
         return Ok(Status::Stale(StaleReason::Rebooted));
     }
-    let fd = match id.open() {
-        Ok(fd) => fd,
+    let process = match Process::from_identity(id) {
+        Ok(p) => p,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Status::Gone),
         Err(e) if e.kind() == ErrorKind::IdentityMismatch => {
             return Ok(Status::Stale(StaleReason::Reused))
         }
         Err(e) => return Err(e),
     };
-    if !pidfd::is_alive(&fd)? {
+    if !process.is_running()? {
         return Ok(Status::Gone);
     }
     let exe = match (&r.exe, current_exe(id.pid)) {
@@ -426,12 +427,12 @@ fn check_record(r: &Record, vouched: bool) -> Result<Status> {
         _ => ExeCheck::Unknown,
     };
     // The exe was read by PID: it was this process's if the process still runs now.
-    if !pidfd::is_alive(&fd)? {
+    if !process.is_running()? {
         return Ok(Status::Gone);
     }
     if let ExeCheck::Changed { recorded, now } = &exe {
-        // Proven by the kernel: the pidfs inodes matched (open compared them).
-        let proven = id.pidfs_inode.is_some() && pidfd::inode(fd.as_fd()).is_some();
+        // Proven by the kernel: the pidfs inodes matched (opening it compared them).
+        let proven = id.pidfs_inode.is_some() && pidfd::inode(process.as_fd()).is_some();
         if !proven && !vouched {
             return Ok(Status::Stale(StaleReason::ExeChanged {
                 recorded: recorded.clone(),
@@ -472,19 +473,15 @@ fn check_legacy(pid: u32, modified: SystemTime) -> Result<Status> {
     if mtime_ms < boot_ms {
         return Ok(Status::Stale(StaleReason::Rebooted));
     }
-    let fd = match pidfd::open(pid) {
-        Ok(fd) => fd,
+    let process = match Process::open(pid) {
+        Ok(p) => p,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Status::Gone),
         Err(e) => return Err(e),
     };
-    let identity = match ProcessIdentity::of_pidfd(pid, &fd) {
-        Ok(id) => id,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Status::Gone),
-        Err(e) => return Err(e),
-    };
-    if !pidfd::is_alive(&fd)? {
+    if !process.is_running()? {
         return Ok(Status::Gone);
     }
+    let identity = process.identity().clone();
     if boot_ms + clock::ticks_to_ms(identity.start_ticks) > mtime_ms + TIMESTAMP_SLACK_MS {
         return Ok(Status::Stale(StaleReason::StartedAfterFile));
     }
@@ -499,12 +496,12 @@ fn check_legacy(pid: u32, modified: SystemTime) -> Result<Status> {
 /// has it: [`IdentityStrength::Weak`]; gone when none does) or an identity (stale when its PID
 /// now belongs to another process).
 ///
-/// Errors: `InvalidArgument` for a PID the rails refuse or a process group; `NotFound` for the
-/// id of a thread (the message names its process).
-pub fn check_target(target: &Target) -> Result<Status> {
-    let (fd, identity) = match target.resolve() {
-        Ok(Resolved::Alive(fd, id)) => (fd, id),
-        Ok(Resolved::Gone) => return Ok(Status::Gone),
+/// Errors: `InvalidArgument` for a PID the rails refuse; `NotFound` for the id of a thread (the
+/// message names its process).
+pub fn check_target(target: &ProcessRef) -> Result<Status> {
+    let process = match Process::open_unless_gone(target) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Status::Gone),
         Err(e) if e.kind() == ErrorKind::IdentityMismatch => {
             return Ok(Status::Stale(StaleReason::Reused))
         }
@@ -513,15 +510,15 @@ pub fn check_target(target: &Target) -> Result<Status> {
         }
         Err(e) => return Err(e),
     };
-    if !pidfd::is_alive(&fd)? {
+    if !process.is_running()? {
         return Ok(Status::Gone);
     }
     let strength = match target {
-        Target::Identity(_) => IdentityStrength::Strong,
+        ProcessRef::Identity(_) => IdentityStrength::Strong,
         _ => IdentityStrength::Weak,
     };
     Ok(Status::Alive {
-        identity,
+        identity: process.identity().clone(),
         strength,
         exe: ExeCheck::Unknown,
     })
@@ -590,8 +587,7 @@ impl Pending {
     /// Errors: `NotFound` when the process has already exited (nothing is written);
     /// write errors as for [`crate::fs::write_atomic`].
     pub fn commit(mut self, pid: u32) -> Result<Owned> {
-        let fd = pidfd::open(pid)?;
-        let identity = ProcessIdentity::of_pidfd(pid, &fd)?;
+        let identity = Process::open(pid)?.identity().clone();
         let mut proc = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
         let exe = proc.exe(pid).ok().flatten();
         let argv = proc.cmdline(pid).unwrap_or_default();
@@ -788,8 +784,18 @@ mod tests {
             let _ = self.0.wait();
         }
     }
+    /// `sleep 300`, returned once it has exec'd (before that, its argv and exe are still
+    /// this test binary's, which a record taken under load would capture).
     fn sleeper() -> Kid {
-        Kid(Command::new("sleep").arg("300").spawn().unwrap())
+        let kid = Kid(Command::new("sleep").arg("300").spawn().unwrap());
+        let cmdline = format!("/proc/{}/cmdline", kid.0.id());
+        let began = std::time::Instant::now();
+        while std::fs::read(&cmdline).map_or(true, |c| !c.starts_with(b"sleep\0"))
+            && began.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        kid
     }
     /// The executable of `pid`, as /proc names it.
     fn exe_of(pid: u32) -> String {
@@ -1045,24 +1051,27 @@ mod tests {
         let mut kid = sleeper();
         let pid = kid.0.id();
         let id = ProcessIdentity::of(pid).unwrap();
-        assert!(check_target(&Target::Pid(pid)).unwrap().is_alive());
+        assert!(check_target(&ProcessRef::Pid(pid)).unwrap().is_alive());
         let mut other = id.clone();
         other.start_ticks += 1;
         other.pidfs_inode = None;
         assert_eq!(
-            check_target(&Target::Identity(other)).unwrap(),
+            check_target(&ProcessRef::Identity(other)).unwrap(),
             Status::Stale(StaleReason::Reused)
         );
         kid.0.kill().unwrap();
         // A zombie is not alive.
-        let fd = pidfd::open(pid).unwrap();
-        assert!(pidfd::wait_readable(fd.as_fd(), Some(Duration::from_secs(30))).unwrap());
-        assert_eq!(check_target(&Target::Pid(pid)).unwrap(), Status::Gone);
+        let p = Process::open(pid).unwrap();
+        assert!(p.wait(Some(Duration::from_secs(30))).unwrap().exited());
+        assert_eq!(check_target(&ProcessRef::Pid(pid)).unwrap(), Status::Gone);
         kid.0.wait().unwrap();
-        assert_eq!(check_target(&Target::Pid(pid)).unwrap(), Status::Gone);
-        assert_eq!(check_target(&Target::Identity(id)).unwrap(), Status::Gone);
+        assert_eq!(check_target(&ProcessRef::Pid(pid)).unwrap(), Status::Gone);
         assert_eq!(
-            check_target(&Target::Pid(0)).unwrap_err().kind(),
+            check_target(&ProcessRef::Identity(id)).unwrap(),
+            Status::Gone
+        );
+        assert_eq!(
+            check_target(&ProcessRef::Pid(0)).unwrap_err().kind(),
             ErrorKind::InvalidArgument
         );
     }

@@ -1,15 +1,30 @@
-//! Signals: names and numbers, safety rails, and identity-checked sending through pidfds.
+//! Signals: names and numbers, the safety rails ([`rails`]), and identity-checked sending
+//! through pidfds: one process with [`Process::signal`], a batch with [`send_all`] (validate
+//! every target, then send), process groups with [`send_groups`].
+//!
+//! ```
+//! use tether::signal::Signal;
+//! use tether::Process;
+//! let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+//! let p = Process::open(child.id()).unwrap(); // the pidfd and the verified identity
+//! p.signal(Signal::TERM).unwrap();            // reaches this process or nobody
+//! child.wait().unwrap();
+//! assert!(!p.is_running().unwrap());
+//! ```
+
+pub mod rails;
 
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::str::FromStr;
 
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::inspect::{Field, FieldSet};
+use crate::process::Process;
 use crate::sys::os::{pidfd, proc::ProcReader, process};
+use rails::{validate_pid, Subject};
 
 /// A Linux signal number, 1..=SIGRTMAX.
 ///
@@ -172,230 +187,12 @@ impl FromStr for Signal {
     }
 }
 
-/// What a signal is sent to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Target {
-    /// A bare PID: its identity is taken when the batch is validated.
-    Pid(u32),
-    /// A process named by identity: refused unless it is still that process.
-    Identity(ProcessIdentity),
-    /// A process group, by its id.
-    Group(u32),
-}
-
-impl Target {
-    /// Parse a command-line target: a PID, or an identity string.
-    pub fn parse(s: &str) -> Result<Target> {
-        if s.contains(':') {
-            return s.parse().map(Target::Identity);
-        }
-        parse_pid(s).map(Target::Pid)
-    }
-
-    /// The PID (or group id) it names.
-    pub fn pid(&self) -> u32 {
-        match self {
-            Target::Pid(p) | Target::Group(p) => *p,
-            Target::Identity(id) => id.pid,
-        }
-    }
-
-    /// Open a pidfd on the process this target names and verify its identity on it.
-    ///
-    /// The honest answers: a bare PID that names no process is an error (`NotFound`, "no such
-    /// process"; also for the id of a thread, naming its process), while a bare PID whose
-    /// process exits while it is being identified is [`Resolved::Gone`] (it did exist). An
-    /// identity whose process has exited is `Gone`; one whose PID now belongs to another
-    /// process is an `IdentityMismatch` error. Only ESRCH counts as gone: a process of another
-    /// user is found like any other, and failures such as EMFILE are errors.
-    ///
-    /// Process groups have no pidfd: `InvalidArgument`.
-    pub fn resolve(&self) -> Result<Resolved> {
-        let gone_is_fine = |e: Error| {
-            if e.kind() == ErrorKind::NotFound {
-                Ok(Resolved::Gone)
-            } else {
-                Err(e)
-            }
-        };
-        match self {
-            Target::Pid(p) => {
-                validate_pid(*p as i64)?;
-                let fd = pidfd::open(*p)?;
-                match ProcessIdentity::of_pidfd(*p, &fd) {
-                    Ok(id) => Ok(Resolved::Alive(fd, id)),
-                    Err(e) => gone_is_fine(e),
-                }
-            }
-            Target::Identity(id) => match id.open() {
-                Ok(fd) => Ok(Resolved::Alive(fd, id.clone())),
-                Err(e) => gone_is_fine(e),
-            },
-            Target::Group(g) => Err(Error::invalid(format!(
-                "process group {g} is not a process; give a PID or an identity"
-            ))),
-        }
-    }
-}
-
-/// What [`Target::resolve`] found.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Resolved {
-    /// The process runs (or is an unreaped zombie): a pidfd on it and its verified identity.
-    Alive(OwnedFd, ProcessIdentity),
-    /// The process existed and has exited.
-    Gone,
-}
-
-/// Parse a PID, applying the rails every PID passes: not 0, not negative, not above i32::MAX.
-pub fn parse_pid(s: &str) -> Result<u32> {
-    let n: i64 = s.trim().parse().map_err(|_| {
-        Error::invalid(format!(
-            "bad PID '{s}': expected a positive integer or an identity string"
-        ))
-    })?;
-    validate_pid(n)
-}
-
-/// The unconditional rail: PID 0 (the caller's group), negative PIDs (groups / everything)
-/// and PIDs beyond `i32::MAX` are never valid targets.
-pub fn validate_pid(n: i64) -> Result<u32> {
-    if n == 0 {
-        return Err(Error::invalid(
-            "PID 0 means the caller's own process group; refusing",
-        ));
-    }
-    if n < 0 {
-        return Err(Error::invalid(format!(
-            "negative PID {n} would signal a process group or every process; refusing"
-        )));
-    }
-    if n > i32::MAX as i64 {
-        return Err(Error::invalid(format!("PID {n} is out of range")));
-    }
-    Ok(n as u32)
-}
-
-/// The forceable rails, as they stand for the calling process: what it must not signal or stop
-/// unless forced, because doing so would end the caller itself or whatever started it.
-///
-/// Refused: PID 1 (init) and its group; tether itself; each of its ancestors (its parent, the
-/// shell or script that started it, ...); the leader of its process group and of its session;
-/// its own process group, and a process group that holds one of its ancestors or its session
-/// leader. A process that merely shares tether's group (a sibling started by the same script)
-/// is not refused: signalling it ends nothing else.
-#[derive(Debug, Clone)]
-pub struct Rails {
-    me: u32,
-    pgrp: Option<u32>,
-    sid: Option<u32>,
-    /// Ancestors nearest first, with their process groups.
-    ancestors: Vec<(u32, Option<u32>)>,
-}
-
-impl Rails {
-    /// The rails of the calling process, read now.
-    pub fn current() -> Rails {
-        let me = std::process::id();
-        let ancestors = crate::inspect::ancestors(me, FieldSet::of(&[Field::Pgid]))
-            .map(|list| {
-                list.iter()
-                    .map(|p| (p.pid, p.pgid.filter(|g| *g > 0).map(|g| g as u32)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut rails = Rails {
-            me,
-            pgrp: process::own_pgrp(),
-            sid: process::own_sid(),
-            ancestors,
-        };
-        // The parent is an ancestor even when /proc could not be read.
-        if let Some(parent) = process::parent_pid() {
-            if !rails.ancestors.iter().any(|(p, _)| *p == parent) {
-                rails.ancestors.insert(0, (parent, None));
-            }
-        }
-        rails
-    }
-
-    /// Why `target` is refused, if it is (a sentence naming the target; no advice).
-    pub fn reason(&self, target: &Target) -> Option<String> {
-        match target {
-            Target::Group(g) => {
-                let g = *g;
-                if g == 1 {
-                    return Some("process group 1 is init's".into());
-                }
-                if Some(g) == self.pgrp {
-                    return Some(format!("process group {g} is tether's own"));
-                }
-                if Some(g) == self.sid {
-                    return Some(format!(
-                        "process group {g} is that of tether's session leader"
-                    ));
-                }
-                self.ancestors
-                    .iter()
-                    .find(|(_, pg)| *pg == Some(g))
-                    .map(|(a, _)| format!("process group {g} holds PID {a}, an ancestor of tether"))
-            }
-            t => {
-                let p = t.pid();
-                if p == 1 {
-                    return Some("PID 1 is init; ending it ends the system or container".into());
-                }
-                if p == self.me {
-                    return Some(format!("PID {p} is tether itself"));
-                }
-                if self.ancestors.first().map(|(a, _)| *a) == Some(p) {
-                    return Some(format!("PID {p} is tether's parent"));
-                }
-                if self.ancestors.iter().any(|(a, _)| *a == p) {
-                    return Some(format!(
-                        "PID {p} is an ancestor of tether (the shell or program that started it)"
-                    ));
-                }
-                if Some(p) == self.pgrp {
-                    return Some(format!("PID {p} leads tether's own process group"));
-                }
-                if Some(p) == self.sid {
-                    return Some(format!("PID {p} leads tether's session"));
-                }
-                None
-            }
-        }
-    }
-}
-
-/// Why `target` is refused by the forceable rails of the calling process, if it is.
-pub fn rail_reason(target: &Target) -> Option<String> {
-    Rails::current().reason(target)
-}
-
-/// The one rail check of every operation that acts on processes (`kill`, `stop`, stop by port):
-/// unless `force`, the first target behind a rail is a `Refused` error saying why, before
-/// anything was done to any of them.
-pub(crate) fn check_rails(targets: &[Target], force: bool) -> Result<()> {
-    if force {
-        return Ok(());
-    }
-    let rails = Rails::current();
-    for t in targets {
-        if let Some(why) = rails.reason(t) {
-            return Err(Error::new(ErrorKind::Refused, format!("refusing: {why}")));
-        }
-    }
-    Ok(())
-}
-
-/// Options of a signal batch: start from [`SendOptions::default`] and set what differs.
+/// Options of a signal, or of a batch: start from [`SignalOptions::default`] and set what
+/// differs.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct SendOptions {
-    /// Override the forceable rails (see [`Rails`]).
+pub struct SignalOptions {
+    /// Override the forceable rails (see [`rails::Rails`]).
     pub force: bool,
     /// Refuse unless every target runs this executable (compared after canonicalising).
     pub require_exe: Option<std::path::PathBuf>,
@@ -433,98 +230,153 @@ pub enum SendState {
     Exists,
 }
 
-struct Validated {
-    target: Target,
-    fd: Option<OwnedFd>,
-    identity: Option<ProcessIdentity>,
-}
-
-/// Send `sig` to every target, or to none: every target is validated first (rails, identity on a
-/// pidfd, permission to signal it, `require_exe`), and the first failure aborts the batch before
-/// anything is sent. Processes are then signalled through the very pidfds their identity was
-/// verified on.
+/// Send `sig` to every process, or to none: every target is validated first — the rails
+/// ([`rails::check`]), permission to signal it, `require_exe` — and the first failure aborts
+/// the batch before anything is sent (each identity was verified when its [`Process`] was
+/// opened). Each is then signalled through the pidfd its identity was verified on.
 ///
-/// Process groups have no pidfd; a group is signalled with `kill(-pgid)` after its leader's
-/// identity (when the leader still exists) was verified.
-pub fn send(targets: &[Target], sig: Signal, opts: &SendOptions) -> Result<Vec<SendOutcome>> {
-    check_rails(targets, opts.force)?;
-    let mut checked = Vec::with_capacity(targets.len());
-    for t in targets {
-        checked.push(validate(t, opts, true)?);
+/// Errors: `Refused` (a rail, unless `force`), `PermissionDenied` (another user's process),
+/// `NotFound` (one has exited), `IdentityMismatch` (`require_exe` differs).
+///
+/// ```
+/// use tether::signal::{send_all, SendState, Signal, SignalOptions};
+/// use tether::Process;
+/// let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+/// let p = Process::open(child.id()).unwrap();
+/// let r = send_all(&[p], Signal::KILL, &SignalOptions::default()).unwrap();
+/// assert_eq!(r[0].outcome, SendState::Sent);
+/// child.wait().unwrap();
+/// ```
+pub fn send_all(
+    targets: &[Process],
+    sig: Signal,
+    opts: &SignalOptions,
+) -> Result<Vec<SendOutcome>> {
+    let subjects: Vec<Subject> = targets.iter().map(|p| Subject::Process(p.pid())).collect();
+    rails::check(&subjects, opts.force)?;
+    for p in targets {
+        if !pidfd::may_signal(p.as_fd(), p.pid())? {
+            return Err(exited(p.pid()));
+        }
+        if let Some(want) = &opts.require_exe {
+            check_exe(p, want)?;
+        }
     }
-    let mut out = Vec::with_capacity(checked.len());
-    for v in checked {
+    let mut out = Vec::with_capacity(targets.len());
+    for p in targets {
         let outcome = if opts.dry_run {
             SendState::WouldSend
         } else {
-            deliver(&v, sig)?
+            match pidfd::send_signal(p.as_fd(), sig.number()) {
+                Ok(()) => SendState::Sent,
+                Err(rustix::io::Errno::SRCH) => SendState::Gone,
+                Err(e) => {
+                    return Err(Error::from_errno(
+                        format_args!("sending {sig} to {}", p.pid()),
+                        e,
+                    ))
+                }
+            }
         };
-        out.push(outcome_of(v, outcome));
+        out.push(process_outcome(p, outcome));
     }
     Ok(out)
 }
 
-/// Signal 0, as `kill -0` means it: does each target exist? Nothing is sent, so neither the
-/// rails nor permission play a part: a process of another user exists (where `kill(2)` would
-/// answer EPERM). Zombies exist until reaped, as for `kill(2)`. Every target is validated as
-/// [`send`] validates (identity, `require_exe`); the first that does not exist, or whose
-/// identity names another process now, is the error.
-pub fn probe(targets: &[Target], opts: &SendOptions) -> Result<Vec<SendOutcome>> {
+/// Signal 0, as `kill -0` means it: does each process still exist? Nothing is sent, so neither
+/// the rails nor permission play a part: a process of another user exists (where `kill(2)`
+/// would answer EPERM). Zombies exist until reaped, as for `kill(2)`. `require_exe` is checked
+/// as [`send_all`] checks it; the first process that no longer exists is a `NotFound` error.
+pub fn probe(targets: &[Process], opts: &SignalOptions) -> Result<Vec<SendOutcome>> {
     let mut out = Vec::with_capacity(targets.len());
-    for t in targets {
-        let v = validate(t, opts, false)?;
-        out.push(outcome_of(v, SendState::Exists));
+    for p in targets {
+        match pidfd::send_signal(p.as_fd(), 0) {
+            Ok(()) | Err(rustix::io::Errno::PERM) => {}
+            Err(rustix::io::Errno::SRCH) => return Err(exited(p.pid())),
+            Err(e) => {
+                return Err(Error::from_errno(
+                    format_args!("checking process {}", p.pid()),
+                    e,
+                ))
+            }
+        }
+        if let Some(want) = &opts.require_exe {
+            check_exe(p, want)?;
+        }
+        out.push(process_outcome(p, SendState::Exists));
     }
     Ok(out)
 }
 
-fn outcome_of(v: Validated, outcome: SendState) -> SendOutcome {
+/// Send `sig` to every process group (`kill(-pgid)`), or to none: each group id passes the
+/// rails (not 0, not 1, not the caller's group or one holding its ancestors, unless `force`)
+/// and must exist with permission to signal it, before anything is sent. A group has no
+/// pidfd: the outcome carries its leader's identity when the leader still exists.
+pub fn send_groups(pgids: &[u32], sig: Signal, opts: &SignalOptions) -> Result<Vec<SendOutcome>> {
+    let subjects: Vec<Subject> = pgids.iter().map(|g| Subject::Group(*g)).collect();
+    rails::check(&subjects, opts.force)?;
+    for &g in pgids {
+        check_group(g, true)?;
+    }
+    let mut out = Vec::with_capacity(pgids.len());
+    for &g in pgids {
+        let outcome = if opts.dry_run {
+            SendState::WouldSend
+        } else {
+            match send_group(g, sig) {
+                Ok(()) => SendState::Sent,
+                Err(rustix::io::Errno::SRCH) => SendState::Gone,
+                Err(e) => return Err(Error::from_errno(format_args!("sending {sig} to {g}"), e)),
+            }
+        };
+        out.push(group_outcome(g, outcome));
+    }
+    Ok(out)
+}
+
+/// Signal 0 to process groups: does each exist? As [`probe`], nothing is sent and neither the
+/// rails nor permission play a part (only the unconditional rail: no group 0).
+pub fn probe_groups(pgids: &[u32]) -> Result<Vec<SendOutcome>> {
+    let mut out = Vec::with_capacity(pgids.len());
+    for &g in pgids {
+        validate_pid(g as i64)?;
+        check_group(g, false)?;
+        out.push(group_outcome(g, SendState::Exists));
+    }
+    Ok(out)
+}
+
+fn exited(pid: u32) -> Error {
+    Error::not_found(format!("process {pid} has exited"))
+}
+
+fn process_outcome(p: &Process, outcome: SendState) -> SendOutcome {
     SendOutcome {
-        pid: v.target.pid(),
-        group: matches!(v.target, Target::Group(_)),
-        identity: v.identity,
+        pid: p.pid(),
+        group: false,
+        identity: Some(p.identity().clone()),
         outcome,
     }
 }
 
-/// Validate one target; with `signalling`, also that this caller may signal it.
-fn validate(t: &Target, opts: &SendOptions, signalling: bool) -> Result<Validated> {
-    validate_pid(t.pid() as i64)?;
-    let (fd, identity) = match t {
-        Target::Group(g) => {
-            check_group(*g, signalling)?;
-            (None, ProcessIdentity::of(*g).ok())
-        }
-        _ => match t.resolve()? {
-            Resolved::Alive(fd, id) => (Some(fd), Some(id)),
-            Resolved::Gone => {
-                return Err(Error::not_found(format!("process {} has exited", t.pid())))
-            }
-        },
-    };
-    if let Some(fd) = &fd {
-        if signalling && !pidfd::may_signal(fd.as_fd(), t.pid())? {
-            return Err(Error::not_found(format!("process {} has exited", t.pid())));
-        }
-        if let Some(want) = &opts.require_exe {
-            check_exe(t.pid(), fd, want)?;
-        }
+fn group_outcome(pgid: u32, outcome: SendState) -> SendOutcome {
+    SendOutcome {
+        pid: pgid,
+        group: true,
+        identity: ProcessIdentity::of(pgid).ok(),
+        outcome,
     }
-    Ok(Validated {
-        target: t.clone(),
-        fd,
-        identity,
-    })
 }
 
-fn check_exe(pid: u32, fd: &OwnedFd, want: &std::path::Path) -> Result<()> {
+fn check_exe(p: &Process, want: &std::path::Path) -> Result<()> {
+    let pid = p.pid();
     let want_c = std::fs::canonicalize(want).unwrap_or_else(|_| want.to_path_buf());
     let mut r = ProcReader::new().map_err(|e| Error::from_io("opening /proc", &e))?;
     let have = r
         .exe(pid)
         .map_err(|e| Error::from_io(format_args!("reading /proc/{pid}/exe"), &e))?;
     // Re-check liveness after the read, so the exe we compared belonged to the pidfd's process.
-    if !pidfd::is_alive(fd)? {
+    if !p.is_running()? {
         return Err(Error::not_found(format!("process {pid} exited")));
     }
     match have {
@@ -558,23 +410,8 @@ fn check_group(pgid: u32, signalling: bool) -> Result<()> {
     }
 }
 
-fn deliver(v: &Validated, sig: Signal) -> Result<SendState> {
-    let res = match (&v.target, &v.fd) {
-        (Target::Group(g), _) => send_group(*g, sig),
-        (_, Some(fd)) => pidfd::send_signal(fd.as_fd(), sig.number()),
-        (_, None) => unreachable!("processes are validated with a pidfd"),
-    };
-    match res {
-        Ok(()) => Ok(SendState::Sent),
-        Err(rustix::io::Errno::SRCH) => Ok(SendState::Gone),
-        Err(e) => Err(Error::from_errno(
-            format_args!("sending {sig} to {}", v.target.pid()),
-            e,
-        )),
-    }
-}
-
-/// `kill(-pgid, sig)` with the rails applied (never 0 or 1).
+/// `kill(-pgid, sig)`, without the forceable rails (never 0 or 1: `kill_group` refuses
+/// them): for a tree's own process group ([`crate::contain::Tree`]).
 pub(crate) fn send_group(pgid: u32, sig: Signal) -> std::result::Result<(), rustix::io::Errno> {
     process::kill_group(pgid, sig.number())
 }
@@ -608,117 +445,84 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unconditional_rails() {
-        for n in [0i64, -1, -42, i32::MAX as i64 + 1, i64::MAX] {
-            assert_eq!(
-                validate_pid(n).unwrap_err().kind(),
-                ErrorKind::InvalidArgument,
-                "{n}"
-            );
-        }
-        assert!(parse_pid("abc").is_err());
-        assert!(parse_pid("0").is_err());
-        assert!(parse_pid("-1").is_err());
-        assert_eq!(parse_pid("42").unwrap(), 42);
-    }
+    use crate::testing::sleeper;
 
     #[test]
-    fn forceable_rails() {
-        let me = std::process::id();
-        let parent = rustix::process::getppid().unwrap().as_raw_nonzero().get() as u32;
-        let group = unsafe { libc::getpgrp() } as u32;
-        // PID 1 and group 1 are only ever given to the rail check itself, never to a send.
-        let mut refused = vec![
-            Target::Pid(1),
-            Target::Group(1),
-            Target::Pid(me),
-            Target::Pid(parent),
-            Target::Group(group),
-        ];
-        // Every ancestor (the shell that started a script, the script, ...) and its group.
-        let ancestors = crate::inspect::ancestors(me, FieldSet::of(&[Field::Pgid])).unwrap();
-        for a in &ancestors {
-            refused.push(Target::Pid(a.pid));
-            // A group outside our PID namespace reads as 0, and is no target at all.
-            if let Some(g) = a.pgid.filter(|g| *g > 0) {
-                refused.push(Target::Group(g as u32));
-            }
-        }
-        if let Some(sid) = process::own_sid() {
-            refused.push(Target::Pid(sid));
-        }
-        let rails = Rails::current();
-        for t in &refused {
-            assert!(rails.reason(t).is_some(), "{t:?}");
-        }
-        // A sibling sharing our process group is not refused: signalling it ends nothing else.
-        let mut sibling = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        assert_eq!(rails.reason(&Target::Pid(sibling.id())), None);
-        sibling.kill().unwrap();
-        sibling.wait().unwrap();
-        // Through `send`, as a dry run so that even a broken rail could deliver nothing.
-        let opts = SendOptions {
+    fn rails_refuse_a_batch_before_anything_is_sent() {
+        let me = Process::current().unwrap();
+        let parent = Process::open(process::parent_pid().unwrap()).unwrap();
+        let group = process::own_pgrp().unwrap();
+        // As dry runs, so that even a broken rail could deliver nothing.
+        let opts = SignalOptions {
             dry_run: true,
             ..Default::default()
         };
-        for t in [Target::Pid(me), Target::Pid(parent), Target::Group(group)] {
-            let e = send(std::slice::from_ref(&t), Signal::CONT, &opts).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Refused, "{t:?}");
+        for p in [&me, &parent] {
+            let e = send_all(std::slice::from_ref(p), Signal::CONT, &opts).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Refused, "{p:?}");
         }
-        let forced = SendOptions {
-            force: true,
-            ..opts
-        };
+        let e = send_groups(&[group], Signal::CONT, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Refused);
+        let mut forced = opts.clone();
+        forced.force = true;
         assert_eq!(
-            send(&[Target::Pid(me)], Signal::CONT, &forced).unwrap()[0].outcome,
+            send_all(std::slice::from_ref(&me), Signal::CONT, &forced).unwrap()[0].outcome,
             SendState::WouldSend
         );
-    }
-
-    #[test]
-    fn probe_sends_nothing_and_answers_existence() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let t = [Target::Pid(child.id())];
-        let r = probe(&t, &SendOptions::default()).unwrap();
-        assert_eq!(r[0].outcome, SendState::Exists);
-        // The rails play no part in a probe: our parent exists.
-        let parent = Target::Pid(process::parent_pid().unwrap());
-        assert_eq!(
-            probe(&[parent], &SendOptions::default()).unwrap()[0].outcome,
-            SendState::Exists
-        );
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let e = probe(&t, &SendOptions::default()).unwrap_err();
+        // A valid target next to a refused one: neither is signalled.
+        let mut child = sleeper();
+        let p = Process::open(child.id()).unwrap();
+        let both = [p, parent];
+        let e = send_all(&both, Signal::KILL, &SignalOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Refused);
+        assert!(child.try_wait().unwrap().is_none());
+        let r = send_all(&both[..1], Signal::KILL, &SignalOptions::default()).unwrap();
+        assert_eq!(r[0].outcome, SendState::Sent);
+        assert_eq!(r[0].identity.as_ref(), Some(both[0].identity()));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(9));
+        // Reaped: the next send finds it gone, and says so before sending anything.
+        let e = send_all(&both[..1], Signal::KILL, &SignalOptions::default()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
     }
 
     #[test]
-    fn batch_sends_nothing_when_one_target_fails() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
-        let targets = [Target::Pid(child.id()), Target::Pid(1)];
-        assert!(send(&targets, Signal::KILL, &SendOptions::default()).is_err());
-        // Still alive: the valid target was not signalled either.
+    fn probe_sends_nothing_and_answers_existence() {
+        let mut child = sleeper();
+        let p = [Process::open(child.id()).unwrap()];
+        let r = probe(&p, &SignalOptions::default()).unwrap();
+        assert_eq!(r[0].outcome, SendState::Exists);
+        // The rails play no part in a probe: our parent exists.
+        let parent = Process::open(process::parent_pid().unwrap()).unwrap();
+        assert_eq!(
+            probe(&[parent], &SignalOptions::default()).unwrap()[0].outcome,
+            SendState::Exists
+        );
+        let mut group = probe_groups(&[process::own_pgrp().unwrap()]).unwrap();
+        assert!(group.remove(0).group);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let e = probe(&p, &SignalOptions::default()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            probe_groups(&[0]).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn require_exe_refuses_another_executable() {
+        let mut child = sleeper();
+        let p = [Process::open(child.id()).unwrap()];
+        let opts = SignalOptions {
+            require_exe: Some("/bin/sh".into()),
+            ..Default::default()
+        };
+        let e = send_all(&p, Signal::KILL, &opts).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
+        assert!(e.message().contains("nothing was signalled"), "{e}");
         assert!(child.try_wait().unwrap().is_none());
-        let r = send(
-            &[Target::Pid(child.id())],
-            Signal::KILL,
-            &SendOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(r[0].outcome, SendState::Sent);
-        let st = child.wait().unwrap();
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(st.signal(), Some(9));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

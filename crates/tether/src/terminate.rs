@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use crate::contain::{Containment, Descendants, Hold, Mechanism, Strength, Tree, TreeWait};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::signal::{check_rails, validate_pid, Resolved, Signal, Target};
+use crate::process::{Process, ProcessRef};
+use crate::signal::rails::{self, Subject};
+use crate::signal::Signal;
 use crate::sys::os::proc::ProcReader;
 use crate::sys::os::{cgroup, family, pidfd};
 
@@ -23,7 +25,7 @@ pub struct StopOptions {
     pub grace: Duration,
     /// Sent to survivors when the grace ends (default KILL).
     pub kill_signal: Signal,
-    /// Override the forceable rails (see [`crate::signal::Rails`]).
+    /// Override the forceable rails (see [`crate::signal::rails::Rails`]).
     pub force: bool,
     /// How long to wait for the kill signal to take effect before reporting what remains.
     pub kill_wait: Duration,
@@ -73,62 +75,69 @@ pub struct StopOutcome {
     pub elapsed: Duration,
 }
 
-/// Stop `target` and its tree. Idempotent: a target that existed and is gone (an identity whose
-/// process exited) is a success with `already_gone`. Refused before anything is done: a target
-/// behind the rails unless `force` ([`crate::signal::Rails`]), a bare PID that names no process
-/// (`NotFound`), a stale identity (`IdentityMismatch`), a process this caller may not signal
-/// (`PermissionDenied`).
+impl StopOutcome {
+    /// The outcome of stopping a process that was gone before anything was done (an identity
+    /// whose process has exited: [`crate::Process::open_unless_gone`] gave `None`). Stopping
+    /// it is then a success: nothing was signalled, nothing remains.
+    pub fn already_gone(pid: u32, opts: &StopOptions) -> StopOutcome {
+        StopOutcome {
+            pid,
+            identity: None,
+            already_gone: true,
+            containment: Containment {
+                mechanism: Mechanism::None,
+                strength: Strength::None,
+                cgroup: None,
+                pgid: None,
+                fallback_reason: None,
+            },
+            held: Hold::None,
+            signal: opts.signal,
+            kill_signal: opts.kill_signal,
+            signalled: Vec::new(),
+            survivors: Vec::new(),
+            escalated: false,
+            remaining: Vec::new(),
+            grace: opts.grace,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// Stop `target` and its tree ([`crate::Process::terminate_tree`]). Idempotent: a process that
+/// has exited (or exits before anything is sent) is a success with `already_gone`. Refused
+/// before anything is done: a target behind the rails unless `force` (`Refused`,
+/// [`crate::signal::rails`]), a process this caller may not signal (`PermissionDenied`).
 ///
 /// Every member of the tree is held by a pidfd while it is ended: for trees larger than the
 /// open-files limit allows, raise it first ([`crate::limits::raise_open_files`]).
-pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
+///
+/// ```
+/// use std::time::Duration;
+/// use tether::terminate::StopOptions;
+/// use tether::Process;
+/// let mut child = std::process::Command::new("sh")
+///     .args(["-c", "sleep 30 & sleep 30 & wait"])
+///     .spawn()
+///     .unwrap();
+/// let mut opts = StopOptions::default();
+/// opts.grace = Duration::from_secs(5);
+/// let r = Process::open(child.id()).unwrap().terminate_tree(&opts).unwrap();
+/// assert!(r.remaining.is_empty());
+/// child.wait().unwrap();
+/// ```
+pub fn stop(target: &Process, opts: &StopOptions) -> Result<StopOutcome> {
     let began = Instant::now();
     let pid = target.pid();
-    validate_pid(pid as i64)?;
-    if matches!(target, Target::Group(_)) {
-        return Err(Error::invalid(
-            "stop takes a PID or an identity; the process group is included when it leads one",
-        ));
-    }
-    check_rails(std::slice::from_ref(target), opts.force)?;
-    let mut done = StopOutcome {
-        pid,
-        identity: None,
-        already_gone: false,
-        containment: Containment {
-            mechanism: Mechanism::None,
-            strength: Strength::None,
-            cgroup: None,
-            pgid: None,
-            fallback_reason: None,
-        },
-        held: Hold::None,
-        signal: opts.signal,
-        kill_signal: opts.kill_signal,
-        signalled: Vec::new(),
-        survivors: Vec::new(),
-        escalated: false,
-        remaining: Vec::new(),
-        grace: opts.grace,
-        elapsed: Duration::ZERO,
-    };
-    // A bare PID that names no process is an error (a mistyped PID must not pass); a process
-    // that existed and is gone now is stopped already.
-    let (fd, id) = match target.resolve()? {
-        Resolved::Alive(fd, id) => (fd, id),
-        Resolved::Gone => {
-            done.already_gone = true;
-            done.elapsed = began.elapsed();
-            return Ok(done);
-        }
-    };
+    rails::check(&[Subject::Process(pid)], opts.force)?;
+    let mut done = StopOutcome::already_gone(pid, opts);
     // Permission first: a process of another user is refused before anything is held or sent.
-    if !pidfd::may_signal(fd.as_fd(), pid)? {
-        done.already_gone = true;
+    if !pidfd::may_signal(target.as_fd(), pid)? {
         done.elapsed = began.elapsed();
         return Ok(done);
     }
-    done.identity = Some(id);
+    done.already_gone = false;
+    done.identity = Some(target.identity().clone());
 
     let st = ProcReader::new()
         .and_then(|mut r| r.stat(pid))
@@ -141,7 +150,7 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
         }
         Err(e) => return Err(e),
     };
-    if !pidfd::is_alive(fd.as_fd())? {
+    if !target.is_running()? {
         done.already_gone = true;
         return Ok(done);
     }
@@ -151,7 +160,12 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
     // target's cgroup holds nothing but them and its group and session, the cgroup is the tree;
     // otherwise the members of the group or session it leads that are not descendants are found
     // by the one pass over /proc.
-    let mut tree = Tree::new(pid, Some(fd), None, None, Descendants::Included);
+    // The tree holds a pidfd of its own on the root (a duplicate of the handle's).
+    let root_fd = target
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::from_io(format_args!("duplicating the pidfd of {pid}"), &e))?;
+    let mut tree = Tree::new(pid, Some(root_fd), None, None, Descendants::Included);
     tree.set_group_and_session(pgid, sid);
     tree.collect()?;
     let owned = owned_cgroup(pid, pgid, sid, tree.seen());
@@ -204,6 +218,54 @@ pub fn stop(target: &Target, opts: &StopOptions) -> Result<StopOutcome> {
     Ok(done)
 }
 
+impl StopOutcome {
+    /// The outcome of a stop of `pid` that has sent nothing yet.
+    pub(crate) fn new(
+        pid: u32,
+        identity: Option<ProcessIdentity>,
+        containment: Containment,
+        opts: &StopOptions,
+    ) -> StopOutcome {
+        StopOutcome {
+            pid,
+            identity,
+            already_gone: false,
+            containment,
+            held: Hold::None,
+            signal: opts.signal,
+            kill_signal: opts.kill_signal,
+            signalled: Vec::new(),
+            survivors: Vec::new(),
+            escalated: false,
+            remaining: Vec::new(),
+            grace: opts.grace,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Take in what [`terminate_tree`] did.
+    pub(crate) fn record(&mut self, out: TreeOutcome) {
+        self.held = out.held;
+        self.signalled = out.signalled;
+        self.survivors = out.survivors;
+        self.escalated = out.escalated;
+        self.remaining = out.remaining;
+    }
+}
+
+/// Stop the process `target` names and its tree: the rails first (`Refused`), then the process
+/// is opened ([`Process::open_unless_gone`]) and stopped ([`stop`]). An identity whose process
+/// has exited is a success with `already_gone` (it existed, and is gone); a bare PID that names
+/// no process is `NotFound` (a mistyped PID must not pass), an identity whose PID now belongs
+/// to another process is `IdentityMismatch`.
+pub fn stop_ref(target: &ProcessRef, opts: &StopOptions) -> Result<StopOutcome> {
+    rails::check(&[Subject::Process(target.pid())], opts.force)?;
+    match Process::open_unless_gone(target)? {
+        Some(p) => stop(&p, opts),
+        None => Ok(StopOutcome::already_gone(target.pid(), opts)),
+    }
+}
+
 /// The result of [`terminate_tree`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -220,15 +282,74 @@ pub struct TreeOutcome {
     pub remaining: Vec<u32>,
 }
 
-/// The policy shared by `stop` and `run`: hold, signal, continue, wait for the grace, escalate
-/// survivors, wait.
-pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome> {
+/// How [`signal_tree`] lets the tree go after the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Resume {
+    /// Send SIGCONT to every member after the signal, so that a stopped process acts on it too
+    /// (GNU `timeout` follows its signal with SIGCONT; `stop` does the same).
+    Always,
+    /// Only undo the hold: thaw the frozen cgroup, or continue what the hold stopped. A signal
+    /// passed on for the command to handle (USR1) does not wake a process stopped on purpose.
+    Held,
+}
+
+/// What [`signal_tree`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signalled {
+    /// How the tree was held still while it was signalled.
+    pub held: Hold,
+    /// Every PID the signal was delivered to.
+    pub pids: Vec<u32>,
+}
+
+/// The first step of the terminate policy: hold the tree still (freeze its cgroup, or SIGSTOP
+/// every member until no new one appears, so that a fork loop cannot outrun it), send `sig` to
+/// every member, and let go as `resume` says. Returns at once; waiting is the caller's.
+pub fn signal_tree(tree: &mut Tree, sig: Signal, resume: Resume) -> Result<Signalled> {
     let held = tree.hold()?;
-    let signalled = tree.signal(opts.signal)?;
-    tree.release(held);
+    let pids = match tree.signal(sig) {
+        Ok(p) => p,
+        Err(e) => {
+            tree.release(held);
+            return Err(e);
+        }
+    };
+    match resume {
+        Resume::Always => tree.release(held),
+        Resume::Held => tree.unhold(held),
+    }
+    Ok(Signalled { held, pids })
+}
+
+/// The last step of the terminate policy: send `kill_signal` to whatever of the tree is left
+/// (held still meanwhile; SIGKILL in a cgroup is one write to `cgroup.kill`), then wait,
+/// event-driven, until the tree is gone or `until` passes (`until` now: no wait). Returns the
+/// PIDs it was sent to (in a cgroup with SIGKILL: the members alive when it began).
+pub fn escalate(tree: &mut Tree, kill_signal: Signal, until: Instant) -> Result<Vec<u32>> {
+    if kill_signal == Signal::KILL && tree.cgroup_dir().is_some() {
+        return tree.kill_remaining(until);
+    }
+    let held = tree.hold()?;
+    let sent = tree.signal(kill_signal)?;
+    // KILL ends stopped processes: nothing to continue.
+    if kill_signal != Signal::KILL {
+        tree.release(held);
+    }
+    tree.wait_empty(Some(until), &[])?;
+    Ok(sent)
+}
+
+/// The one terminate policy, used by `stop`, [`crate::command::Child::stop`], `init` and (step
+/// by step, between its other events) `run`: [`signal_tree`] with the graceful signal and
+/// SIGCONT, wait for the grace (event-driven: pidfds or `cgroup.events`), [`escalate`] to the
+/// survivors, wait up to `kill_wait`, and reap what this process adopted.
+pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome> {
+    let first = signal_tree(tree, opts.signal, Resume::Always)?;
     let mut out = TreeOutcome {
-        held,
-        signalled,
+        held: first.held,
+        signalled: first.pids,
         survivors: Vec::new(),
         escalated: false,
         remaining: Vec::new(),
@@ -240,17 +361,7 @@ pub fn terminate_tree(tree: &mut Tree, opts: &StopOptions) -> Result<TreeOutcome
     }
     out.survivors = tree.alive();
     out.escalated = true;
-    let kill_end = Instant::now() + opts.kill_wait;
-    if opts.kill_signal == Signal::KILL && tree.cgroup_dir().is_some() {
-        tree.kill_remaining(kill_end)?;
-    } else {
-        let h = tree.hold()?;
-        tree.signal(opts.kill_signal)?;
-        if opts.kill_signal != Signal::KILL {
-            tree.release(h);
-        }
-        tree.wait_empty(Some(kill_end), &[])?;
-    }
+    escalate(tree, opts.kill_signal, Instant::now() + opts.kill_wait)?;
     tree.collect()?;
     out.remaining = tree.alive();
     tree.reap_adopted();

@@ -1,16 +1,17 @@
-//! Event-driven waiting for any process: a pidfd becomes readable when its process exits, so a
-//! wait is one `poll` with a timeout, never a sleep loop. The exit status is known for this
+//! Event-driven waiting for any process ([`crate::Process::wait`], [`wait_all`],
+//! [`wait_many`]): a pidfd becomes readable when its process exits, so a wait is one `poll`
+//! with a timeout, never a sleep loop. The exit status is known for this
 //! process's own children (read with `waitid(P_PIDFD, WNOWAIT)`, leaving the reaping to their
 //! owner); for other processes the kernel does not tell, and the result says so.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
-use crate::signal::{Resolved, Target};
+use crate::process::{Process, ProcessRef};
 use crate::sys::os::pidfd;
 use crate::sys::os::supervise::{self as sysproc, Hang, RawExit, Reap};
 
@@ -151,49 +152,84 @@ pub struct WaitManyOutcome {
     pub waited: Duration,
 }
 
-/// Wait for `target` (a PID or an identity) to exit, up to `timeout` (`None` = forever).
+/// Wait for several processes at once: until all have exited ([`WaitMode::All`]) or the first
+/// has ([`WaitMode::Any`]), up to `timeout` for the whole wait (`None` = forever). One `poll`
+/// over their pidfds per exit, never a scan. A timeout is reported (`timed_out`, and
+/// [`WaitState::TimedOut`] for each that still runs), not an error. A process that had
+/// already exited when the wait began is [`WaitState::Exited`] at once.
 ///
-/// A timeout is reported as [`WaitState::TimedOut`], not as an error. A target that existed and
-/// is gone (an identity whose process exited) is [`WaitState::AlreadyGone`]. Errors, before any
-/// waiting: a bare PID that names no process (`NotFound`, also for a thread id), an identity
-/// whose PID now belongs to another process (`IdentityMismatch`). See [`Target::resolve`].
-pub fn wait(target: &Target, timeout: Option<Duration>) -> Result<WaitOutcome> {
-    let mut r = wait_many(std::slice::from_ref(target), WaitMode::All, timeout)?;
-    Ok(r.targets.remove(0))
-}
-
-/// Wait for several targets at once: until all have exited ([`WaitMode::All`]) or the first
-/// has ([`WaitMode::Any`]), up to `timeout` for the whole wait. Every target is resolved before
-/// the wait begins, so a bad one fails it at once (as for [`wait`]); then it is one `poll` over
-/// all their pidfds per exit, never a scan.
-///
-/// Each target holds a pidfd while the wait lasts: for more targets than the open-files limit
-/// allows, raise it first ([`crate::limits::raise_open_files`]).
-pub fn wait_many(
-    targets: &[Target],
+/// ```
+/// use std::time::Duration;
+/// use tether::wait::{wait_all, WaitMode};
+/// use tether::Process;
+/// let mut a = std::process::Command::new("true").spawn().unwrap();
+/// let mut b = std::process::Command::new("false").spawn().unwrap();
+/// let procs = [Process::open(a.id()).unwrap(), Process::open(b.id()).unwrap()];
+/// let r = wait_all(&procs, WaitMode::All, Some(Duration::from_secs(30))).unwrap();
+/// assert!(r.done);
+/// assert_eq!(r.targets[1].exit().unwrap().code, Some(1)); // our child: the status is known
+/// a.wait().unwrap();
+/// b.wait().unwrap();
+/// ```
+pub fn wait_all(
+    procs: &[Process],
     mode: WaitMode,
     timeout: Option<Duration>,
 ) -> Result<WaitManyOutcome> {
-    if targets.is_empty() {
+    let began = Instant::now();
+    let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
+    wait_slots(slots, mode, timeout, began)
+}
+
+/// [`wait_all`] for processes named by PID or identity, each opened first, so that a bad one
+/// fails the wait before it begins: a bare PID that names no process (`NotFound`, also for a
+/// thread id), an identity whose PID now belongs to another process (`IdentityMismatch`). One
+/// that existed and is gone (an identity whose process exited) is [`WaitState::AlreadyGone`]
+/// ([`Process::open_unless_gone`]).
+///
+/// Each target is held by a pidfd while the wait lasts: for more targets than the open-files
+/// limit allows, raise it first ([`crate::limits::raise_open_files`]).
+pub fn wait_many(
+    targets: &[ProcessRef],
+    mode: WaitMode,
+    timeout: Option<Duration>,
+) -> Result<WaitManyOutcome> {
+    let began = Instant::now();
+    let opened = targets
+        .iter()
+        .map(Process::open_unless_gone)
+        .collect::<Result<Vec<_>>>()?;
+    let slots = targets
+        .iter()
+        .zip(&opened)
+        .map(|(t, p)| (t.pid(), p.as_ref()))
+        .collect();
+    wait_slots(slots, mode, timeout, began)
+}
+
+/// The one wait: `(pid, the open process or None when it was already gone)` per target.
+fn wait_slots(
+    slots: Vec<(u32, Option<&Process>)>,
+    mode: WaitMode,
+    timeout: Option<Duration>,
+    began: Instant,
+) -> Result<WaitManyOutcome> {
+    if slots.is_empty() {
         return Err(Error::invalid("no process to wait for"));
     }
-    let began = Instant::now();
     let deadline = timeout.map(|t| began + t);
-    let mut outcomes = Vec::with_capacity(targets.len());
-    let mut fds: Vec<Option<OwnedFd>> = Vec::with_capacity(targets.len());
-    for t in targets {
-        let (identity, state, fd) = match t.resolve()? {
-            Resolved::Alive(fd, id) => (Some(id), WaitState::Running, Some(fd)),
-            Resolved::Gone => (None, WaitState::AlreadyGone, None),
-        };
-        outcomes.push(WaitOutcome {
-            pid: t.pid(),
-            identity,
-            state,
+    let mut outcomes: Vec<WaitOutcome> = slots
+        .iter()
+        .map(|(pid, p)| WaitOutcome {
+            pid: *pid,
+            identity: p.map(|p| p.identity().clone()),
+            state: match p {
+                Some(_) => WaitState::Running,
+                None => WaitState::AlreadyGone,
+            },
             waited: Duration::ZERO,
-        });
-        fds.push(fd);
-    }
+        })
+        .collect();
     let over = |outcomes: &[WaitOutcome]| match mode {
         WaitMode::All => outcomes.iter().all(WaitOutcome::exited),
         WaitMode::Any => outcomes.iter().any(WaitOutcome::exited),
@@ -205,7 +241,7 @@ pub fn wait_many(
             .collect();
         let polled: Vec<BorrowedFd<'_>> = pending
             .iter()
-            .filter_map(|&i| fds[i].as_ref().map(|f| f.as_fd()))
+            .filter_map(|&i| slots[i].1.map(|p| p.as_fd()))
             .collect();
         let ready = pidfd::poll_exits(&polled, deadline)?;
         if !ready.contains(&true) {
@@ -218,8 +254,8 @@ pub fn wait_many(
         }
         for (k, &i) in pending.iter().enumerate() {
             if ready[k] {
-                if let Some(fd) = &fds[i] {
-                    outcomes[i].state = WaitState::Exited(exit_status(fd.as_fd()));
+                if let Some(p) = slots[i].1 {
+                    outcomes[i].state = WaitState::Exited(exit_status(p.as_fd()));
                     outcomes[i].waited = began.elapsed();
                 }
             }
@@ -249,6 +285,12 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::identity::ProcessIdentity;
 
+    /// One target, as `tether wait` waits for it.
+    fn wait(t: &ProcessRef, timeout: Option<Duration>) -> Result<WaitOutcome> {
+        let mut r = wait_many(std::slice::from_ref(t), WaitMode::All, timeout)?;
+        Ok(r.targets.remove(0))
+    }
+
     fn piped_sh(script: &str) -> std::process::Child {
         std::process::Command::new("sh")
             .args(["-c", script])
@@ -260,7 +302,7 @@ mod tests {
     #[test]
     fn own_child_status_and_timeout() {
         let mut child = piped_sh("read x; exit 3");
-        let t = Target::Pid(child.id());
+        let t = ProcessRef::Pid(child.id());
         let r = wait(&t, Some(Duration::from_millis(50))).unwrap();
         assert_eq!(r.state, WaitState::TimedOut);
         assert!(r.timed_out() && !r.exited());
@@ -281,7 +323,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let id = ProcessIdentity::of(child.id()).unwrap();
         child.wait().unwrap();
-        let r = wait(&Target::Identity(id), None).unwrap();
+        let r = wait(&ProcessRef::Identity(id), None).unwrap();
         assert_eq!(r.state, WaitState::AlreadyGone);
         assert!(r.exited() && r.identity.is_none());
     }
@@ -292,7 +334,7 @@ mod tests {
         let mut id = ProcessIdentity::of(child.id()).unwrap();
         id.start_ticks += 1;
         id.pidfs_inode = None;
-        let e = wait(&Target::Identity(id), Some(Duration::from_secs(5))).unwrap_err();
+        let e = wait(&ProcessRef::Identity(id), Some(Duration::from_secs(5))).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
         drop(child.stdin.take());
         child.wait().unwrap();
@@ -301,7 +343,7 @@ mod tests {
     #[test]
     fn thread_id_is_named_as_a_thread() {
         crate::sys::os::proc::with_thread_id(|tid| {
-            let e = wait(&Target::Pid(tid), Some(Duration::from_millis(10))).unwrap_err();
+            let e = wait(&ProcessRef::Pid(tid), Some(Duration::from_millis(10))).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotFound);
             let want = format!("PID {tid} is a thread of process {}", std::process::id());
             assert!(e.message().contains(&want), "{e}");
@@ -312,7 +354,7 @@ mod tests {
     fn several_targets_all_and_any() {
         let mut a = piped_sh("read x; exit 4");
         let mut b = piped_sh("read x; exit 5");
-        let targets = [Target::Pid(a.id()), Target::Pid(b.id())];
+        let targets = [ProcessRef::Pid(a.id()), ProcessRef::Pid(b.id())];
         // Any: the first exit ends the wait; the other is still running.
         drop(a.stdin.take());
         let r = wait_many(&targets, WaitMode::Any, Some(Duration::from_secs(20))).unwrap();

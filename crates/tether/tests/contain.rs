@@ -4,67 +4,12 @@
 
 use std::time::Duration;
 
-use tether::contain::{ContainMode, Mechanism, SpawnSpec, StdioSpec};
-use tether::run::{run, RunOptions};
-use tether::{IdentityCheck, ProcessIdentity};
+use tether::command::{Command, Stdio};
+use tether::contain::{ContainMode, Mechanism};
 
-/// Defines `rec PID`, which records a PID with its start time into $F. It is passed in $R, so
-/// that inner shells can `eval "$R"` too.
-const REC_DEF: &str = r#"rec() { echo "$1 $(cut -d' ' -f22 /proc/$1/stat)" >> "$F"; }"#;
-const REC: &str = r#"eval "$R"; rec $$; "#;
+mod common;
 
-struct Recorded {
-    file: tempfile::NamedTempFile,
-}
-
-impl Recorded {
-    fn new() -> Self {
-        Recorded {
-            file: tempfile::NamedTempFile::new().unwrap(),
-        }
-    }
-    fn ids(&self) -> Vec<ProcessIdentity> {
-        std::fs::read_to_string(self.file.path())
-            .unwrap()
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.split_whitespace();
-                let pid = it.next()?.parse().ok()?;
-                let start = it.next()?.parse().ok()?;
-                Some(ProcessIdentity::from_parts(pid, start))
-            })
-            .collect()
-    }
-}
-
-impl Drop for Recorded {
-    fn drop(&mut self) {
-        // If an assertion failed, end whatever the test left (only processes it recorded).
-        for id in self.ids() {
-            if let Ok(fd) = id.open() {
-                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
-            }
-        }
-    }
-}
-
-fn alive(id: &ProcessIdentity) -> bool {
-    if id.check().expect("identity check") != IdentityCheck::Same {
-        return false;
-    }
-    // A zombie is dead; only its parent's bookkeeping is left.
-    std::fs::read_to_string(format!("/proc/{}/stat", id.pid))
-        .map(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| !r.trim_start().starts_with('Z'))
-                .unwrap_or(false)
-        })
-        .unwrap_or(false)
-}
-
-fn cgroup_available() -> bool {
-    tether::contain::cgroup_root().is_some() && rustix::process::geteuid().is_root()
-}
+use common::{alive, cgroup_available, Recorded, REC, REC_DEF};
 
 /// Run `script` (with `rec` defined and $F set) under a 400 ms limit in a cgroup, and assert
 /// that the tree had at least `min` recorded processes and none is left.
@@ -78,17 +23,17 @@ fn hostile(script: &str, min: usize) {
 
 fn hostile_in(mode: ContainMode, script: &str, min: usize) {
     let rec = Recorded::new();
-    let mut spec = SpawnSpec::new(["sh", "-c", &format!("{REC}{script}")]);
-    spec.env_set
-        .push(("F".into(), rec.file.path().as_os_str().to_owned()));
-    spec.env_set.push(("R".into(), REC_DEF.into()));
-    spec.mode = mode;
-    spec.stdout = StdioSpec::Null;
-    let mut o = RunOptions::new(spec);
-    o.timeout = Some(Duration::from_millis(400));
-    o.kill_after = Some(Duration::from_millis(300));
-    let r = run(&o);
-    let c = r.containment.clone().unwrap();
+    let r = Command::new("sh")
+        .args(["-c", &format!("{REC}{script}")])
+        .env("F", rec.file.path())
+        .env("R", REC_DEF)
+        .contain(mode)
+        .stdout(Stdio::Null)
+        .timeout(Duration::from_millis(400))
+        .kill_after(Duration::from_millis(300))
+        .status()
+        .unwrap();
+    let c = r.containment.clone();
     assert!(r.timed_out, "{r:?}");
     let ids = rec.ids();
     assert!(ids.len() >= min, "only {} processes recorded", ids.len());
@@ -173,13 +118,14 @@ fn leftovers_are_ended_when_the_command_exits() {
         return;
     }
     let rec = Recorded::new();
-    let mut spec = SpawnSpec::new(["sh", "-c", &format!("{REC}sleep 100 & rec $!; exit 3")]);
-    spec.env_set
-        .push(("F".into(), rec.file.path().as_os_str().to_owned()));
-    spec.env_set.push(("R".into(), REC_DEF.into()));
-    spec.mode = ContainMode::Cgroup;
-    let r = run(&RunOptions::new(spec));
-    assert_eq!(r.exit_code, 3);
+    let r = Command::new("sh")
+        .args(["-c", &format!("{REC}sleep 100 & rec $!; exit 3")])
+        .env("F", rec.file.path())
+        .env("R", REC_DEF)
+        .contain(ContainMode::Cgroup)
+        .status()
+        .unwrap();
+    assert_eq!(r.child_exit.unwrap().code, Some(3));
     assert!(!r.timed_out);
     assert_eq!(r.leftovers_killed.len(), 1, "{r:?}");
     assert!(rec.ids().iter().all(|i| !alive(i)));
@@ -210,11 +156,10 @@ fn stop_ends_a_tree_it_did_not_start() {
     let target = rec.ids()[0].clone();
     let mut opts = tether::terminate::StopOptions::default();
     opts.grace = Duration::from_millis(300);
-    let r = tether::terminate::stop(
-        &tether::signal::Target::Identity(ProcessIdentity::of(target.pid).unwrap()),
-        &opts,
-    )
-    .unwrap();
+    let r = tether::Process::open(target.pid)
+        .unwrap()
+        .terminate_tree(&opts)
+        .unwrap();
     assert!(r.escalated, "{r:?}");
     assert!(r.remaining.is_empty(), "{r:?}");
     assert!(r.signalled.len() >= 3, "{r:?}");
@@ -222,63 +167,9 @@ fn stop_ends_a_tree_it_did_not_start() {
     assert!(rec.ids().iter().all(|i| !alive(i)), "{r:?}");
     // Idempotent by identity: stopping it again is a success that says it was already gone.
     // (A bare PID that names no process is an error; and it might name another process by now.)
-    let again = tether::terminate::stop(&tether::signal::Target::Identity(target.clone()), &opts);
+    let again = tether::terminate::stop_ref(&tether::ProcessRef::Identity(target.clone()), &opts);
     match again {
         Ok(r2) => assert!(r2.already_gone && r2.signalled.is_empty(), "{r2:?}"),
         Err(e) => panic!("{e}"),
     }
-}
-
-#[test]
-fn spawn_sets_cwd_environment_and_pipes() {
-    use std::io::Read;
-    use tether::contain::spawn;
-    std::env::set_var("TETHER_TEST_REMOVED", "should-not-be-seen");
-    let dir = tempfile::tempdir().unwrap();
-    let mut spec = SpawnSpec::new([
-        "sh",
-        "-c",
-        "echo \"$TETHER_A:${TETHER_TEST_REMOVED-unset}:$(pwd)\"; echo err >&2; exit 5",
-    ]);
-    spec.cwd = Some(dir.path().to_path_buf());
-    spec.env_set.push(("TETHER_A".into(), "a b".into()));
-    spec.env_remove.push("TETHER_TEST_REMOVED".into());
-    spec.stdout = StdioSpec::Piped;
-    spec.stderr = StdioSpec::Piped;
-    spec.stdin = StdioSpec::Null;
-    let mut c = spawn(&spec).unwrap();
-    let mut out = String::new();
-    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    let mut err = String::new();
-    c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let exit = c.wait(Some(Duration::from_secs(10))).unwrap().unwrap();
-    assert_eq!(exit.code, Some(5));
-    let cwd = std::fs::canonicalize(dir.path()).unwrap();
-    assert_eq!(out.trim(), format!("a b:unset:{}", cwd.display()));
-    assert_eq!(err.trim(), "err");
-    assert!(c.end_tree().unwrap().is_empty());
-
-    // A cleared environment has nothing but what is set; PATH then comes from ours for lookup.
-    let mut spec = SpawnSpec::new(["sh", "-c", "env | sort | tr '\\n' ' '"]);
-    spec.env_clear = true;
-    spec.env_set.push(("ONLY".into(), "1".into()));
-    spec.stdout = StdioSpec::Piped;
-    let mut c = spawn(&spec).unwrap();
-    let mut out = String::new();
-    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    c.wait(None).unwrap();
-    assert!(out.contains("ONLY=1"), "{out}");
-    assert!(!out.contains("HOME="), "{out}");
-}
-
-#[test]
-fn spawn_errors_distinguish_missing_from_not_executable() {
-    use tether::contain::spawn;
-    let e = spawn(&SpawnSpec::new(["tether-no-such-program-xyz"]))
-        .err()
-        .unwrap();
-    assert!(e.not_found);
-    let e = spawn(&SpawnSpec::new(["/etc/passwd"])).err().unwrap();
-    assert!(!e.not_found);
-    assert_eq!(e.error.kind(), tether::ErrorKind::PermissionDenied);
 }

@@ -4,37 +4,19 @@
 
 use std::process::{Child, Command};
 
-use tether::signal::{send, SendOptions, Signal, Target};
-use tether::{ErrorKind, IdentityCheck, ProcessIdentity};
+use tether::inspect::{get, Field, FieldSet};
+use tether::signal::{Signal, SignalOptions};
+use tether::wait::{wait_many, WaitMode};
+use tether::{ErrorKind, IdentityCheck, Process, ProcessIdentity, ProcessRef};
 
-const INNER: &str = "TETHER_PID_REUSE_INNER";
+mod common;
 
 #[test]
 fn reused_pid_is_detected_and_never_signalled() {
-    if std::env::var_os(INNER).is_some() {
+    if common::in_pid_namespace("reused_pid_is_detected_and_never_signalled") {
         inside_namespace();
-        return;
+        println!("inner done");
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "reused_pid_is_detected_and_never_signalled",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(INNER, "1")
-        .output()
-        .expect("unshare runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "inner test failed:\n{text}");
-    assert!(
-        text.contains("reuse verified"),
-        "inner test did not run:\n{text}"
-    );
 }
 
 /// Kills its child when dropped, so that a failed assertion leaves nothing behind.
@@ -55,6 +37,8 @@ fn inside_namespace() {
     let pid = first.0.id();
     let id = ProcessIdentity::of(pid).unwrap();
     assert_eq!(id.check().unwrap(), IdentityCheck::Same);
+    // A handle on the first process, kept across its end and the reuse of its PID.
+    let held = Process::open(pid).unwrap();
     first.0.kill().unwrap();
     first.0.wait().unwrap();
     assert_eq!(id.check().unwrap(), IdentityCheck::Gone);
@@ -70,13 +54,32 @@ fn inside_namespace() {
     }
     let mut second = reused.expect("the kernel handed out the PID again");
     assert_eq!(id.check().unwrap(), IdentityCheck::Reused);
-    let e = send(
-        &[Target::Identity(id.clone())],
-        Signal::KILL,
-        &SendOptions::default(),
-    )
-    .unwrap_err();
+    // Opening the old identity is refused: nothing can be sent to the new process through it.
+    let e = Process::from_identity(&id).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
+    let e = Process::open_unless_gone(&ProcessRef::Identity(id.clone())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
+    let target = [ProcessRef::Identity(id.clone())];
+    let e = wait_many(&target, WaitMode::All, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IdentityMismatch);
+    // The handle taken before the reuse reaches nobody, and reads nothing of the new process,
+    // although the PID names a live one: a read by PID is re-verified on the pidfd.
+    assert!(!held.is_running().unwrap());
+    let fields = FieldSet::of(&[Field::Name, Field::Identity]);
+    assert!(get(pid, fields).is_ok(), "the PID names the new process");
+    assert_eq!(held.info(fields).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(held.ancestors().unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(held.descendants().unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        held.open_files(None).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let e = held.signal(Signal::KILL).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = held
+        .signal_with(Signal::KILL, &SignalOptions::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(
         second.0.try_wait().unwrap().is_none(),
         "the new process was not signalled"
@@ -135,7 +138,8 @@ fn emfile_inside() {
     )
     .unwrap();
     let checked = id.check();
-    let waited = tether::wait::wait(&Target::Identity(id.clone()), None);
+    let target = [ProcessRef::Identity(id.clone())];
+    let waited = wait_many(&target, WaitMode::All, None);
     setrlimit(Resource::Nofile, old).unwrap();
     let e = checked.expect_err("no descriptor left: the check cannot answer");
     assert_ne!(e.kind(), ErrorKind::NotFound, "{e}");

@@ -201,7 +201,13 @@ fn http_waits_for_an_accepted_status_and_body() {
     o.http.status = vec![(204, 204)];
     let r = wait_for(vec![t(&format!("http://127.0.0.1:{port}/"))], &o, None).unwrap();
     assert_eq!(r.outcome, Outcome::TimedOut);
-    assert_eq!(r.targets[0].last_error.as_deref(), Some("status 200"));
+    // The last attempt says why; under load, the one started just before the deadline may
+    // have had only a few milliseconds left and say that instead.
+    let last = r.targets[0].last_error.as_deref().unwrap_or("");
+    assert!(
+        last == "status 200" || last.starts_with("no answer within"),
+        "{r:?}"
+    );
     stop.store(true, Ordering::SeqCst);
 }
 

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use tether::pidfile::check_target;
-use tether::signal::Target;
-use tether::Result;
+use tether::{ProcessRef, Result};
 
 use super::pidfile;
 use crate::output::Ctx;
@@ -44,7 +43,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if let Some(f) = &a.pidfile {
         return pidfile::alive(f, a.quiet, ctx);
     }
-    let target = Target::parse(a.target.as_deref().unwrap_or_default())?;
+    let target: ProcessRef = a.target.as_deref().unwrap_or_default().parse()?;
     let status = check_target(&target)?;
     pidfile::print_alive(&status, target.pid(), None, a.quiet, ctx);
     Ok(pidfile::alive_code(&status))

@@ -1,7 +1,6 @@
 //! `tether fds PID|IDENTITY`: the open files of a process.
 
 use tether::net::{fds, FdKind};
-use tether::signal::Target;
 use tether::Result;
 use tether_report::FdsReport;
 
@@ -25,11 +24,7 @@ pub struct Args {
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let kind: Option<FdKind> = a.kind.as_deref().map(str::parse).transpose()?;
-    let (pid, id) = match Target::parse(&a.target)? {
-        Target::Identity(id) => (id.pid, Some(id)),
-        t => (t.pid(), None),
-    };
-    let r = fds(pid, id.as_ref(), kind)?;
+    let r = fds(&super::info::open(&a.target)?, kind)?;
     if ctx.json {
         print_report(&FdsReport::from(&r));
         return Ok(0);

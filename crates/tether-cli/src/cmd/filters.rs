@@ -90,7 +90,7 @@ impl FilterArgs {
             Some(
                 self.pids
                     .iter()
-                    .map(|p| tether::signal::parse_pid(p))
+                    .map(|p| tether::signal::rails::parse_pid(p))
                     .collect::<Result<Vec<_>>>()?,
             )
         };

@@ -1,8 +1,7 @@
 //! `tether info PID|IDENTITY`: the full record of one process.
 
-use tether::inspect::{ancestors, get, Field, FieldSet};
-use tether::signal::{Resolved, Target};
-use tether::{Error, ErrorKind, ProcessIdentity, Result};
+use tether::inspect::{Field, FieldSet};
+use tether::{Process, ProcessRef, Result};
 use tether_report::InfoReport;
 
 use super::columns;
@@ -25,52 +24,27 @@ pub struct Args {
     pub env: bool,
 }
 
-/// A PID or an identity string to the PID of a running process: an identity must still name the
-/// same process; a PID must name a process (not nothing, not a thread).
-pub fn resolve(target: &str) -> Result<u32> {
-    let t = Target::parse(target)?;
-    match t.resolve()? {
-        Resolved::Alive(_, id) => Ok(id.pid),
-        _ => Err(gone(&t)),
-    }
-}
-
-fn gone(t: &Target) -> Error {
-    Error::not_found(format!("process {} has exited", t.pid()))
+/// Open the process a PID or an identity string names: an identity must still name the same
+/// process; a PID must name a process (not nothing, not a thread).
+pub fn open(target: &str) -> Result<Process> {
+    Process::open_ref(&target.parse::<ProcessRef>()?)
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let t = Target::parse(&a.target)?;
-    let (fd, pid) = match t.resolve()? {
-        Resolved::Alive(fd, id) => (fd, id.pid),
-        _ => return Err(gone(&t)),
-    };
+    let p = open(&a.target)?;
     let mut fields = FieldSet::standard();
     if a.env {
         fields.insert(Field::Env);
     }
-    // Taken afresh on the pidfd, so that it carries the pidfs inode where the kernel has one.
-    let identity = ProcessIdentity::of_pidfd(pid, &fd)?;
-    let mut process = get(pid, fields)?;
-    // The record must describe the identity we print: re-check after reading.
-    if process.start_ticks != Some(identity.start_ticks) {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            format!("process {pid} exited while being read"),
-        ));
-    }
-    process.identity = Some(identity.clone());
-    if let Some(note) = tether::inspect::denied_note([&process]) {
+    let report = InfoReport::of(&p, fields)?;
+    if let Some(note) = tether::inspect::denied_note([&report.process]) {
         diag!("tether: {note}");
     }
-    let ancestors: Vec<u32> = ancestors(pid, FieldSet::empty())?
-        .iter()
-        .map(|p| p.pid)
-        .collect();
     if ctx.json {
-        print_report(&InfoReport::new(process, identity, ancestors));
+        print_report(&report);
         return Ok(0);
     }
+    let (process, ancestors) = (&report.process, &report.ancestors);
     let mut lines: Vec<(&str, String)> = Vec::new();
     for f in Field::ALL {
         if f == Field::Env || f == Field::Cmdline || !fields.has(f) {
@@ -81,7 +55,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             Field::CpuTime => "cpu time",
             _ => f.name(),
         };
-        lines.push((label, columns::cell(&process, f)));
+        lines.push((label, columns::cell(process, f)));
     }
     if let (Some(u), Some(s)) = (process.cpu_user, process.cpu_system) {
         let (u, s) = (u.as_millis(), s.as_millis());

@@ -1,8 +1,10 @@
 //! `tether kill`: identity-checked signals, to explicit targets or to what filters match.
 
 use tether::inspect::{snapshot, Field, FieldSet, Query};
-use tether::signal::{probe, send, SendOptions, SendState, Signal, Target};
-use tether::{Error, Result};
+use tether::signal::{
+    probe, probe_groups, send_all, send_groups, SendOutcome, SendState, Signal, SignalOptions,
+};
+use tether::{Error, Process, ProcessRef, Result};
 use tether_report::KillReport;
 
 use super::columns;
@@ -162,14 +164,11 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
             (t, !a.yes && sig.is_some())
         }
     };
-    let mut opts = SendOptions::default();
+    let mut opts = SignalOptions::default();
     opts.force = a.force;
     opts.require_exe = a.require_exe.clone();
     opts.dry_run = a.dry_run || preview;
-    let outcomes = match sig {
-        Some(sig) => send(&targets, sig, &opts)?,
-        None => probe(&targets, &opts)?,
-    };
+    let outcomes = deliver(&targets, sig, &opts)?;
     let gone = outcomes
         .iter()
         .filter(|o| o.outcome == SendState::Gone)
@@ -223,25 +222,67 @@ fn list_signals(a: &Args, ctx: &Ctx) -> Result<i32> {
     super::signals::run(super::signals::Args { signals }, ctx)
 }
 
-fn explicit_targets(list: &[String], group: bool) -> Result<Vec<Target>> {
-    list.iter()
-        .map(|s| {
-            let t = Target::parse(s)?;
-            match (group, t) {
-                (true, Target::Pid(p)) => Ok(Target::Group(p)),
-                (true, _) => Err(Error::invalid(format!(
-                    "--group takes process group ids, not '{s}'"
-                ))),
-                (false, t) => Ok(t),
+/// What `kill` signals: processes (by PID or identity), or process groups (`--group`).
+enum Targets {
+    Processes(Vec<ProcessRef>),
+    Groups(Vec<u32>),
+}
+
+impl Targets {
+    fn is_empty(&self) -> bool {
+        match self {
+            Targets::Processes(v) => v.is_empty(),
+            Targets::Groups(v) => v.is_empty(),
+        }
+    }
+}
+
+/// Send `sig` (`None`: signal 0, a probe) to every target, or to none: the library validates
+/// the whole batch before it sends anything; every process is opened (its identity verified)
+/// first.
+fn deliver(
+    targets: &Targets,
+    sig: Option<Signal>,
+    opts: &SignalOptions,
+) -> Result<Vec<SendOutcome>> {
+    match targets {
+        Targets::Groups(g) => match sig {
+            Some(sig) => send_groups(g, sig, opts),
+            None => probe_groups(g),
+        },
+        Targets::Processes(refs) => {
+            let procs = refs
+                .iter()
+                .map(Process::open_ref)
+                .collect::<Result<Vec<_>>>()?;
+            match sig {
+                Some(sig) => send_all(&procs, sig, opts),
+                None => probe(&procs, opts),
             }
+        }
+    }
+}
+
+fn explicit_targets(list: &[String], group: bool) -> Result<Targets> {
+    if !group {
+        let refs = list.iter().map(|s| s.parse::<ProcessRef>());
+        return refs.collect::<Result<_>>().map(Targets::Processes);
+    }
+    list.iter()
+        .map(|s| match s.parse::<ProcessRef>()? {
+            ProcessRef::Pid(p) => Ok(p),
+            _ => Err(Error::invalid(format!(
+                "--group takes process group ids, not '{s}'"
+            ))),
         })
-        .collect()
+        .collect::<Result<_>>()
+        .map(Targets::Groups)
 }
 
 /// What the filters match, as identities (so the send hits exactly the processes listed),
 /// without tether itself. The preview table goes to stderr on a terminal-less run too, since it
 /// is the point of a preview.
-fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
+fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Targets> {
     let fields = FieldSet::of(&[Field::Identity, Field::Name, Field::User, Field::Cmdline]);
     let me = std::process::id();
     let list: Vec<_> = snapshot(&Query::new(fields, f.to_filter()?))?
@@ -260,11 +301,12 @@ fn filtered_targets(f: &FilterArgs, ctx: &Ctx) -> Result<Vec<Target>> {
         let mut err = std::io::stderr().lock();
         let _ = t.write(&mut err);
     }
-    Ok(list
-        .into_iter()
-        .filter_map(|p| p.identity)
-        .map(Target::Identity)
-        .collect())
+    Ok(Targets::Processes(
+        list.into_iter()
+            .filter_map(|p| p.identity)
+            .map(ProcessRef::Identity)
+            .collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -5,10 +5,9 @@
 use std::path::Path;
 
 use tether::pidfile::{self, PidFile, Removal, Status};
-use tether::signal::Target;
-use tether::terminate::{stop as stop_tree, StopOptions};
-use tether::wait::{wait as wait_one, WaitOutcome};
-use tether::Result;
+use tether::terminate::{stop_ref, StopOptions};
+use tether::wait::{wait_many, WaitMode, WaitOutcome};
+use tether::{ProcessRef, Result};
 use tether_report::{AliveReport, PidFileView, StopPidfileReport, Verdict, WaitReport};
 
 use crate::output::{escape, print_report, Ctx};
@@ -50,7 +49,7 @@ pub fn stop(path: &Path, opts: &StopOptions, ctx: &Ctx) -> Result<i32> {
         // Re-verified on a pidfd by stop itself: a process that exits or is replaced in
         // between is never hit.
         Status::Alive { identity, .. } => {
-            Some(stop_tree(&Target::Identity(identity.clone()), opts)?)
+            Some(stop_ref(&ProcessRef::Identity(identity.clone()), opts)?)
         }
         _ => None,
     };
@@ -104,7 +103,12 @@ pub fn wait(path: &Path, timeout: Option<std::time::Duration>, ctx: &Ctx) -> Res
     let status = file.check()?;
     let verdict = Verdict::new(&status, file.pid(), Some(path));
     let r = match &status {
-        Status::Alive { identity, .. } => wait_one(&Target::Identity(identity.clone()), timeout)?,
+        Status::Alive { identity, .. } => {
+            let target = [ProcessRef::Identity(identity.clone())];
+            wait_many(&target, WaitMode::All, timeout)?
+                .targets
+                .remove(0)
+        }
         _ => WaitOutcome::already_gone(file.pid(), file.identity().cloned()),
     };
     if ctx.json {

@@ -4,7 +4,6 @@ use tether::net::{list, parse_port_spec, Proto, SocketEntry, SocketQuery};
 use tether::{Error, Result};
 use tether_report::PortsReport;
 
-use super::info::resolve;
 use crate::output::{escape, print_report, Ctx, Table};
 
 pub const HELP: &str = "Lists listening TCP sockets, bound UDP sockets and listening/unconnected \
@@ -73,7 +72,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let pids = a
         .pids
         .iter()
-        .map(|p| resolve(p))
+        .map(|p| super::info::open(p).map(|p| p.pid()))
         .collect::<Result<Vec<u32>>>()?;
     let mut q = SocketQuery::default();
     q.protos = protos;

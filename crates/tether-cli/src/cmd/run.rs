@@ -14,12 +14,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use tether::contain::{ContainMode, SpawnSpec};
+use tether::contain::ContainMode;
 use tether::run::{
-    parse_signal, parse_timeout, raise_exit_signal, run_with_events, signal_name, RunEvent,
-    RunOptions, RunOutcome, EXIT_CANCELED,
+    gnu_exit, gnu_spawn_exit, parse_signal, parse_timeout, raise_exit_signal, signal_name, GnuExit,
+    RunEvent, EXIT_CANCELED,
 };
 use tether::signal::Signal;
+use tether::Command;
 use tether_report::{tagged, ErrorReport, RunReport};
 
 use super::run_gnu::{self, Item};
@@ -35,12 +36,12 @@ outer `timeout -s ALRM` times out an inner one). A signal the caller ignored (tr
 stays ignored in the command, except the -s signal.
 
 Unlike GNU timeout, the command runs contained (--contain auto: a cgroup v2 leaf when possible, otherwise \
-a new session with tether as child subreaper), so nothing it started outlives run: whatever the command \
+a new session whose parent, tether's watchdog, is a child subreaper), so nothing it started outlives run: whatever the command \
 leaves behind when it exits is killed, and if tether itself is killed (even with SIGKILL), the watchdog \
 that launched the command sends the signal (-s, as GNU timeout sets it as the parent-death signal) to the \
 whole tree, then KILL to whatever is left after --kill-after, or after 1 s when none was given. run returns as soon as the tree is gone, never waiting out --kill-after for nothing. \
 --foreground runs the command uncontained in tether's process group, as GNU does (only the command is \
-signalled); it cannot be combined with --contain other than none.
+signalled); it cannot be combined with --contain other than none, and --contain none means the same.
 
 Output: tether prints nothing on stdout but, with --json, a tether.run/v1 report once the command has \
 ended (the command's own stdout goes to the same stream unless redirected); --report FILE writes the same \
@@ -352,19 +353,33 @@ fn execute(inv: Invocation) -> ! {
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut spec = SpawnSpec::new(inv.command);
-    spec.mode = mode;
-    let mut opts = RunOptions::new(spec);
-    opts.timeout = timeout;
-    opts.signal = signal;
-    opts.kill_after = kill_after;
-    opts.preserve_status = c.preserve_status;
-    opts.foreground = c.foreground;
-    opts.forward_signals = true;
-    // The tether process owns all its children, so every orphan adopted is the tree's.
-    opts.adopt_children = true;
+    let began = std::time::Instant::now();
+    let mode = if c.foreground {
+        ContainMode::None
+    } else {
+        mode
+    };
+    let mut cmd = Command::new(&inv.command[0]);
+    cmd.args(&inv.command[1..])
+        .contain(mode)
+        .timeout_signal(signal)
+        .forward_signals(true)
+        // The tether process owns all its children, so every orphan adopted is the tree's.
+        .adopt_children(true);
+    if let Some(t) = timeout {
+        cmd.timeout(t);
+    }
+    if let Some(k) = kill_after {
+        cmd.kill_after(k);
+    }
+    if mode != ContainMode::None {
+        // Should the watchdog be killed on its own, orphans of the tree come here and are still
+        // found (see `become_subreaper`). Without it (a sandbox that forbids it) the watchdog
+        // still holds the tree.
+        let _ = tether::contain::become_subreaper();
+    }
     let verbose = c.verbose;
-    let outcome = run_with_events(&opts, &mut |ev| match ev {
+    let result = cmd.status_with_events(&mut |ev| match ev {
         RunEvent::Started { pid } => {
             if let Some(p) = pending.take() {
                 match p.commit(*pid) {
@@ -390,13 +405,26 @@ fn execute(inv: Invocation) -> ! {
     if let Some(Err(e)) = owned.map(tether::pidfile::Owned::release) {
         diag!("{prog}: {}", escape(e.message()));
     }
-    if let Some(e) = &outcome.error {
-        diag!("{prog}: {}", escape(e.message()));
-    }
-    if outcome.child_exit.is_some_and(|e| e.core_dumped) {
-        diag!("{prog}: the monitored command dumped core");
-    }
-    let report = RunReport::from(&outcome);
+    let (report, exit) = match &result {
+        Ok(outcome) => {
+            if let Some(e) = &outcome.error {
+                diag!("{prog}: {}", escape(e.message()));
+            }
+            if outcome.child_exit.is_some_and(|e| e.core_dumped) {
+                diag!("{prog}: the monitored command dumped core");
+            }
+            let exit = gnu_exit(outcome, c.preserve_status);
+            (RunReport::new(outcome, exit), exit)
+        }
+        Err(e) => {
+            diag!("{prog}: {}", escape(e.message()));
+            let exit = gnu_spawn_exit(e);
+            (
+                RunReport::not_started(&inv.command, e, exit, began.elapsed()),
+                exit,
+            )
+        }
+    };
     if let Some(sink) = sink {
         if let Err(msg) = sink.write(&report) {
             diag!("{prog}: {msg}");
@@ -405,7 +433,7 @@ fn execute(inv: Invocation) -> ! {
     if inv.json {
         output::print_report(&report);
     }
-    end_as(&outcome)
+    end_as(exit)
 }
 
 /// One of run's own failures (not a usage error): the message, a tether.error/v1 document with
@@ -418,16 +446,16 @@ fn fail(prog: &str, msg: &str, json: bool) -> ! {
     output::exit(EXIT_CANCELED);
 }
 
-/// End this process the way GNU `timeout` would with this result: by `exit_signal` when set
-/// (falling back to exit 128+N if the signal does not end it, as for PID 1), else with
-/// `exit_code`. Stdout is flushed first.
-fn end_as(report: &RunOutcome) -> ! {
+/// End this process the way GNU `timeout` would: by the signal when there is one (falling back
+/// to exit 128+N if the signal does not end it, as for PID 1), else with the code. Stdout is
+/// flushed first.
+fn end_as(exit: GnuExit) -> ! {
     // A failed write of the report is run's own failure (125), before any signal is re-raised.
     output::end_output();
-    if let Some(sig) = report.exit_signal {
+    if let Some(sig) = exit.signal {
         raise_exit_signal(sig);
     }
-    output::exit(report.exit_code)
+    output::exit(exit.code)
 }
 
 /// Where `--report` goes, opened before the command starts.

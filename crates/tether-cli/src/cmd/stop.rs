@@ -2,9 +2,9 @@
 //! not start too.
 
 use tether::duration::parse_duration;
-use tether::signal::{Signal, Target};
-use tether::terminate::{stop, StopOptions, StopOutcome};
-use tether::Result;
+use tether::signal::Signal;
+use tether::terminate::{stop_ref, StopOptions, StopOutcome};
+use tether::{ProcessRef, Result};
 use tether_report::StopReport;
 
 use crate::output::{print_report, Ctx};
@@ -76,8 +76,8 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if let Some(f) = &a.pidfile {
         return super::pidfile::stop(f, &opts, ctx);
     }
-    let target = Target::parse(a.target.as_deref().unwrap_or_default())?;
-    let r = stop(&target, &opts)?;
+    let target: ProcessRef = a.target.as_deref().unwrap_or_default().parse()?;
+    let r = stop_ref(&target, &opts)?;
     if ctx.json {
         print_report(&StopReport::from(&r));
     } else {

@@ -1,6 +1,6 @@
 //! `tether tree PID`: a process and its descendants.
 
-use tether::inspect::{tree, Field, FieldSet, ProcessTree};
+use tether::inspect::{Field, FieldSet, ProcessTree};
 use tether::Result;
 use tether_report::TreeReport;
 
@@ -27,12 +27,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
-    let pid = super::info::resolve(&a.target)?;
+    let p = super::info::open(&a.target)?;
     let mut fields = FieldSet::of(&TREE_FIELDS);
     if ctx.json {
         fields = FieldSet::standard();
     }
-    let t = tree(pid, a.depth, fields)?;
+    let t = p.tree(a.depth, fields)?;
     if let Some(note) = tether::inspect::denied_note(flatten(&t)) {
         diag!("tether: {note}");
     }

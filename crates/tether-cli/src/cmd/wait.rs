@@ -1,9 +1,8 @@
 //! `tether wait`: wait for processes (PIDs or identities) to exit, event-driven through pidfds.
 
 use tether::duration::parse_duration;
-use tether::signal::Target;
 use tether::wait::{wait_many, ExitStatus, WaitMode, WaitOutcome, WaitState};
-use tether::Result;
+use tether::{ProcessRef, Result};
 use tether_report::{WaitManyReport, WaitReport};
 
 use crate::output::{print_report, Ctx};
@@ -56,7 +55,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     let targets = a
         .targets
         .iter()
-        .map(|t| Target::parse(t))
+        .map(|t| t.parse::<ProcessRef>())
         .collect::<Result<Vec<_>>>()?;
     let mode = if a.any { WaitMode::Any } else { WaitMode::All };
     if targets.len() > 64 {

@@ -239,10 +239,7 @@ fn build_options(a: &Args, targets: &[Target], ctx: &Ctx) -> Result<WaitOptions>
         .map(|s| duration("stable", s))
         .transpose()?;
     let watch = match (&a.watch_pid, &a.watch_pidfile) {
-        (Some(p), _) => Some(match tether::signal::Target::parse(p)? {
-            tether::signal::Target::Identity(id) => Watch::Identity(id),
-            t => Watch::Pid(t.pid()),
-        }),
+        (Some(p), _) => Some(Watch::from(p.parse::<tether::ProcessRef>()?)),
         (None, Some(f)) => Some(watch_pidfile(f)?),
         (None, None) => None,
     };

@@ -483,6 +483,22 @@ impl Tree {
         }
     }
 
+    /// Undo [`Tree::hold`] and nothing more: thaw the cgroup, or continue the members the hold
+    /// stopped (SIGCONT, as [`Tree::resume`] sends it). Unlike [`Tree::release`], a frozen tree
+    /// gets no SIGCONT, so a member stopped before the hold stays stopped.
+    pub fn unhold(&mut self, hold: Hold) {
+        match hold {
+            Hold::Frozen => {
+                if let Some(dir) = &self.cgroup {
+                    let _ = cgroup::set_frozen(dir, false, Duration::ZERO);
+                }
+                self.frozen = false;
+            }
+            Hold::Stopped => self.resume(),
+            Hold::None => {}
+        }
+    }
+
     /// SIGCONT to the whole tree: the process group first, in one atomic group send, then each
     /// member deepest first. Waking members one by one, leader first, could let the leader exit
     /// while the others are still stopped, and the kernel then sends SIGHUP to a newly orphaned
@@ -599,11 +615,10 @@ impl Tree {
         if let Some(dir) = &self.cgroup {
             cgroup::kill_all(dir).map_err(|e| Error::from_io("writing cgroup.kill", &e))?;
         } else {
-            let hold = self.hold()?;
+            // Held still so that a fork loop cannot outrun it; KILL ends stopped processes,
+            // so nothing needs continuing.
+            self.hold()?;
             self.signal(Signal::KILL)?;
-            if hold == Hold::Stopped {
-                // KILL ends stopped processes; nothing to continue.
-            }
         }
         self.wait_empty(Some(deadline), &[])?;
         Ok(alive)

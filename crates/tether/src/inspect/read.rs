@@ -165,12 +165,11 @@ mod tests {
 
     #[test]
     fn zombie_is_reported_as_such() {
-        use std::os::fd::AsFd;
         let child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         // Wait for the exit without reaping: the pidfd turns readable, the child stays a zombie.
-        let fd = crate::sys::os::pidfd::open(pid).unwrap();
-        assert!(crate::sys::os::pidfd::wait_readable(fd.as_fd(), None).unwrap());
+        let p = crate::Process::open(pid).unwrap();
+        assert!(p.wait(None).unwrap().exited());
         let info = get(pid, FieldSet::standard()).unwrap();
         assert_eq!(info.state, Some(ProcessState::Zombie));
         assert_eq!(info.cmdline, Some(vec![]));

@@ -1,13 +1,18 @@
-//! Parent/child relations: descendants, trees, ancestors.
+//! Parent/child relations: descendants, trees, ancestors, by PID (for a verified handle, the
+//! methods of [`crate::Process`] build on these). Parent links come from the one walker,
+//! `sys::linux::family`, at the cost of the tree.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 use super::fields::{Field, FieldSet};
+use super::filter::Filter;
 use super::info::ProcessInfo;
-use super::snapshot::{get, snapshot, Query};
-use crate::error::Result;
+use super::read::read_process;
+use super::snapshot::{get, open_proc};
+use crate::error::{Error, Result};
+use crate::sys::os::family;
 
 /// A process and its children.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -17,49 +22,32 @@ pub struct ProcessTree {
     pub children: Vec<ProcessTree>,
 }
 
-/// The descendants of `root` (not `root` itself), breadth first, down to `depth` levels
-/// (`None` = all). Uses one snapshot, so the result is consistent with itself.
+/// The descendants of `root` (not `root` itself), breadth first (children in PID order under
+/// each parent), down to `depth` levels (`None` = all), each with `fields` and its parent.
+///
+/// Found by parent links, through `/proc/PID/task/*/children` of each member: the cost of the
+/// tree, never a pass over /proc. A process that exits while being read, or is not this user's
+/// to read, is left out with its own descendants, as a snapshot leaves it out; one whose PID
+/// was reused between the listing and the read shows another parent and is left out too. For
+/// descendants held by pidfds, see [`crate::Process::descendants`].
 pub fn descendants(root: u32, depth: Option<usize>, fields: FieldSet) -> Result<Vec<ProcessInfo>> {
     let mut with_ppid = fields;
     with_ppid.insert(Field::Ppid);
-    let all = snapshot(&Query {
-        fields: with_ppid,
-        ..Default::default()
-    })?;
-    Ok(collect_descendants(all, root, depth))
-}
-
-/// Pick the descendants of `root` out of a snapshot that has `ppid`.
-pub(crate) fn collect_descendants(
-    all: Vec<ProcessInfo>,
-    root: u32,
-    depth: Option<usize>,
-) -> Vec<ProcessInfo> {
-    let mut children: HashMap<u32, Vec<ProcessInfo>> = HashMap::new();
-    for p in all {
-        if let Some(pp) = p.ppid {
-            if p.pid != root || pp != root {
-                children.entry(pp).or_default().push(p);
-            }
-        }
-    }
+    let mut r = open_proc()?;
     let mut out = Vec::new();
-    let mut level = vec![root];
-    let mut d = 0;
-    while !level.is_empty() && depth.is_none_or(|max| d < max) {
-        let mut next = Vec::new();
-        for pid in level {
-            if let Some(kids) = children.remove(&pid) {
-                for k in kids {
-                    next.push(k.pid);
-                    out.push(k);
-                }
-            }
+    family::walk_descendants(&[root], depth, &mut |child, parent| match read_process(
+        &mut r,
+        child,
+        with_ppid,
+        &Filter::default(),
+    ) {
+        Ok(Some(p)) if p.ppid == Some(parent) => {
+            out.push(p);
+            true
         }
-        level = next;
-        d += 1;
-    }
-    out
+        _ => false,
+    });
+    Ok(out)
 }
 
 /// `root` and its descendants as a tree, down to `depth` levels.
@@ -102,21 +90,19 @@ pub fn forest(mut list: Vec<ProcessInfo>) -> Vec<ProcessTree> {
     roots.into_iter().map(|r| build(r, &mut kids)).collect()
 }
 
-/// The ancestors of `pid`, nearest first, up to the top of this PID namespace.
+/// The ancestors of `pid`, nearest first, up to the top of this PID namespace, each with
+/// `fields` (and its parent). `NotFound` when `pid` names no process; the list ends at an
+/// ancestor that can no longer be read. For a verified handle, see
+/// [`crate::Process::ancestors`].
 pub fn ancestors(pid: u32, fields: FieldSet) -> Result<Vec<ProcessInfo>> {
     let mut with_ppid = fields;
     with_ppid.insert(Field::Ppid);
-    let mut out: Vec<ProcessInfo> = Vec::new();
-    let mut cur = get(pid, with_ppid)?.ppid;
-    while let Some(pp) = cur.filter(|&p| p != 0) {
-        if out.iter().any(|p| p.pid == pp) {
-            break; // a cycle can only come from a racy read; stop rather than loop
-        }
-        match get(pp, with_ppid) {
-            Ok(p) => {
-                cur = p.ppid;
-                out.push(p);
-            }
+    let chain =
+        family::ancestors(pid).ok_or_else(|| Error::not_found(format!("no process {pid}")))?;
+    let mut out = Vec::with_capacity(chain.len());
+    for (a, _) in chain {
+        match get(a, with_ppid) {
+            Ok(p) => out.push(p),
             Err(_) => break,
         }
     }
@@ -136,24 +122,28 @@ mod tests {
     }
 
     #[test]
-    fn depth_limits() {
+    fn forest_of_a_list() {
         let all = vec![p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(13, 10), p(20, 1)];
-        let pids = |v: Vec<ProcessInfo>| v.into_iter().map(|p| p.pid).collect::<Vec<_>>();
-        assert_eq!(
-            pids(collect_descendants(all.clone(), 10, None)),
-            vec![11, 13, 12]
-        );
-        assert_eq!(
-            pids(collect_descendants(all.clone(), 10, Some(1))),
-            vec![11, 13]
-        );
-        assert_eq!(
-            pids(collect_descendants(all.clone(), 12, None)),
-            Vec::<u32>::new()
-        );
         let f = forest(all);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].children.len(), 2);
         assert_eq!(f[0].children[0].children[0].children[0].process.pid, 12);
+    }
+
+    #[test]
+    fn descendants_and_tree_of_a_live_tree() {
+        let t = crate::testing::Nested::start();
+        let top = t.top.id();
+        let fields = FieldSet::of(&[Field::Name]);
+        let d = descendants(top, None, fields).unwrap();
+        let pids: Vec<(u32, Option<u32>)> = d.iter().map(|p| (p.pid, p.ppid)).collect();
+        assert_eq!(pids, vec![(t.middle, Some(top)), (t.leaf, Some(t.middle))]);
+        assert_eq!(d[1].name.as_deref(), Some("sleep"));
+        assert_eq!(descendants(top, Some(1), fields).unwrap().len(), 1);
+        let tr = tree(top, None, fields).unwrap();
+        assert_eq!(tr.children[0].children[0].process.pid, t.leaf);
+        let up = ancestors(t.leaf, FieldSet::empty()).unwrap();
+        let up: Vec<u32> = up.iter().take(3).map(|p| p.pid).collect();
+        assert_eq!(up, vec![t.middle, top, std::process::id()]);
     }
 }

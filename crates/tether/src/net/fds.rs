@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::sockets::{inet_entry, unix_entry, Proto, SocketEntry, Table};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
+use crate::process::Process;
 use crate::sys::os::fd as sysfd;
 use crate::sys::os::sock_diag::ALL_STATES;
 
@@ -125,20 +126,20 @@ fn bracket_inode(t: &str) -> Option<u64> {
     t[open + 1..].strip_suffix(']')?.parse().ok()
 }
 
-/// The open fds of `pid` (or only those of `kind`). When `identity` is given it is verified
-/// first: `IdentityMismatch` when its PID now belongs to another process.
-pub fn fds(
-    pid: u32,
-    identity: Option<&ProcessIdentity>,
-    kind: Option<FdKind>,
-) -> Result<OpenFiles> {
-    let id = match identity {
-        Some(id) => {
-            id.open()?;
-            id.clone()
-        }
-        None => ProcessIdentity::of(pid)?,
-    };
+/// The open fds of a process (or only those of `kind`) ([`crate::Process::open_files`]). Read
+/// by PID from /proc, then re-verified on the pidfd, so that they are never a successor's
+/// (`NotFound`: "exited while being read"). `PermissionDenied` for another user's process
+/// unless the caller is root.
+///
+/// ```
+/// use tether::net::fds;
+/// use tether::Process;
+/// let me = Process::current().unwrap();
+/// let open = fds(&me, None).unwrap(); // the pidfd `me` holds is one of them
+/// assert!(open.fds.iter().any(|f| f.target.contains("pidfd")));
+/// ```
+pub fn fds(process: &Process, kind: Option<FdKind>) -> Result<OpenFiles> {
+    let pid = process.pid();
     let raw = sysfd::list(pid).map_err(|e| {
         let err = Error::from_io(format_args!("reading /proc/{pid}/fd"), &e);
         if err.kind() == ErrorKind::PermissionDenied {
@@ -189,9 +190,10 @@ pub fn fds(
         }
     }
     out.sort_by_key(|f| f.fd);
+    process.still_named()?;
     Ok(OpenFiles {
         pid,
-        identity: id,
+        identity: process.identity().clone(),
         fds: out,
     })
 }
@@ -220,7 +222,8 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let f = tempfile::NamedTempFile::new().unwrap();
         let _open = std::fs::File::open(f.path()).unwrap();
-        let r = fds(std::process::id(), None, None).unwrap();
+        let me = Process::current().unwrap();
+        let r = fds(&me, None).unwrap();
         let sock = r
             .fds
             .iter()
@@ -232,7 +235,7 @@ mod tests {
             .fds
             .iter()
             .any(|x| x.kind == FdKind::File && x.target == f.path().to_str().unwrap()));
-        let only = fds(std::process::id(), None, Some(FdKind::Pipe)).unwrap();
+        let only = fds(&me, Some(FdKind::Pipe)).unwrap();
         assert!(only.fds.iter().all(|x| x.kind == FdKind::Pipe));
     }
 }

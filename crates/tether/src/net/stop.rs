@@ -5,8 +5,9 @@ use super::sockets::{port_in_use, who, Owner, Proto};
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::inspect::{ancestors, FieldSet};
-use crate::signal::{check_rails, Target};
-use crate::terminate::{stop, StopOptions, StopOutcome};
+use crate::process::ProcessRef;
+use crate::signal::rails::{self, Subject};
+use crate::terminate::{stop_ref, StopOptions, StopOutcome};
 
 /// What [`stop_port`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +56,12 @@ pub fn stop_port(port: u16, proto: Option<Proto>, opts: &StopOptions) -> Result<
         .cloned()
         .collect();
     // Validate every target before anything is sent: the same rails as `stop` and `kill`.
-    let targets: Vec<Target> = roots.iter().cloned().map(Target::Identity).collect();
-    check_rails(&targets, opts.force)?;
+    let subjects: Vec<Subject> = roots.iter().map(|id| Subject::Process(id.pid)).collect();
+    rails::check(&subjects, opts.force)?;
     let mut stops = Vec::new();
     for id in &roots {
-        stops.push(stop(&Target::Identity(id.clone()), opts)?);
+        // Each identity verified on a pidfd: an owner that exited since is stopped already.
+        stops.push(stop_ref(&ProcessRef::Identity(id.clone()), opts)?);
     }
     let mut port_free = true;
     for p in &w.protos {

@@ -3,18 +3,18 @@
 //! timeout, or is still going when the wait ends, is killed with its process group (which this
 //! check created).
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{borrow, Check, Cx, Next, Status};
-use crate::sys::os::pidfd;
+use super::{Check, Cx, Next, Status};
+use crate::process::Process;
 
 pub(crate) struct CmdCheck {
     command: String,
-    /// The run in progress, its pidfd and when it must be done by.
-    running: Option<(Child, OwnedFd, Option<Instant>)>,
+    /// The run in progress, its handle (for its pidfd) and when it must be done by.
+    running: Option<(Child, Process, Option<Instant>)>,
     runs: u64,
     /// Longest a run may take.
     limit: Option<Duration>,
@@ -82,10 +82,10 @@ impl Check for CmdCheck {
         match c.spawn() {
             Ok(child) => {
                 self.runs += 1;
-                match pidfd::open(child.id()) {
-                    Ok(fd) => {
+                match Process::open(child.id()) {
+                    Ok(p) => {
                         let due = self.limit.map(|l| Instant::now() + l);
-                        self.running = Some((child, fd, due));
+                        self.running = Some((child, p, due));
                         // It may already be done; the pidfd wakes us otherwise.
                         self.check(_cx)
                     }
@@ -105,7 +105,7 @@ impl Check for CmdCheck {
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.running.as_ref().map(|(_, fd, _)| borrow(fd))
+        self.running.as_ref().map(|(_, p, _)| p.as_fd())
     }
 
     fn attempts(&self) -> Option<u64> {

@@ -1,38 +1,38 @@
 //! `exit:PID|IDENTITY`: the process is gone, seen through its pidfd.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
-use super::{borrow, Check, Cx, Next, Status};
+use super::{Check, Cx, Next, Status};
 use crate::error::{ErrorKind, Result};
 use crate::identity::ProcessIdentity;
-use crate::sys::os::pidfd;
+use crate::process::Process;
 
 pub(crate) struct ExitCheck {
     pid: u32,
     /// `None` when the process was already gone (or its PID reused) at the start.
-    fd: Option<OwnedFd>,
+    process: Option<Process>,
 }
 
 impl ExitCheck {
     pub fn new(pid: u32, identity: Option<&ProcessIdentity>) -> Result<Self> {
         let opened = match identity {
-            Some(id) => id.open(),
-            None => pidfd::open(pid),
+            Some(id) => Process::from_identity(id),
+            None => Process::open(pid),
         };
-        let fd = match opened {
-            Ok(fd) => Some(fd),
+        let process = match opened {
+            Ok(p) => Some(p),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IdentityMismatch) => None,
             Err(e) => return Err(e),
         };
-        Ok(ExitCheck { pid, fd })
+        Ok(ExitCheck { pid, process })
     }
 }
 
 impl Check for ExitCheck {
     fn check(&mut self, _cx: &Cx) -> Status {
-        match &self.fd {
+        match &self.process {
             None => Status::Ready,
-            Some(fd) if !pidfd::is_alive(fd).unwrap_or(true) => Status::Ready,
+            Some(p) if !p.is_running().unwrap_or(true) => Status::Ready,
             Some(_) => Status::NotReady(format!("process {} is running", self.pid)),
         }
     }
@@ -42,6 +42,6 @@ impl Check for ExitCheck {
     }
 
     fn fd(&self) -> Option<BorrowedFd<'_>> {
-        self.fd.as_ref().map(borrow)
+        self.process.as_ref().map(|p| p.as_fd())
     }
 }

@@ -33,7 +33,7 @@ mod tcp;
 mod unix;
 
 use std::collections::BTreeSet;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -44,7 +44,8 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
 use crate::net::{parse_port, parse_port_spec, Proto};
-use crate::signal::parse_pid;
+use crate::process::{Process, ProcessRef};
+use crate::signal::rails::parse_pid;
 use crate::sys::os::inotify::Watcher;
 
 pub use cancel::Cancel;
@@ -300,6 +301,16 @@ pub enum Watch {
     /// A process known to have exited already (named by a PID file that is stale, or whose
     /// process is gone): the wait ends at once.
     Gone(u32),
+}
+
+/// A PID is watched by PID, an identity by identity.
+impl From<ProcessRef> for Watch {
+    fn from(r: ProcessRef) -> Self {
+        match r {
+            ProcessRef::Pid(p) => Watch::Pid(p),
+            ProcessRef::Identity(id) => Watch::Identity(id),
+        }
+    }
 }
 
 /// The PID, or the identity string.
@@ -685,7 +696,10 @@ pub fn wait_for_labeled(
     let cx = Cx { opts, deadline };
     let (watched, watched_name) = match &opts.watch {
         Some(w) => match open_watched(w) {
-            Ok((fd, id)) => (Some(fd), Some(Watch::Identity(id))),
+            Ok(p) => {
+                let name = Watch::Identity(p.identity().clone());
+                (Some(p), Some(name))
+            }
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::IdentityMismatch) => {
                 let mut slots = Vec::new();
                 for (t, l) in targets.iter().zip(labels) {
@@ -892,14 +906,13 @@ pub fn wait_for_labeled(
     Ok(finish(outcome, start, opts, watched_name, results))
 }
 
-/// A pidfd on the watched process and its identity.
-fn open_watched(w: &Watch) -> Result<(OwnedFd, ProcessIdentity)> {
-    let id = match w {
-        Watch::Pid(pid) => ProcessIdentity::of(*pid)?,
-        Watch::Identity(id) => id.clone(),
-        Watch::Gone(pid) => return Err(Error::not_found(format!("process {pid} has exited"))),
-    };
-    Ok((id.open()?, id))
+/// The watched process, opened.
+fn open_watched(w: &Watch) -> Result<Process> {
+    match w {
+        Watch::Pid(pid) => Process::open(*pid),
+        Watch::Identity(id) => Process::from_identity(id),
+        Watch::Gone(pid) => Err(Error::not_found(format!("process {pid} has exited"))),
+    }
 }
 
 fn new_result(t: &Target, label: String) -> TargetOutcome {
@@ -987,11 +1000,6 @@ impl Pacer {
         self.next = Some(Instant::now() + self.delay.min(cap));
         self.delay = (self.delay * 2).min(cap.max(FIRST_DELAY));
     }
-}
-
-/// A fd borrowed from an owned one, for [`Check::fd`].
-pub(crate) fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
-    fd.as_fd()
 }
 
 #[cfg(test)]

@@ -4,12 +4,15 @@
 use super::{Check, Cx, Next, Status};
 use crate::inspect::{descendants, FieldSet};
 use crate::net::{port_held_by, port_in_use, Proto};
-use crate::sys::os::pidfd;
+use crate::process::Process;
 
 pub(crate) struct OwnerCheck {
     port: u16,
     proto: Proto,
     pid: u32,
+    /// Opened when the wait starts: `None` when no process had the PID then. Held, so that a
+    /// later process that reuses the PID is never taken for it.
+    process: Option<Process>,
     cheap: bool,
 }
 
@@ -19,6 +22,7 @@ impl OwnerCheck {
             port,
             proto,
             pid,
+            process: Process::open(pid).ok(),
             cheap: false,
         }
     }
@@ -27,8 +31,8 @@ impl OwnerCheck {
 impl Check for OwnerCheck {
     fn check(&mut self, _cx: &Cx) -> Status {
         self.cheap = false;
-        match pidfd::open(self.pid) {
-            Ok(fd) if pidfd::is_alive(&fd).unwrap_or(true) => {}
+        match &self.process {
+            Some(p) if p.is_running().unwrap_or(true) => {}
             _ => return Status::Fatal(format!("process {} is gone", self.pid)),
         }
         // Cheap first: while nothing listens, no process tree is read.
@@ -41,7 +45,8 @@ impl Check for OwnerCheck {
             Err(e) => return Status::NotReady(e.to_string()),
         }
         let mut tree = vec![self.pid];
-        match descendants(self.pid, None, FieldSet::default()) {
+        // PIDs are enough: the holders are matched against them as the socket table lists them.
+        match descendants(self.pid, None, FieldSet::empty()) {
             Ok(d) => tree.extend(d.iter().map(|p| p.pid)),
             Err(e) => return Status::NotReady(e.to_string()),
         }

@@ -145,6 +145,60 @@ pub fn for_each_child(pid: u32, f: &mut dyn FnMut(u32)) {
     unsafe { libc::close(dir) };
 }
 
+/// Walk the descendants of `roots` by parent links, breadth first: every child `c` listed under
+/// a walked process `p` (from `/proc/p/task/*/children`, in PID order per parent) is offered to
+/// `visit(c, p)`, which says whether it is taken (then its own children are walked, while
+/// `max_depth` allows: its level is 1 below a root). Each PID is offered once. The roots are
+/// walked, never offered.
+///
+/// This is the one walker of "descendants by parent": it reads two small files per member and
+/// so costs what the tree costs, never a pass over /proc. A child may exit, and its PID go to
+/// another process, between the listing and the visit: `visit` holds it (a pidfd) and then
+/// checks that it still has parent `p` ([`parentage`]), as [`crate::process::Process`] does.
+///
+/// Allocates, so it is not async-signal-safe: the watchdog walks with [`for_each_child`] itself.
+pub fn walk_descendants(
+    roots: &[u32],
+    max_depth: Option<usize>,
+    visit: &mut dyn FnMut(u32, u32) -> bool,
+) {
+    let mut seen: std::collections::HashSet<u32> = roots.iter().copied().collect();
+    let mut level: Vec<u32> = roots.to_vec();
+    let mut depth = 0;
+    let mut kids: Vec<u32> = Vec::new();
+    while !level.is_empty() && max_depth.is_none_or(|max| depth < max) {
+        let mut next = Vec::new();
+        for &p in &level {
+            kids.clear();
+            for_each_child(p, &mut |c| kids.push(c));
+            kids.sort_unstable();
+            kids.dedup();
+            for &c in &kids {
+                if seen.insert(c) && visit(c, p) {
+                    next.push(c);
+                }
+            }
+        }
+        level = next;
+        depth += 1;
+    }
+}
+
+/// The ancestors of `pid` with their parentage, nearest first, up to the top of this PID
+/// namespace (a parent of 0). `None` when `pid` itself is gone. The walk stops at an ancestor
+/// that is gone (it exited while being read) and at a cycle (only a racy read can make one).
+/// Allocates: not async-signal-safe.
+pub fn ancestors(pid: u32) -> Option<Vec<(u32, Parentage)>> {
+    let mut cur = parentage(pid)?.ppid;
+    let mut out: Vec<(u32, Parentage)> = Vec::new();
+    while cur != 0 && cur != pid && !out.iter().any(|(p, _)| *p == cur) {
+        let Some(par) = parentage(cur) else { break };
+        out.push((cur, par));
+        cur = par.ppid;
+    }
+    Some(out)
+}
+
 fn read_children(pid: u32, tid: u32, f: &mut dyn FnMut(u32)) {
     let mut p = CPath::new();
     p.push(b"/proc/")
@@ -328,5 +382,36 @@ mod tests {
         assert_eq!(parse_u32(b"123"), Some(123));
         assert_eq!(parse_u32(b"12a"), None);
         assert_eq!(parse_u32(b""), None);
+    }
+
+    #[test]
+    fn walks_descendants_with_depth_and_ancestors() {
+        let t = crate::testing::Nested::start();
+        let top = t.top.id();
+        let mut found: Vec<(u32, u32)> = Vec::new();
+        walk_descendants(&[top], None, &mut |c, p| {
+            found.push((c, p));
+            true
+        });
+        assert_eq!(found, vec![(t.middle, top), (t.leaf, t.middle)]);
+        // Depth 1: the children of the root only; a refused child is not walked below.
+        let mut one = Vec::new();
+        walk_descendants(&[top], Some(1), &mut |c, _| {
+            one.push(c);
+            true
+        });
+        assert_eq!(one, vec![t.middle]);
+        let mut offered = Vec::new();
+        walk_descendants(&[top], None, &mut |c, _| {
+            offered.push(c);
+            false
+        });
+        assert_eq!(offered, vec![t.middle]);
+        // The leaf's ancestors: its shell, the top shell, this process, and up.
+        let me = std::process::id();
+        let up = ancestors(t.leaf).unwrap();
+        let pids: Vec<u32> = up.iter().map(|(p, _)| *p).collect();
+        assert_eq!(&pids[..3], &[t.middle, top, me], "{pids:?}");
+        assert_eq!(up[2].1.ppid, parentage(me).unwrap().ppid);
     }
 }

@@ -53,10 +53,15 @@ pub struct Plan {
     pub setup: ChildSetup,
 }
 
-/// Where the child failed, reported in [`Shared::stage`]: before exec (setsid, dup2, chdir)...
+/// Where the child failed, reported in [`Shared::stage`]: before exec (setsid, dup2, the
+/// parent-death signal)...
 pub const STAGE_SETUP: i32 = 1;
-/// ... or at exec (the program's own error: 126/127).
+/// ... or at exec (the program's own error: 126/127) ...
 pub const STAGE_EXEC: i32 = 2;
+/// ... or changing to the working directory.
+pub const STAGE_CHDIR: i32 = 3;
+/// The clone failed: no child was made (out of processes or memory).
+pub const STAGE_CLONE: i32 = 4;
 
 /// The child's stack: only the setup code before exec runs on it.
 const STACK_SIZE: usize = 64 * 1024;
@@ -234,22 +239,12 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Why a launch failed: the stage ([`STAGE_SETUP`] or [`STAGE_EXEC`]) and the errno.
+/// Why a launch failed: the stage ([`STAGE_SETUP`], [`STAGE_EXEC`], [`STAGE_CHDIR`] or
+/// [`STAGE_CLONE`]) and the errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
     pub stage: i32,
     pub errno: i32,
-}
-
-impl Failure {
-    /// As an `io::Error`, naming the setup stage (the exec stage is the program's own error).
-    pub fn into_io(self) -> io::Error {
-        let e = io::Error::from_raw_os_error(self.errno);
-        if self.stage == STAGE_SETUP {
-            return io::Error::new(e.kind(), format!("setting up the child: {e}"));
-        }
-        e
-    }
 }
 
 /// Start the child from the calling process, which becomes its parent. Returns its PID and
@@ -296,7 +291,7 @@ pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
     };
     if pid < 0 {
         return Err(Failure {
-            stage: STAGE_SETUP,
+            stage: STAGE_CLONE,
             errno: -pid as i32,
         });
     }
@@ -361,7 +356,7 @@ unsafe fn child(sh: &Shared<'_>) -> ! {
     }
     if let Some(cwd) = &plan.cwd {
         if libc::chdir(cwd.as_ptr()) < 0 {
-            report(sh, STAGE_SETUP);
+            report(sh, STAGE_CHDIR);
         }
     }
     // execvp's error rules: remember EACCES, skip over "not here" errors, stop at anything else.

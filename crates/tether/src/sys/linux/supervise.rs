@@ -197,6 +197,15 @@ pub fn set_child_subreaper() -> io::Result<()> {
     cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(|_| ())
 }
 
+/// Whether this process is a child subreaper (PR_GET_CHILD_SUBREAPER); `false` when it cannot
+/// be told.
+pub fn is_child_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: prctl writes one int through the valid pointer.
+    let rc = unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut flag as *mut libc::c_int) };
+    rc == 0 && flag != 0
+}
+
 /// What the child does between fork and exec.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildSetup {

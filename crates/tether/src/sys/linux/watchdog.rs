@@ -55,8 +55,21 @@ pub struct WatchedExit {
     pub tree_empty: bool,
 }
 
-/// The command as the watchdog launched it: its PID and pidfd, or why it could not be started.
-pub type Launched = Result<(u32, OwnedFd), Failure>;
+/// The command as the watchdog launched it, before anything could reap it.
+#[derive(Debug)]
+pub struct Started {
+    /// Its PID.
+    pub pid: u32,
+    /// A pidfd on it.
+    pub pidfd: OwnedFd,
+    /// Its start time in clock ticks (field 22 of /proc/PID/stat), read by the watchdog before
+    /// it could reap the command, so that the identity is known even for a command that exits
+    /// at once; `None` when /proc could not be read.
+    pub start_ticks: Option<u64>,
+}
+
+/// The command as the watchdog launched it, or why it could not be started.
+pub type Launched = Result<Started, Failure>;
 
 /// The supervisor's handle on its watchdog.
 #[derive(Debug)]
@@ -69,6 +82,7 @@ const MSG_STARTED: u8 = b'S';
 const MSG_FAILED: u8 = b'F';
 const MSG_EXIT: u8 = b'X';
 const MSG_DONE: u8 = b'D';
+const MSG_KILL: u8 = b'K';
 
 /// One message from the watchdog (a SOCK_SEQPACKET record).
 #[repr(C)]
@@ -130,7 +144,16 @@ impl Watchdog {
             sock: Some(ours),
         };
         match w.recv(None)? {
-            Some((m, Some(fd))) if m.kind == MSG_STARTED => Ok((w, Ok((m.a as u32, fd)))),
+            Some((m, Some(fd))) if m.kind == MSG_STARTED => {
+                // The start time travels as two halves; all ones means "could not be read".
+                let ticks = (u64::from(m.c as u32) << 32) | u64::from(m.b as u32);
+                let started = Started {
+                    pid: m.a as u32,
+                    pidfd: fd,
+                    start_ticks: (ticks != u64::MAX).then_some(ticks),
+                };
+                Ok((w, Ok(started)))
+            }
             Some((m, _)) if m.kind == MSG_FAILED => Ok((
                 w,
                 Err(Failure {
@@ -236,6 +259,23 @@ impl Watchdog {
         self.release_inner();
     }
 
+    /// The tree is gone and cleaned up: tell the watchdog to exit without acting, and return
+    /// its PID without waiting for it (the caller must still reap it: it is our child).
+    pub fn dismiss(mut self) -> libc::pid_t {
+        self.notify_done();
+        std::mem::replace(&mut self.pid, 0)
+    }
+
+    /// Hand the tree over without waiting: the watchdog kills whatever is left with SIGKILL,
+    /// waits (up to 5 s) until it is gone, removes the cgroup leaf and exits. Returns its PID,
+    /// which the caller must still reap (it is our child).
+    pub fn abandon(mut self) -> libc::pid_t {
+        if let Some(s) = self.sock.take() {
+            let _ = rustix::io::write(&s, &[MSG_KILL]);
+        }
+        std::mem::replace(&mut self.pid, 0)
+    }
+
     fn release_inner(&mut self) {
         self.notify_done();
         if self.pid > 0 {
@@ -318,11 +358,21 @@ unsafe fn watchdog_main(sock: RawFd, plan: &WatchdogPlan<'_>) -> ! {
     // whole group, leaves the watchdog to end the tree.
     libc::setsid();
     libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    // A supervisor that ignores SIGCHLD would make the kernel reap our children for us, and the
+    // command's exit status would be lost: the watchdog always has it at its default action.
+    libc::signal(libc::SIGCHLD, libc::SIG_DFL);
     let root = match launch(plan.launch) {
         Ok((pid, fd)) => {
+            // Read before anything can reap the command: it is our child, and we reap it later.
+            let ticks = start_ticks(pid as libc::pid_t).unwrap_or(u64::MAX);
             send(
                 sock,
-                &Msg::new(MSG_STARTED, pid as i32, 0, 0),
+                &Msg::new(
+                    MSG_STARTED,
+                    pid as i32,
+                    ticks as u32 as i32,
+                    (ticks >> 32) as i32,
+                ),
                 Some(fd.as_raw_fd()),
             );
             drop(fd);
@@ -402,13 +452,17 @@ unsafe fn watchdog_main(sock: RawFd, plan: &WatchdogPlan<'_>) -> ! {
             if n > 0 && b[0] == MSG_DONE {
                 libc::_exit(0);
             }
+            if n > 0 && b[0] == MSG_KILL {
+                end_tree(plan, sfd, libc::SIGKILL);
+                libc::_exit(0);
+            }
             if n == 0 || (n < 0 && errno() != libc::EINTR && errno() != libc::EAGAIN) {
                 break;
             }
         }
     }
     // The supervisor died without releasing us.
-    end_tree(plan, sfd);
+    end_tree(plan, sfd, plan.death_signal);
     libc::_exit(0)
 }
 
@@ -498,9 +552,10 @@ unsafe fn wait_gone(sfd: RawFd, events: RawFd, deadline_ms: i64) -> bool {
     }
 }
 
-/// End the tree after the supervisor died: the death signal to every member (the tree held still
-/// meanwhile), the grace, SIGKILL to what is left, then remove the leaf and the leaves below it.
-unsafe fn end_tree(plan: &WatchdogPlan<'_>, sfd: RawFd) {
+/// End the tree after the supervisor died (`sig` is the death signal) or abandoned it (`sig` is
+/// SIGKILL): `sig` to every member (the tree held still meanwhile), the grace, SIGKILL to what
+/// is left, then remove the leaf and the leaves below it.
+unsafe fn end_tree(plan: &WatchdogPlan<'_>, sfd: RawFd, sig: i32) {
     // A large tree needs one pidfd per member.
     let mut lim: libc::rlimit = std::mem::zeroed();
     if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
@@ -519,7 +574,6 @@ unsafe fn end_tree(plan: &WatchdogPlan<'_>, sfd: RawFd) {
     };
     let me = libc::syscall(libc::SYS_getpid) as u32;
     let mut found = Found::new();
-    let sig = plan.death_signal;
     if sig != libc::SIGKILL {
         let frozen = leaf_fd >= 0 && freeze(leaf_fd, events, true);
         if let Some(f) = &mut found {
@@ -560,6 +614,60 @@ unsafe fn end_tree(plan: &WatchdogPlan<'_>, sfd: RawFd) {
         remove_below(fd.as_raw_fd());
         libc::rmdir(path.as_ptr());
     }
+}
+
+/// The start time (clock ticks, field 22) of our child `pid` from /proc/PID/stat, read with
+/// fixed buffers (async-signal-safe).
+unsafe fn start_ticks(pid: libc::pid_t) -> Option<u64> {
+    let mut path = [0u8; 32];
+    let prefix = b"/proc/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut at = prefix.len();
+    let mut digits = [0u8; 12];
+    let mut n = pid as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..len).rev() {
+        path[at] = digits[i];
+        at += 1;
+    }
+    let suffix = b"/stat\0";
+    path[at..at + suffix.len()].copy_from_slice(suffix);
+    let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+    libc::close(fd);
+    if n <= 0 {
+        return None;
+    }
+    parse_start_ticks(&buf[..n as usize])
+}
+
+/// Field 22 of a /proc/PID/stat line: the 20th field after the `)` that ends the name.
+fn parse_start_ticks(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let field = fields.nth(19)?;
+    let mut v: u64 = 0;
+    for &d in field {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(v)
 }
 
 unsafe fn send_signal(fd: RawFd, sig: i32) {
@@ -712,4 +820,17 @@ unsafe fn add(found: &mut Found, pid: u32, parent: u32, stop: bool) -> bool {
         return false;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_start_ticks;
+
+    #[test]
+    fn start_ticks_are_field_22_also_after_odd_names() {
+        let line = b"4242 (a) b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10\n";
+        assert_eq!(parse_start_ticks(line), Some(987654));
+        assert_eq!(parse_start_ticks(b"4242 (x) S 1"), None);
+        assert_eq!(parse_start_ticks(b"no paren"), None);
+    }
 }

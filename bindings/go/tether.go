@@ -1,0 +1,132 @@
+// Package tether is the Go binding of tether, process primitives that get identity,
+// containment and waiting right: process snapshots and lookups, identities that survive PID
+// reuse, who holds a port, and readiness waits.
+//
+// It calls the tether library through its C ABI (cgo), linked statically from this
+// repository's sources: build the library with `go generate` in this directory, which runs
+// `cargo build --profile bindings -p tether-ffi` and leaves target/bindings/libtether.a at the
+// repository's root (run it again after changing the Rust sources). Linux only.
+//
+// Every error is an *Error; errors.Is matches it against ErrNotFound, ErrPermission,
+// ErrReused, ErrRefused, ErrInvalid, ErrTimeout, ErrNotSupported, ErrSystem and ErrInternal.
+//
+//	procs, err := tether.Snapshot(tether.Query{
+//		Fields: []string{"pid", "name", "rss"},
+//		Filter: tether.Filter{Name: tether.NameContains("worker")},
+//	})
+package tether
+
+//go:generate cargo build --quiet --profile bindings -p tether-ffi --manifest-path ../../Cargo.toml
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../crates/tether-ffi/include
+#cgo LDFLAGS: ${SRCDIR}/../../target/bindings/libtether.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
+#include <stdlib.h>
+#include "tether.h"
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// ABIVersion is the version of the C ABI this package was written for; the library it is
+// linked with must report the same (see ABIVersion()).
+const abiVersion = 1
+
+// Version is the version of the tether library, e.g. "0.1.0".
+func Version() string {
+	return C.GoString(C.tether_version())
+}
+
+// ABIVersion is the ABI version of the linked library.
+func ABIVersion() int {
+	return int(C.tether_abi_version())
+}
+
+func init() {
+	if v := ABIVersion(); v != abiVersion {
+		panic(fmt.Sprintf("tether: the linked libtether.a has ABI version %d, this package needs %d: rebuild it with go generate", v, abiVersion))
+	}
+}
+
+// cString is s for C, freed by the caller with C.free. A NUL byte would cut the string short
+// in C, so it is refused.
+func cString(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, invalid(fmt.Sprintf("%s contains a NUL byte", what))
+	}
+	return C.CString(s), nil
+}
+
+// callString runs a C function that gives a string through an out-pointer, and reads the
+// error on the same OS thread (the last error is per thread, and a goroutine may move
+// between threads from one cgo call to the next).
+func callString(f func(out **C.char) C.int32_t) (string, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var out *C.char
+	rc := f(&out)
+	if rc != C.TETHER_OK {
+		return "", lastError(rc)
+	}
+	defer C.tether_free_string(out)
+	return C.GoString(out), nil
+}
+
+// callInt runs a C function that gives an int32 through an out-pointer (see callString).
+func callInt(f func(out *C.int32_t) C.int32_t) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var out C.int32_t
+	rc := f(&out)
+	if rc != C.TETHER_OK {
+		return 0, lastError(rc)
+	}
+	return int(out), nil
+}
+
+// callJSON sends a query document (a struct whose first field is its schema id) to a C
+// function and decodes the report it returns.
+func callJSON(query any, f func(q *C.char, out **C.char) C.int32_t, report any) error {
+	doc, err := json.Marshal(query)
+	if err != nil {
+		return invalid(err.Error())
+	}
+	q, err := cString("query", string(doc))
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(q))
+	out, err := callString(func(o **C.char) C.int32_t { return f(q, o) })
+	if err != nil {
+		return err
+	}
+	return decode(out, report)
+}
+
+// millis is a duration as the whole milliseconds of a *_ms field, rounded up so that a short
+// positive duration never becomes 0 (which means "none" for limits).
+func millis(what string, d time.Duration) (*uint64, error) {
+	if d < 0 {
+		return nil, invalid(fmt.Sprintf("%s is negative (%v)", what, d))
+	}
+	if d == 0 {
+		return nil, nil
+	}
+	ms := uint64((d + time.Millisecond - 1) / time.Millisecond)
+	return &ms, nil
+}
+
+// decode reads a report; a document the package cannot read is an internal error.
+func decode(doc string, report any) error {
+	if err := json.Unmarshal([]byte(doc), report); err != nil {
+		return &Error{Code: int(C.TETHER_E_INTERNAL), Kind: "system", Message: fmt.Sprintf("reading the library's report: %v", err)}
+	}
+	return nil
+}

@@ -1,0 +1,107 @@
+"""tether: process primitives that get identity, containment and waiting right.
+
+The Python binding of the tether Rust library, shaped for psutil users::
+
+    import tether
+
+    for p in tether.process_iter(["pid", "name", "memory_info"], name_contains="python"):
+        print(p.pid, p.info["name"], p.memory_info.rss)
+
+    holders = tether.who(8080)                      # every process holding port 8080
+    tether.wait_for(":8080", timeout=30)            # until something accepts connections
+    me = tether.ProcessIdentity.current()           # survives PID reuse: str(me) -> "PID:START:BOOT"
+    assert me.check() is tether.IdentityCheck.SAME
+
+Every call that reads /proc, the socket tables or waits releases the GIL. Errors are
+``tether.Error`` subclasses that also derive from the matching built-in exception
+(``NoSuchProcess`` is a ``ProcessLookupError``, ``AccessDenied`` a ``PermissionError``,
+``InvalidArgument`` a ``ValueError``, ``TimeoutExpired`` a ``TimeoutError``); arguments of the
+wrong type raise ``TypeError``.
+"""
+
+from . import _errors
+from ._errors import (
+    AccessDenied,
+    Error,
+    InvalidArgument,
+    NoSuchProcess,
+    NotSupported,
+    ProcessReused,
+    Refused,
+    TimeoutExpired,
+    WaitFailed,
+)
+from ._tether import (
+    ATTRS,
+    Owner,
+    PortHolders,
+    ProcessIdentity,
+    ProcessInfo,
+    Socket,
+    TargetResult,
+    WaitResult,
+    __version__,
+    get,
+    ports,
+    process_iter,
+    signal_name,
+    signal_number,
+    signals,
+    snapshot,
+    wait_for,
+    who,
+)
+from ._types import CpuTimes, IdentityCheck, MemoryInfo
+
+# psutil's status strings, as ProcessInfo.status spells them.
+STATUS_RUNNING = "running"
+STATUS_SLEEPING = "sleeping"
+STATUS_DISK_SLEEP = "disk-sleep"
+STATUS_STOPPED = "stopped"
+STATUS_TRACING_STOP = "tracing-stop"
+STATUS_ZOMBIE = "zombie"
+STATUS_DEAD = "dead"
+STATUS_IDLE = "idle"
+STATUS_PARKED = "parked"
+STATUS_WAKING = "waking"
+
+__all__ = [
+    "__version__",
+    "ATTRS",
+    # processes
+    "process_iter",
+    "snapshot",
+    "get",
+    "ProcessInfo",
+    "MemoryInfo",
+    "CpuTimes",
+    # identity
+    "ProcessIdentity",
+    "IdentityCheck",
+    # sockets
+    "ports",
+    "who",
+    "Socket",
+    "Owner",
+    "PortHolders",
+    # readiness
+    "wait_for",
+    "WaitResult",
+    "TargetResult",
+    # signals
+    "signal_number",
+    "signal_name",
+    "signals",
+    # psutil's status constants
+    "STATUS_RUNNING",
+    "STATUS_SLEEPING",
+    "STATUS_DISK_SLEEP",
+    "STATUS_STOPPED",
+    "STATUS_TRACING_STOP",
+    "STATUS_ZOMBIE",
+    "STATUS_DEAD",
+    "STATUS_IDLE",
+    "STATUS_PARKED",
+    "STATUS_WAKING",
+    *_errors.__all__,
+]

@@ -1,0 +1,72 @@
+//! Cancel tokens: another thread ends a blocking call early (Go's context, a UI's "stop").
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::error::{guard, Cancelled, Failure, TETHER_OK};
+
+/// A cancel token (opaque). Create it with `tether_cancel_new`, pass it to a blocking call,
+/// trigger it from any thread with `tether_cancel_trigger`, and free it with
+/// `tether_cancel_free` once no call uses it any more. A triggered token stays triggered: use
+/// a new one for the next call.
+#[derive(Debug, Default)]
+pub struct TetherCancel {
+    triggered: AtomicBool,
+}
+
+/// How often a blocking call looks at its token.
+///
+/// The library's waits have no cancellation of their own yet; the token is checked at each
+/// progress tick of the wait, and a triggered token ends it by unwinding (with a payload the
+/// entry point's guard turns into `TETHER_E_CANCELLED`; every resource on the way, such as a
+/// `cmd:` target's running command, is released by its destructor). A library built with
+/// `panic = "abort"` (the release profile rather than `bindings`) cannot unwind: there the
+/// token is ignored and the wait runs to its own end, rather than aborting the host.
+pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(20);
+
+impl TetherCancel {
+    /// End the calling operation if the token was triggered.
+    pub(crate) fn unwind_if_triggered(&self) {
+        if cfg!(panic = "unwind") && self.triggered.load(Ordering::SeqCst) {
+            // Not `panic!`: no panic hook runs, nothing is printed.
+            std::panic::resume_unwind(Box::new(Cancelled));
+        }
+    }
+}
+
+/// A new, untriggered cancel token; NULL only if the allocation failed.
+#[no_mangle]
+pub extern "C" fn tether_cancel_new() -> *mut TetherCancel {
+    guard(|| Ok(Box::into_raw(Box::default()))).unwrap_or(std::ptr::null_mut())
+}
+
+/// Trigger the token: every call using it returns `TETHER_E_CANCELLED` soon (within
+/// about 20 ms). Safe from any thread, any number of times. NULL is an invalid argument.
+///
+/// # Safety
+/// `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
+#[no_mangle]
+pub unsafe extern "C" fn tether_cancel_trigger(cancel: *const TetherCancel) -> i32 {
+    // SAFETY: the caller's contract.
+    let token = unsafe { cancel.as_ref() };
+    match guard(|| {
+        let t = token.ok_or_else(|| Failure::invalid("cancel is NULL"))?;
+        t.triggered.store(true, Ordering::SeqCst);
+        Ok(())
+    }) {
+        Ok(()) => TETHER_OK,
+        Err(code) => code,
+    }
+}
+
+/// Free a token. NULL does nothing. No call may still be using it.
+///
+/// # Safety
+/// `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
+#[no_mangle]
+pub unsafe extern "C" fn tether_cancel_free(cancel: *mut TetherCancel) {
+    if !cancel.is_null() {
+        // SAFETY: it came from `Box::into_raw` (the caller's contract).
+        crate::error::shielded((), || drop(unsafe { Box::from_raw(cancel) }));
+    }
+}

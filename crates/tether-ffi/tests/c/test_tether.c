@@ -1,0 +1,545 @@
+/*
+ * Exercises every function of the C ABI, with each of its error paths, as a C program would
+ * use it. Built with gcc and run by tests/c_program.rs twice: plain, and with AddressSanitizer,
+ * LeakSanitizer and UBSan, which must find no error and no leak. Every string returned is
+ * freed, so any leak is the library's.
+ *
+ * Signals go only to processes this program started itself.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tether.h"
+
+static int passed, failed;
+/* This program's command name, as the kernel keeps it (/proc/self/comm). */
+static char comm[32];
+
+#define CHECK(cond, ...)                                                                  \
+    do {                                                                                  \
+        if (cond) {                                                                       \
+            passed++;                                                                     \
+        } else {                                                                          \
+            failed++;                                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                 \
+            fprintf(stderr, " (last error %d: %s)\n", tether_last_error_code(),          \
+                    tether_last_error_message() ? tether_last_error_message() : "none"); \
+        }                                                                                 \
+    } while (0)
+
+/* A failed call: its code, a NULL result, and the thread's last error describing it. */
+static void expect_error(int rc, char *out, int code, const char *kind, const char *what) {
+    CHECK(rc == code, "%s: code %d, expected %d", what, rc, code);
+    CHECK(out == NULL, "%s: out is not NULL after a failure", what);
+    CHECK(tether_last_error_code() == code, "%s: last error code %d", what,
+          tether_last_error_code());
+    const char *msg = tether_last_error_message();
+    CHECK(msg != NULL && msg[0] != '\0', "%s: no message", what);
+    const char *json = tether_last_error_json();
+    char want[64];
+    snprintf(want, sizeof want, "\"kind\":\"%s\"", kind);
+    CHECK(json != NULL && strstr(json, "\"schema\":\"tether.error/v1\"") && strstr(json, want),
+          "%s: error document %s", what, json ? json : "(null)");
+    tether_free_string(out);
+}
+
+/* The call runs before its out-pointer is read (C leaves the order of arguments open). */
+#define EXPECT_ERROR(call, out, ...)        \
+    do {                                    \
+        int rc_ = (call);                   \
+        expect_error(rc_, (out), __VA_ARGS__); \
+    } while (0)
+
+static void expect_ok(int rc, char *out, const char *schema, const char *what) {
+    CHECK(rc == TETHER_OK, "%s: code %d", what, rc);
+    CHECK(tether_last_error_code() == TETHER_OK && tether_last_error_message() == NULL &&
+              tether_last_error_json() == NULL,
+          "%s: the last error was not cleared", what);
+    char want[64];
+    snprintf(want, sizeof want, "{\"schema\":\"%s\"", schema);
+    CHECK(out != NULL && strncmp(out, want, strlen(want)) == 0, "%s: %s", what,
+          out ? out : "(null)");
+}
+
+/* The string value of "key" in a JSON document (first occurrence), copied into buf. */
+static const char *json_string(const char *json, const char *key, char *buf, size_t len) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    buf[0] = '\0';
+    if (!p) return buf;
+    p += strlen(pat);
+    size_t i = 0;
+    while (p[i] && p[i] != '"' && i + 1 < len) {
+        buf[i] = p[i];
+        i++;
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
+/* A child that sleeps until this program kills it. */
+static pid_t start_sleeper(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("sleep", "sleep", "300", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void end_child(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* The PID of a process that existed and has been reaped (free until the kernel reuses it). */
+static pid_t dead_pid(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void test_versions(void) {
+    CHECK(tether_abi_version() == TETHER_ABI_VERSION, "abi %u", tether_abi_version());
+    const char *v = tether_version();
+    CHECK(v != NULL && v[0] >= '0' && v[0] <= '9' && strchr(v, '.'), "version %s", v);
+    tether_free_string(NULL); /* allowed, does nothing */
+    CHECK(tether_last_error_code() == TETHER_OK, "no error before any failure");
+    CHECK(tether_last_error_message() == NULL && tether_last_error_json() == NULL, "none");
+}
+
+/* Each malformed document is an invalid argument, whatever the function. */
+static void test_bad_documents(int (*fn)(const char *, char **), const char *schema,
+                               const char *name) {
+    char *out = (char *)1;
+    char doc[256];
+    EXPECT_ERROR(fn(NULL, &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument", name);
+    out = (char *)1;
+    EXPECT_ERROR(fn("{\"schema\":\"\xff\"}", &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", name);
+    out = (char *)1;
+    EXPECT_ERROR(fn("{", &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument", name);
+    out = (char *)1;
+    EXPECT_ERROR(fn("[]", &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument", name);
+    out = (char *)1;
+    EXPECT_ERROR(fn("{}", &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument", name);
+    out = (char *)1;
+    EXPECT_ERROR(fn("{\"schema\":\"tether.ps/v1\"}", &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", name);
+    out = (char *)1;
+    snprintf(doc, sizeof doc, "{\"schema\":\"%s\",\"bogus\":1}", schema);
+    EXPECT_ERROR(fn(doc, &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument", name);
+    CHECK(strstr(tether_last_error_message(), "bogus") != NULL, "%s names the unknown field",
+          name);
+    snprintf(doc, sizeof doc, "{\"schema\":\"%s\"}", schema);
+    CHECK(fn(doc, NULL) == TETHER_E_INVALID_ARGUMENT, "%s with a NULL out", name);
+}
+
+static void test_snapshot(void) {
+    char *out = NULL;
+    char doc[512];
+    snprintf(doc, sizeof doc,
+             "{\"schema\":\"tether.ps-query/v1\",\"fields\":[\"pid\",\"name\",\"identity\"],"
+             "\"filter\":{\"pids\":[%d]}}",
+             (int)getpid());
+    int rc = tether_snapshot(doc, &out);
+    expect_ok(rc, out, "tether.ps/v1", "snapshot of self");
+    char want[64];
+    snprintf(want, sizeof want, "{\"pid\":%d,\"name\":\"%s\"", (int)getpid(), comm);
+    CHECK(out && strstr(out, want), "%s", out);
+    tether_free_string(out);
+
+    out = NULL;
+    rc = tether_snapshot(
+        "{\"schema\":\"tether.ps-query/v1\",\"fields\":[],\"filter\":{\"name\":{\"exact\":"
+        "\"no-such-name-here\"}},\"cpu_sample_ms\":1}",
+        &out);
+    expect_ok(rc, out, "tether.ps/v1", "a snapshot that matches nothing");
+    CHECK(out && strstr(out, "\"processes\":[]"), "%s", out);
+    tether_free_string(out);
+
+    test_bad_documents(tether_snapshot, "tether.ps-query/v1", "snapshot");
+    const char *bad[] = {
+        "{\"schema\":\"tether.ps-query/v1\",\"fields\":[\"colour\"]}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"pids\":[0]}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"pids\":[-1]}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"pids\":[\"1\"]}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"cmdline\":\"(\"}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"name\":{\"glob\":\"x\"}}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"states\":[\"Q\"]}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"uid\":0,\"user\":\"root\"}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"user\":\"no-such-user-x\"}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"pgid\":4294967295}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"min_cpu_percent\":-1}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"filter\":{\"unknown\":1}}",
+        "{\"schema\":\"tether.ps-query/v1\",\"cpu_sample_ms\":18446744073709551615}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_snapshot(bad[i], &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", bad[i]);
+    }
+}
+
+static void test_get_and_identity(void) {
+    char *out = NULL;
+    char doc[256], id[128], reused[160];
+    snprintf(doc, sizeof doc, "{\"schema\":\"tether.get-query/v1\",\"target\":\"%d\"}",
+             (int)getpid());
+    int rc = tether_get(doc, &out);
+    expect_ok(rc, out, "tether.info/v1", "get self");
+    json_string(out, "identity_string", id, sizeof id);
+    CHECK(strchr(id, ':') != NULL, "identity string %s", id);
+    CHECK(out && strstr(out, "\"ancestors\":["), "%s", out);
+    tether_free_string(out);
+
+    /* By identity, with only some fields. */
+    snprintf(doc, sizeof doc,
+             "{\"schema\":\"tether.get-query/v1\",\"target\":\"%s\",\"fields\":[\"name\"]}", id);
+    out = NULL;
+    rc = tether_get(doc, &out);
+    expect_ok(rc, out, "tether.info/v1", "get self by identity");
+    char name[64];
+    snprintf(name, sizeof name, "\"name\":\"%s\"", comm);
+    CHECK(out && strstr(out, name) && !strstr(out, "\"rss_bytes\""), "%s", out);
+    tether_free_string(out);
+
+    /* tether_identity_of / _parse / _check on this process. */
+    out = NULL;
+    rc = tether_identity_of(getpid(), &out);
+    expect_ok(rc, out, "tether.identity/v1", "identity of self");
+    char again[128];
+    json_string(out, "identity_string", again, sizeof again);
+    CHECK(strcmp(id, again) == 0, "%s vs %s", id, again);
+    tether_free_string(out);
+    out = NULL;
+    rc = tether_identity_parse(id, &out);
+    expect_ok(rc, out, "tether.identity/v1", "parse an identity");
+    char boot[64];
+    json_string(out, "boot_id", boot, sizeof boot);
+    CHECK(strlen(boot) == 8, "boot id %s", boot);
+    tether_free_string(out);
+    int state = -1;
+    CHECK(tether_identity_check(id, &state) == TETHER_OK && state == TETHER_IDENTITY_SAME,
+          "check self: %d", state);
+
+    /* The same PID with another start time: a reused PID. */
+    unsigned long long start = 0;
+    char rest[64];
+    int pid = 0;
+    sscanf(id, "%d:%llu:%63s", &pid, &start, rest);
+    snprintf(reused, sizeof reused, "%d:%llu:%s", pid, start + 1, rest);
+    state = -1;
+    CHECK(tether_identity_check(reused, &state) == TETHER_OK && state == TETHER_IDENTITY_REUSED,
+          "check a reused PID: %d", state);
+    snprintf(doc, sizeof doc, "{\"schema\":\"tether.get-query/v1\",\"target\":\"%s\"}", reused);
+    out = (char *)1;
+    EXPECT_ERROR(tether_get(doc, &out), out, TETHER_E_IDENTITY_MISMATCH, "identity_mismatch",
+                 "get a reused identity");
+
+    /* A child of ours, then gone. */
+    pid_t child = start_sleeper();
+    out = NULL;
+    rc = tether_identity_of(child, &out);
+    expect_ok(rc, out, "tether.identity/v1", "identity of a child");
+    char child_id[128];
+    json_string(out, "identity_string", child_id, sizeof child_id);
+    tether_free_string(out);
+    end_child(child);
+    state = -1;
+    CHECK(tether_identity_check(child_id, &state) == TETHER_OK && state == TETHER_IDENTITY_GONE,
+          "check an exited child: %d", state);
+
+    pid_t gone = dead_pid();
+    snprintf(doc, sizeof doc, "{\"schema\":\"tether.get-query/v1\",\"target\":\"%d\"}",
+             (int)gone);
+    out = (char *)1;
+    EXPECT_ERROR(tether_get(doc, &out), out, TETHER_E_NOT_FOUND, "not_found", "get a dead PID");
+    out = (char *)1;
+    EXPECT_ERROR(tether_identity_of(gone, &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "identity of a dead PID");
+
+    /* The rails: 0, negative and too large PIDs are refused before any lookup. */
+    long long rails[] = {0, -1, -4242, 1LL << 40};
+    for (size_t i = 0; i < sizeof rails / sizeof rails[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_identity_of(rails[i], &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", "identity of a refused PID");
+    }
+    CHECK(tether_identity_of(getpid(), NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+
+    const char *bad_targets[] = {"abc", "0", "-1", "1:2", "1:2:zz", ""};
+    for (size_t i = 0; i < sizeof bad_targets / sizeof bad_targets[0]; i++) {
+        snprintf(doc, sizeof doc, "{\"schema\":\"tether.get-query/v1\",\"target\":\"%s\"}",
+                 bad_targets[i]);
+        out = (char *)1;
+        EXPECT_ERROR(tether_get(doc, &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument",
+                     bad_targets[i]);
+        out = (char *)1;
+        EXPECT_ERROR(tether_identity_parse(bad_targets[i], &out), out,
+                     TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad_targets[i]);
+        state = -1;
+        CHECK(tether_identity_check(bad_targets[i], &state) == TETHER_E_INVALID_ARGUMENT &&
+                  state == 0,
+              "check %s: %d", bad_targets[i], state);
+    }
+    test_bad_documents(tether_get, "tether.get-query/v1", "get");
+    out = (char *)1;
+    EXPECT_ERROR(tether_identity_parse(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "parse NULL");
+    out = (char *)1;
+    EXPECT_ERROR(tether_identity_parse("1:2:\xff", &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "parse invalid UTF-8");
+    CHECK(tether_identity_parse(id, NULL) == TETHER_E_INVALID_ARGUMENT, "parse, NULL out");
+    CHECK(tether_identity_check(NULL, &state) == TETHER_E_INVALID_ARGUMENT, "check NULL");
+    CHECK(tether_identity_check(id, NULL) == TETHER_E_INVALID_ARGUMENT, "check, NULL out");
+}
+
+/* A listening TCP socket on 127.0.0.1 and its port; children started later inherit it. */
+static int listen_tcp(int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        perror("listen_tcp");
+        exit(2);
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* `holder` is a child that inherited the listening socket: the library's owner scan leaves
+ * out the calling process itself, so a child holds the socket to be found. */
+static void test_ports_and_who(int port, pid_t holder) {
+    char *out = NULL;
+    char doc[256], want[64], spec[32];
+    snprintf(doc, sizeof doc,
+             "{\"schema\":\"tether.ports-query/v1\",\"protos\":[\"tcp\"],\"port\":%d,"
+             "\"pids\":[\"%d\"]}",
+             port, (int)holder);
+    int rc = tether_ports(doc, &out);
+    expect_ok(rc, out, "tether.ports/v1", "ports of self");
+    snprintf(want, sizeof want, "\"local_port\":%d", port);
+    CHECK(out && strstr(out, want), "%s", out);
+    snprintf(want, sizeof want, "\"pid\":%d", (int)holder);
+    CHECK(out && strstr(out, want), "the owner is the child: %s", out);
+    tether_free_string(out);
+
+    test_bad_documents(tether_ports, "tether.ports-query/v1", "ports");
+    const char *bad[] = {
+        "{\"schema\":\"tether.ports-query/v1\",\"port\":0}",
+        "{\"schema\":\"tether.ports-query/v1\",\"port\":65536}",
+        "{\"schema\":\"tether.ports-query/v1\",\"protos\":[\"sctp\"]}",
+        "{\"schema\":\"tether.ports-query/v1\",\"pids\":[\"0\"]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_ports(bad[i], &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", bad[i]);
+    }
+    snprintf(doc, sizeof doc, "{\"schema\":\"tether.ports-query/v1\",\"pids\":[\"%d\"]}",
+             (int)dead_pid());
+    out = (char *)1;
+    EXPECT_ERROR(tether_ports(doc, &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "ports of a dead PID");
+
+    snprintf(spec, sizeof spec, "%d/tcp", port);
+    out = NULL;
+    rc = tether_who(spec, &out);
+    expect_ok(rc, out, "tether.who/v1", "who holds our port");
+    snprintf(want, sizeof want, "\"pid\":%d", (int)holder);
+    CHECK(out && strstr(out, want), "%s", out);
+    tether_free_string(out);
+    const char *bad_ports[] = {"0", "65536", "http", "80/sctp", "", "\xff"};
+    for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_who(bad_ports[i], &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", bad_ports[i]);
+    }
+    out = (char *)1;
+    EXPECT_ERROR(tether_who(NULL, &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument",
+                 "who NULL");
+    CHECK(tether_who(spec, NULL) == TETHER_E_INVALID_ARGUMENT, "who, NULL out");
+}
+
+struct canceller {
+    TetherCancel *token;
+    int delay_ms;
+};
+
+static void *trigger_later(void *arg) {
+    struct canceller *c = arg;
+    struct timespec ts = {c->delay_ms / 1000, (c->delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    CHECK(tether_cancel_trigger(c->token) == TETHER_OK, "trigger from another thread");
+    return NULL;
+}
+
+static int wait_for(const char *doc, TetherCancel *cancel, char **out) {
+    return tether_wait_for(doc, cancel, out);
+}
+
+static int wait_for_no_cancel(const char *doc, char **out) { return wait_for(doc, NULL, out); }
+
+static void test_wait_for(int port) {
+    char *out = NULL;
+    char doc[512];
+    snprintf(doc, sizeof doc,
+             "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":%d\"],"
+             "\"timeout_ms\":10000}",
+             port);
+    int rc = wait_for(doc, NULL, &out);
+    expect_ok(rc, out, "tether.wait-for/v1", "wait for a listening port");
+    CHECK(out && strstr(out, "\"outcome\":\"ready\""), "%s", out);
+    tether_free_string(out);
+
+    /* Not ready by the deadline: still a success, with the outcome saying so. */
+    out = NULL;
+    rc = wait_for("{\"schema\":\"tether.wait-for-query/v1\",\"targets\":"
+                  "[\"file:/nonexistent/tether-c-test\"],\"timeout_ms\":100}",
+                  NULL, &out);
+    expect_ok(rc, out, "tether.wait-for/v1", "a wait that times out");
+    CHECK(out && strstr(out, "\"outcome\":\"timed_out\""), "%s", out);
+    tether_free_string(out);
+
+    /* Cancelled from another thread while a command runs: the command is ended and reaped. */
+    TetherCancel *token = tether_cancel_new();
+    CHECK(token != NULL, "a cancel token");
+    struct canceller c = {token, 200};
+    pthread_t t;
+    pthread_create(&t, NULL, trigger_later, &c);
+    out = (char *)1;
+    rc = wait_for("{\"schema\":\"tether.wait-for-query/v1\",\"targets\":"
+                  "[\"cmd:sleep 300\"]}",
+                  token, &out);
+    pthread_join(t, NULL);
+    expect_error(rc, out, TETHER_E_CANCELLED, "timed_out", "a cancelled wait");
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD,
+          "the cancelled wait's command was reaped");
+    /* A token triggered before the call ends it at once. */
+    out = (char *)1;
+    rc = wait_for("{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\"file:/nonexistent/x\"]}",
+                  token, &out);
+    expect_error(rc, out, TETHER_E_CANCELLED, "timed_out", "an already cancelled token");
+    CHECK(tether_cancel_trigger(token) == TETHER_OK, "triggering twice is allowed");
+    tether_cancel_free(token);
+    tether_cancel_free(NULL);
+    CHECK(tether_cancel_trigger(NULL) == TETHER_E_INVALID_ARGUMENT, "trigger NULL");
+
+    test_bad_documents(wait_for_no_cancel, "tether.wait-for-query/v1", "wait_for");
+    const char *bad[] = {
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[]}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\"nonsense\"]}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":0\"]}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"interval_ms\":0}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"watch\":\"0\"}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],\"http\":{\"x\":1}}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\"file:/a\\u0000b\"]}",
+        "{\"schema\":\"tether.wait-for-query/v1\",\"targets\":[\":1\"],"
+        "\"timeout_ms\":18446744073709551615}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(wait_for(bad[i], NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", bad[i]);
+    }
+}
+
+static void test_signals(void) {
+    struct {
+        const char *name;
+        int number;
+    } good[] = {{"TERM", 15}, {"sigkill", 9}, {"15", 15}, {"SIGHUP", 1}, {"RTMIN", SIGRTMIN}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int n = -1;
+        CHECK(tether_signal_number(good[i].name, &n) == TETHER_OK && n == good[i].number,
+              "%s -> %d", good[i].name, n);
+    }
+    const char *bad[] = {"FOO", "0", "-9", "32", "99", "", "\xff"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int n = -1;
+        CHECK(tether_signal_number(bad[i], &n) == TETHER_E_INVALID_ARGUMENT && n == 0,
+              "signal %s -> %d", bad[i], n);
+    }
+    CHECK(tether_signal_number(NULL, &(int){0}) == TETHER_E_INVALID_ARGUMENT, "NULL name");
+    CHECK(tether_signal_number("TERM", NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+
+    char *name = NULL;
+    CHECK(tether_signal_name(15, &name) == TETHER_OK && name && strcmp(name, "TERM") == 0,
+          "15 -> %s", name);
+    tether_free_string(name);
+    name = NULL;
+    CHECK(tether_signal_name(SIGRTMIN + 1, &name) == TETHER_OK && name &&
+              strcmp(name, "RTMIN+1") == 0,
+          "RTMIN+1 -> %s", name);
+    tether_free_string(name);
+    int bad_numbers[] = {0, -1, 32, 33, 1000};
+    for (size_t i = 0; i < sizeof bad_numbers / sizeof bad_numbers[0]; i++) {
+        name = (char *)1;
+        EXPECT_ERROR(tether_signal_name(bad_numbers[i], &name), name, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", "signal name of a bad number");
+    }
+    CHECK(tether_signal_name(15, NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+}
+
+/* The last error belongs to the thread that failed. */
+static void *fail_here(void *arg) {
+    (void)arg;
+    int n;
+    CHECK(tether_signal_number("FOO", &n) == TETHER_E_INVALID_ARGUMENT, "fail in a thread");
+    CHECK(tether_last_error_code() == TETHER_E_INVALID_ARGUMENT, "seen by that thread");
+    return NULL;
+}
+
+static void test_last_error_is_per_thread(void) {
+    int n;
+    CHECK(tether_signal_number("TERM", &n) == TETHER_OK, "succeed here");
+    pthread_t t;
+    pthread_create(&t, NULL, fail_here, NULL);
+    pthread_join(t, NULL);
+    CHECK(tether_last_error_code() == TETHER_OK && tether_last_error_message() == NULL,
+          "not seen by this thread");
+}
+
+int main(void) {
+    FILE *f = fopen("/proc/self/comm", "r");
+    if (!f || !fgets(comm, sizeof comm, f)) {
+        perror("/proc/self/comm");
+        return 2;
+    }
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    test_versions();
+    test_snapshot();
+    test_get_and_identity();
+    int port = 0;
+    int fd = listen_tcp(&port);
+    pid_t holder = start_sleeper();
+    test_ports_and_who(port, holder);
+    end_child(holder);
+    test_wait_for(port);
+    close(fd);
+    test_signals();
+    test_last_error_is_per_thread();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
