@@ -25,3 +25,4 @@ cargo test --workspace
 bash scripts/test-c.sh
 bash scripts/test-go.sh
 bash scripts/test-python.sh
+bash scripts/test-node.sh
