@@ -933,11 +933,19 @@ fn stop_owns_a_runs_leaf_only_for_its_command() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let (cmd_file, inner_file) = (tmp.path().join("cmd"), tmp.path().join("inner"));
+    let (cmd_file, inner_file, esc_file) = (
+        tmp.path().join("cmd"),
+        tmp.path().join("inner"),
+        tmp.path().join("esc"),
+    );
+    // Each writes its PID before it sleeps; "ready" comes once all three files are there.
     let script = format!(
-        "echo $$ > {}; setsid sleep 100 & sh -c 'echo $$ > {}; sleep 100' & sleep 0.1; echo ready; wait",
-        cmd_file.display(),
-        inner_file.display()
+        "echo $$ > {cmd}; setsid sh -c 'echo $$ > {esc}.t; mv {esc}.t {esc}; exec sleep 100' & \
+         sh -c 'echo $$ > {inner}.t; mv {inner}.t {inner}; sleep 100' & \
+         while [ ! -e {esc} ] || [ ! -e {inner} ]; do sleep 0.02; done; echo ready; wait",
+        cmd = cmd_file.display(),
+        inner = inner_file.display(),
+        esc = esc_file.display()
     );
     let mut run = Reaped(
         cg.command(BIN)
@@ -964,13 +972,20 @@ fn stop_owns_a_runs_leaf_only_for_its_command() {
     assert_ne!(v["containment"]["mechanism"], "cgroup", "{v}");
     assert!(run.0.try_wait().unwrap().is_none(), "run ended: {v}");
     // The command owns it: the setsid escaper (the watchdog's child now) is stopped too.
-    let leaf_procs = cg.procs().len();
-    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &pid_in(&cmd_file)]);
+    let leaf_procs = cg.procs();
+    let (cmd, esc) = (pid_in(&cmd_file), pid_in(&esc_file));
+    let (code, v) = tether_json(&cg, &["stop", "--grace", "5", &cmd]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["containment"]["mechanism"], "cgroup", "{v}");
+    let signalled: Vec<String> = v["signalled"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     assert!(
-        v["signalled"].as_array().unwrap().len() >= 2,
-        "{v} of {leaf_procs}"
+        signalled.contains(&cmd) && signalled.contains(&esc),
+        "{v}: cmd {cmd}, escaper {esc}, leaf before {leaf_procs:?}"
     );
     run.0.wait().unwrap();
     assert!(cg.wait_empty(Duration::from_secs(5)), "{:?}", cg.procs());
