@@ -47,11 +47,16 @@ impl TestCgroup {
             .unwrap();
         let mut c = Command::new(program);
         let fd = std::os::fd::IntoRawFd::into_raw_fd(procs);
-        // SAFETY: only write(2) on an fd opened before fork.
+        // SAFETY: only write(2) on an fd opened before fork, and signal(2).
         unsafe {
             c.pre_exec(move || {
                 if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                     return Err(std::io::Error::last_os_error());
+                }
+                // As a terminal's shell would start it: a suite run in the background (INT and
+                // QUIT ignored) or under nohup (HUP) must not change what the cases compare.
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                    libc::signal(sig, libc::SIG_DFL);
                 }
                 Ok(())
             });

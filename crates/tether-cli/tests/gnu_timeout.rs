@@ -104,11 +104,16 @@ fn sh_with(imp: &Impl, script: &str, setup: impl FnOnce(&Path)) -> Out {
     .env("LC_ALL", "C")
     .current_dir(work.path())
     .stdin(Stdio::null());
-    // SAFETY: prctl only. If this test process dies, unshare dies, and with it (--kill-child)
+    // SAFETY: prctl and signal only. If this test process dies, unshare dies, and with it (--kill-child)
     // the namespace and everything in it.
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            // As a terminal's shell would start it, also when the suite runs in the background
+            // (INT and QUIT ignored) or under nohup (HUP): the cases set what they ignore.
+            for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             Ok(())
         });
     }
