@@ -104,8 +104,9 @@ export declare class Child {
   killTree(): Promise<number[]>
   /**
    * End whatever is left of the tree (SIGKILL), wait until it is gone, remove its cgroup,
-   * release the watchdog; resolves with the PIDs that had to be killed. The handle is
-   * unusable afterwards; closing twice is a no-op that resolves with `[]`.
+   * release the watchdog; resolves with the PIDs that had to be killed. Waits in progress
+   * resolve with the exit. Afterwards `wait()` still resolves with the exit, while
+   * `signal`, `stop` and `killTree` reject; closing twice resolves with `[]`.
    */
   close(): Promise<number[]>
 }

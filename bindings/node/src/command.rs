@@ -271,6 +271,8 @@ struct Shared {
     wake: Mutex<Cancel>,
     /// How many calls wait for `child`; waits let them pass first.
     pending: Mutex<usize>,
+    /// The command's exit, when `close` collected it (for the waits still in progress).
+    closed_exit: Mutex<Option<tether::wait::ExitInfo>>,
     turn: Condvar,
 }
 
@@ -319,7 +321,13 @@ impl Shared {
                 }
             }
             let mut guard = lock(&self.child);
-            let child = guard.as_mut().ok_or_else(closed)?;
+            let Some(child) = guard.as_mut() else {
+                // Closed meanwhile: its exit, collected by `close`.
+                return match *lock(&self.closed_exit) {
+                    Some(exit) => Ok(ChildWait::Exited(exit)),
+                    None => Err(closed()),
+                };
+            };
             if aborted.load(Ordering::SeqCst) {
                 child.kill_tree()?;
                 return Ok(ChildWait::Aborted);
@@ -380,6 +388,7 @@ pub fn spawn(env: &Env, argv: Unknown, options: Option<Unknown>) -> napi::Result
                 child: Mutex::new(Some(child)),
                 wake: Mutex::new(Cancel::new()?),
                 pending: Mutex::new(0),
+                closed_exit: Mutex::new(None),
                 turn: Condvar::new(),
             }),
         };
@@ -535,8 +544,9 @@ impl Child {
     }
 
     /// End whatever is left of the tree (SIGKILL), wait until it is gone, remove its cgroup,
-    /// release the watchdog; resolves with the PIDs that had to be killed. The handle is
-    /// unusable afterwards; closing twice is a no-op that resolves with `[]`.
+    /// release the watchdog; resolves with the PIDs that had to be killed. Waits in progress
+    /// resolve with the exit. Afterwards `wait()` still resolves with the exit, while
+    /// `signal`, `stop` and `killTree` reject; closing twice resolves with `[]`.
     #[napi(ts_return_type = "Promise<number[]>")]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
         let shared = Arc::clone(&self.shared);
@@ -545,7 +555,14 @@ impl Child {
             "tether-close",
             move || {
                 shared.with(|c| match c.take() {
-                    Some(child) => Ok(child.close()?),
+                    Some(mut child) => {
+                        // Killed first (what `close` would do), so that the exit is known to
+                        // the waits still in progress.
+                        let killed = child.kill_tree();
+                        *lock(&shared.closed_exit) = child.try_wait().ok().flatten();
+                        child.close()?;
+                        Ok(killed?)
+                    }
                     None => Ok(Vec::new()),
                 })
             },

@@ -162,6 +162,20 @@ test('calls go through while a wait is in progress', async (t) => {
   assert.equal((await waiting).signal, 'TERM')
 })
 
+test('close during a wait: the tree is killed, the wait resolves with the exit', async (t) => {
+  const child = contained(t, TREE)
+  assert.ok(await eventually(() => Process.open(child.pid).children().length === 2))
+  const tree = members(child.pid)
+  const waiting = child.wait()
+  const killed = await child.close()
+  assert.deepEqual([...killed].sort(), tree.map((m) => m.pid).sort())
+  assert.equal((await waiting).signal, 'KILL')
+  for (const m of tree) assert.equal(m.isRunning(), false, `${m.pid} is gone`)
+  // Closed: a wait still tells the exit; what would act on the tree is refused.
+  assert.equal((await child.wait()).signal, 'KILL')
+  await assert.rejects(child.killTree(), tether.InvalidArgumentError)
+})
+
 test('spawn with a time limit: applied while waiting', async (t) => {
   const child = contained(t, ['sleep', '300'], { timeoutMs: 200 })
   const exit = await child.wait({ timeoutMs: 30_000 })
