@@ -239,3 +239,23 @@ test('run and spawn: bad input gives the usual errors', async (t) => {
     await child.close()
   }
 })
+
+test('a worker terminated mid-wait leaves no tree behind', async () => {
+  const { Worker } = require('node:worker_threads')
+  const worker = new Worker(
+    `const t = require(${JSON.stringify(require.resolve('..'))})
+     const c = t.spawn(${JSON.stringify(TREE)}, { stdio: 'ignore' })
+     c.wait()  // no deadline, no signal
+     require('node:worker_threads').parentPort.postMessage(c.pid)`,
+    { eval: true },
+  )
+  const pid = await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  assert.ok(await eventually(() => Process.open(pid).children().length === 2), 'the tree started')
+  const tree = members(pid)
+  await worker.terminate()
+  // The environment's teardown ended the wait, which killed the tree.
+  assert.ok(await eventually(() => tree.every((m) => !m.isRunning()), 10_000), 'the tree is gone')
+})
