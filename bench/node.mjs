@@ -80,3 +80,31 @@ for (const name of Object.keys(peers)) {
 if (!sysprims) {
   console.log('sysprims: @3leaps/sysprims is not installed (the npm registry answers 404 for it): not measured')
 }
+
+// Starting a command: tether's `run` (a contained tree: cgroup or session, watchdog, capture)
+// against child_process.execFile (uncontained), for /bin/true, alternating. The price of
+// containment per run, and the event loop stays free in both.
+const { execFile } = await import('node:child_process')
+const { promisify } = await import('node:util')
+const execFileP = promisify(execFile)
+const RUNS = Number(process.env.RUNS ?? 40)
+const starters = {
+  'tether run()': () => tether.run(['/bin/true']),
+  "tether run({contain:'none'})": () => tether.run(['/bin/true'], { contain: 'none' }),
+  'child_process.execFile': () => execFileP('/bin/true'),
+}
+const runTimes = Object.fromEntries(Object.keys(starters).map((k) => [k, []]))
+for (const f of Object.values(starters)) await f()
+for (let r = 0; r < RUNS; r++) {
+  for (const [name, f] of Object.entries(starters)) {
+    const t0 = performance.now()
+    await f()
+    runTimes[name].push(performance.now() - t0)
+  }
+}
+const runBase = median(runTimes['child_process.execFile'])
+console.log(`run /bin/true, ${RUNS} rounds, alternating (containment: ${(await tether.run(['/bin/true'])).containment.mechanism})`)
+for (const name of Object.keys(starters)) {
+  const m = median(runTimes[name])
+  console.log(`${name.padEnd(28)} median ${m.toFixed(2).padStart(7)} ms  ${(m / runBase).toFixed(2)}x execFile`)
+}

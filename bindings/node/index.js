@@ -835,14 +835,20 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.Child = nativeBinding.Child
+module.exports.Process = nativeBinding.Process
 module.exports.ProcessIdentity = nativeBinding.ProcessIdentity
+module.exports.checkPidfile = nativeBinding.checkPidfile
 module.exports.get = nativeBinding.get
 module.exports.ports = nativeBinding.ports
+module.exports.readPidfile = nativeBinding.readPidfile
+module.exports.run = nativeBinding.run
 module.exports.signalName = nativeBinding.signalName
 module.exports.signalNumber = nativeBinding.signalNumber
 module.exports.signals = nativeBinding.signals
 module.exports.snapshot = nativeBinding.snapshot
 module.exports.snapshotSync = nativeBinding.snapshotSync
+module.exports.spawn = nativeBinding.spawn
 module.exports.version = nativeBinding.version
 module.exports.waitFor = nativeBinding.waitFor
 module.exports.who = nativeBinding.who

@@ -13,7 +13,7 @@ use crate::json_name;
 /// another that reuses its PID. Its string form is `PID:START_TICKS:BOOT8[:INODE]`.
 #[napi]
 pub struct ProcessIdentity {
-    inner: tether::ProcessIdentity,
+    pub(crate) inner: tether::ProcessIdentity,
 }
 
 #[napi]

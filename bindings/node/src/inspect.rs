@@ -187,7 +187,7 @@ pub struct GetOptions {
     pub fields: Option<Vec<String>>,
 }
 
-fn field_set(list: Option<&[String]>) -> Result<FieldSet> {
+pub(crate) fn field_set(list: Option<&[String]>) -> Result<FieldSet> {
     match list {
         None => Ok(FieldSet::of(&DEFAULT_FIELDS)),
         Some(names) => {

@@ -7,13 +7,12 @@ use std::collections::HashMap;
 
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, ObjectRef, Unknown};
 use napi::{Env, Result};
-use tether::ready::Cancel;
 
 struct Instance {
     /// What `glue.js` evaluates to: `{ classes, tetherError, argumentError, watchAbort }`.
     glue: ObjectRef<false>,
-    /// The waits in progress, by an id of this environment.
-    waits: HashMap<u64, Cancel>,
+    /// What cancels each wait in progress, by an id of this environment.
+    waits: HashMap<u64, Box<dyn Fn()>>,
     next_wait: u64,
 }
 
@@ -33,7 +32,7 @@ pub(crate) fn install(env: &Env, exports: &mut Object) -> Result<()> {
     env.set_instance_data(instance, (), |ctx| {
         // The environment is going away: nobody can receive these waits' results.
         for cancel in ctx.value.waits.values() {
-            cancel.cancel();
+            cancel();
         }
     })
 }
@@ -55,12 +54,13 @@ where
     instance(env)?.glue.get_value(env)?.get_named_property(name)
 }
 
-/// Keep `cancel` until [`wait_ended`], to cancel its wait should the environment go away.
-pub(crate) fn wait_started(env: &Env, cancel: Cancel) -> Result<u64> {
+/// Keep `cancel` until [`wait_ended`], to call it (and so cancel its wait) should the
+/// environment go away.
+pub(crate) fn wait_started(env: &Env, cancel: impl Fn() + 'static) -> Result<u64> {
     let i = instance(env)?;
     let id = i.next_wait;
     i.next_wait += 1;
-    i.waits.insert(id, cancel);
+    i.waits.insert(id, Box::new(cancel));
     Ok(id)
 }
 

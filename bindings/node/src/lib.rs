@@ -1,6 +1,6 @@
 //! The Node.js binding of tether (napi-rs): process snapshots, ports and their owners,
-//! readiness waits cancelled by an `AbortSignal`, signal names and process identities, in
-//! camelCase. Everything that can block returns a promise settled from a thread of its own.
+//! readiness waits cancelled by an `AbortSignal`, signal names and process identities,
+//! `Process` handles, contained `run`/`spawn` and PID files, in camelCase. Everything that can block returns a promise settled from a thread of its own.
 //! Library errors are `TetherError`s of their kind (`NotFoundError`, …, code `TETHER_<KIND>`);
 //! the classes and the AbortSignal listening are JavaScript, in `glue.js`.
 
@@ -8,15 +8,20 @@
 // which leaves everything they call unused there.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod abort;
 mod args;
+mod command;
 mod error;
 mod identity;
 mod inspect;
 mod instance;
 mod json;
 mod net;
+mod pidfile;
+mod process;
 mod promise;
 mod ready;
+mod results;
 mod signal;
 
 use napi::bindgen_prelude::Object;

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use napi::bindgen_prelude::{Either, FnArgs, Function, JsObjectValue, Object, ObjectRef, Unknown};
+use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use tether::ready::{
@@ -16,7 +16,7 @@ use tether_report::WaitForReport;
 
 use crate::args::{self, millis};
 use crate::error::{sync, Fail, Result};
-use crate::{instance, json_name, promise};
+use crate::{abort, instance, json_name, promise};
 
 /// Options of HTTP(S) targets.
 #[napi(object, object_to_js = false)]
@@ -200,50 +200,6 @@ fn prepare<'a>(targets: &Unknown, options: Option<Unknown<'a>>) -> Result<Prepar
     })
 }
 
-/// What listening to the signal gave: it had aborted already (with this reason), or a handle
-/// (`{ done(), reason() }` of `glue.js`) to settle when the wait ends.
-enum Abort<'env> {
-    Already(Unknown<'env>),
-    Watching(ObjectRef<false>),
-}
-
-fn watch_abort<'env>(env: &'env Env, signal: Unknown, cancel: Cancel) -> Result<Abort<'env>> {
-    let on_abort = env.create_function_from_closure("cancel", move |_| {
-        cancel.cancel();
-        Ok(())
-    })?;
-    type WatchAbort<'a> = Function<'a, FnArgs<(Unknown<'a>, Function<'a, (), ()>)>, Object<'a>>;
-    let watch: WatchAbort = instance::function(env, "watchAbort")?;
-    let handle = watch.call((signal, on_abort).into())?;
-    if handle.get_named_property::<bool>("aborted")? {
-        Ok(Abort::Already(handle.get_named_property("reason")?))
-    } else {
-        Ok(Abort::Watching(handle.create_ref()?))
-    }
-}
-
-/// Remove the abort listener; the abort reason when the wait was cancelled.
-fn settle_abort<'env>(
-    env: &'env Env,
-    handle: ObjectRef<false>,
-    cancelled: bool,
-) -> Result<Option<Unknown<'env>>> {
-    let h = handle.get_value(env)?;
-    handle.unref(env)?;
-    let done: Function<(), ()> = h.get_named_property("done")?;
-    done.call(())?;
-    if !cancelled {
-        return Ok(None);
-    }
-    let reason: Function<(), Unknown> = h.get_named_property("reason")?;
-    Ok(Some(reason.call(())?))
-}
-
-/// A value to reject with, exactly as it is (an abort reason may be any value).
-fn rejection(reason: Unknown) -> Fail {
-    Fail::Napi(napi::Error::from_unknown_without_coercion(reason))
-}
-
 /// Wait until the targets are ready: `host:port`, `:port`, `tcp://host:port`, `http(s)://…`,
 /// `file:PATH`, `unix:PATH`, `log:PATH=REGEX`, `exit:PID|IDENTITY`, `owner:PORT[/PROTO]=PID`
 /// or `cmd:COMMAND`. Resolves with the outcome (`timed_out`, too, is an outcome, not an error);
@@ -264,22 +220,15 @@ pub fn wait_for<'env>(
         // Every wait can be cancelled: by its signal, or when this environment goes away.
         let cancel = Cancel::new()?;
         p.opts.cancel = Some(cancel.clone());
-        let abort = match p.signal.take() {
-            None => None,
-            Some(signal) => Some(watch_abort(env, signal, cancel.clone())?),
-        };
-        Ok((p, cancel, abort))
+        let c = cancel.clone();
+        let handle = abort::listen(env, p.signal.take(), move || c.cancel())?;
+        Ok((p, cancel, handle))
     });
-    let (p, cancel, abort) = match prepared {
+    let (p, cancel, handle) = match prepared {
         Ok(ok) => ok,
         Err(e) => return promise::rejected(env, Fail::Napi(e)),
     };
-    let handle = match abort {
-        Some(Abort::Already(reason)) => return promise::rejected(env, rejection(reason)),
-        Some(Abort::Watching(h)) => Some(h),
-        None => None,
-    };
-    let id = instance::wait_started(env, cancel)?;
+    let id = instance::wait_started(env, move || cancel.cancel())?;
     let Prepared {
         targets,
         labels,
@@ -299,11 +248,7 @@ pub fn wait_for<'env>(
             let cancelled = outcome
                 .as_ref()
                 .is_ok_and(|o| o.outcome == Outcome::Cancelled);
-            if let Some(h) = handle {
-                if let Some(reason) = settle_abort(env, h, cancelled)? {
-                    return Err(rejection(reason));
-                }
-            }
+            abort::finish(env, handle, cancelled)?;
             Ok(WaitForResult::from(WaitForReport::from(&outcome?)))
         },
     )

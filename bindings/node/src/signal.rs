@@ -18,7 +18,7 @@ pub struct SignalInfo {
 
 /// A signal given as a number (`15`) or a name (`'TERM'`, `'SIGTERM'`, `'term'`, `'RTMIN+2'`,
 /// `'15'`); an unknown one is an `InvalidArgumentError`.
-fn parse(v: &Unknown) -> Result<Signal> {
+pub(crate) fn parse(v: &Unknown) -> Result<Signal> {
     if v.get_type().ok() == Some(ValueType::Number) {
         let n = args::integer_in(
             args::number(v, "signal")?,

@@ -1,7 +1,14 @@
 // Compiled (not run) by scripts/test-node.sh with `tsc --noEmit --strict`: the generated
 // index.d.ts describes the API, and wrong uses do not type-check.
 import {
+  checkPidfile,
+  Child,
   get,
+  IdentityMismatchError,
+  Process,
+  readPidfile,
+  run,
+  spawn,
   NotFoundError,
   ports,
   ProcessIdentity,
@@ -15,6 +22,10 @@ import {
   waitFor,
   who,
   type ErrorKind,
+  type ExitResult,
+  type RunResult,
+  type StopResult,
+  type WaitResult,
   type ProcessInfo,
   type WaitForResult,
 } from '..'
@@ -61,4 +72,53 @@ async function use(): Promise<void> {
   r.targets[0].kind = 1
   void [v, name, list, sync, firstOwner, port, outcome, check, n, s]
 }
+
+async function round2(): Promise<void> {
+  const me: Process = Process.current()
+  const other: Process = Process.fromIdentity(me.identity)
+  const again: Process = Process.fromIdentity(String(me.identity))
+  const running: boolean = me.isRunning() && other.pid === again.pid
+  const kids: Process[] = me.children({ recursive: true })
+  const rss: number | undefined = me.info(['rss']).rssBytes
+  me.signal('CONT')
+  me.signal(18)
+  const waited: WaitResult = await me.wait({ timeoutMs: 10, signal: AbortSignal.timeout(100) })
+  const timedOut: boolean = waited.timedOut
+  const stopped: StopResult = await kids[0].terminateTree({ graceMs: 100, signal: 'INT', killSignal: 9 })
+  const remaining: number[] = stopped.remaining
+  const r: RunResult = await run(['sh', '-c', 'exit 3'], {
+    timeoutMs: 1000,
+    killAfterMs: 100,
+    timeoutSignal: 'INT',
+    cwd: '/',
+    env: { PATH: '/bin' },
+    captureLimit: 1024,
+    contain: 'group',
+    signal: new AbortController().signal,
+  })
+  const out: Buffer = r.stdout
+  const code: number = r.exitCode
+  const sig: string | undefined = r.signal
+  const child: Child = spawn(['sleep', '1'], { stdio: ['ignore', 'inherit', 'inherit'] })
+  const exit: ExitResult | null = await child.wait({ timeoutMs: 10 })
+  const reached: number[] = await child.signal('TERM')
+  const s2: StopResult = await child.stop({ graceMs: 10 })
+  const killed: number[] = await child.killTree()
+  await child.close()
+  const alive: boolean = checkPidfile('/run/x.pid').alive
+  const format: string = readPidfile('/run/x.pid').format
+  try {
+    Process.open(1)
+  } catch (e) {
+    if (e instanceof IdentityMismatchError) void e.kind
+  }
+  // @ts-expect-error argv is a list
+  void run('ls', { timeoutMs: '1s' })
+  // @ts-expect-error stdio is inherit or ignore
+  spawn(['true'], { stdio: 'pipe' })
+  // @ts-expect-error a Process is opened, not constructed with a string
+  Process.open('1')
+  void [running, rss, timedOut, remaining, out, code, sig, exit, reached, s2, killed, alive, format]
+}
+void round2
 void use

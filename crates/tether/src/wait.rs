@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
 use crate::process::{Process, ProcessRef};
+use crate::ready::Cancel;
 use crate::sys::os::pidfd;
 use crate::sys::os::supervise::{self as sysproc, Hang, RawExit, Reap};
 
@@ -178,7 +179,30 @@ pub fn wait_all(
 ) -> Result<WaitManyOutcome> {
     let began = Instant::now();
     let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
-    wait_slots(slots, mode, timeout, began)
+    wait_slots(slots, mode, timeout, began, None).and_then(uncancelled)
+}
+
+/// [`wait_all`] that another thread can end early: `Ok(None)` when `cancel` is cancelled
+/// before the wait is over (it is polled with the pidfds, so the wait ends at once).
+pub fn wait_all_cancellable(
+    procs: &[Process],
+    mode: WaitMode,
+    timeout: Option<Duration>,
+    cancel: &Cancel,
+) -> Result<Option<WaitManyOutcome>> {
+    let began = Instant::now();
+    let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
+    wait_slots(slots, mode, timeout, began, Some(cancel))
+}
+
+/// The outcome of a wait that had no canceller (and so always has one).
+fn uncancelled(o: Option<WaitManyOutcome>) -> Result<WaitManyOutcome> {
+    o.ok_or_else(|| {
+        Error::new(
+            ErrorKind::System,
+            "a wait without a canceller was cancelled",
+        )
+    })
 }
 
 /// [`wait_all`] for processes named by PID or identity, each opened first, so that a bad one
@@ -204,16 +228,18 @@ pub fn wait_many(
         .zip(&opened)
         .map(|(t, p)| (t.pid(), p.as_ref()))
         .collect();
-    wait_slots(slots, mode, timeout, began)
+    wait_slots(slots, mode, timeout, began, None).and_then(uncancelled)
 }
 
 /// The one wait: `(pid, the open process or None when it was already gone)` per target.
+/// `None` when `cancel` was cancelled first.
 fn wait_slots(
     slots: Vec<(u32, Option<&Process>)>,
     mode: WaitMode,
     timeout: Option<Duration>,
     began: Instant,
-) -> Result<WaitManyOutcome> {
+    cancel: Option<&Cancel>,
+) -> Result<Option<WaitManyOutcome>> {
     if slots.is_empty() {
         return Err(Error::invalid("no process to wait for"));
     }
@@ -236,14 +262,24 @@ fn wait_slots(
     };
     let mut timed_out = false;
     while !over(&outcomes) {
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Ok(None);
+        }
         let pending: Vec<usize> = (0..outcomes.len())
             .filter(|&i| !outcomes[i].exited())
             .collect();
-        let polled: Vec<BorrowedFd<'_>> = pending
+        let mut polled: Vec<BorrowedFd<'_>> = pending
             .iter()
             .filter_map(|&i| slots[i].1.map(|p| p.as_fd()))
             .collect();
-        let ready = pidfd::poll_exits(&polled, deadline)?;
+        if let Some(c) = cancel {
+            // Last, after the pidfds: its readiness only wakes the loop (checked above).
+            polled.push(c.as_fd());
+        }
+        let mut ready = pidfd::poll_exits(&polled, deadline)?;
+        if cancel.is_some_and(|_| ready.pop() == Some(true)) {
+            continue;
+        }
         if !ready.contains(&true) {
             timed_out = true;
             for &i in &pending {
@@ -261,13 +297,13 @@ fn wait_slots(
             }
         }
     }
-    Ok(WaitManyOutcome {
+    Ok(Some(WaitManyOutcome {
         mode,
         done: over(&outcomes),
         targets: outcomes,
         timed_out,
         waited: began.elapsed(),
-    })
+    }))
 }
 
 /// The status of an exited process, read without reaping it (WNOWAIT leaves that to its owner).

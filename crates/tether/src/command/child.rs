@@ -11,6 +11,7 @@ use super::limit::Limit;
 use crate::contain::{Containment, Mechanism, Tree};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
+use crate::ready::Cancel;
 use crate::run::RunOutcome;
 use crate::signal::Signal;
 use crate::sys::os::cgroup::{self, Leaf};
@@ -130,9 +131,35 @@ impl Child {
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ExitInfo>> {
         let until = timeout.and_then(|t| Instant::now().checked_add(t));
         if timeout.is_some() && until.is_none() {
-            return self.drive(None, &mut |_| {}, None);
+            return self.drive(None, &mut |_| {}, None, None);
         }
-        self.drive(until, &mut |_| {}, None)
+        self.drive(until, &mut |_| {}, None, None)
+    }
+
+    /// [`Child::wait`] that another thread can end early: `Ok(None)` also when `cancel` is
+    /// cancelled (before or during the wait; tell it from a timeout with
+    /// [`Cancel::is_cancelled`]). Nothing is done to the tree on cancellation: the caller
+    /// decides (stop it, kill it, or wait again).
+    ///
+    /// ```
+    /// use tether::ready::Cancel;
+    /// let mut child = tether::Command::new("sleep").arg("30").spawn()?;
+    /// let cancel = Cancel::new()?;
+    /// let c = cancel.clone();
+    /// let t = std::thread::spawn(move || c.cancel());
+    /// assert_eq!(child.wait_cancellable(None, &cancel)?, None);
+    /// assert!(cancel.is_cancelled());
+    /// t.join().unwrap();
+    /// child.close()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn wait_cancellable(
+        &mut self,
+        timeout: Option<Duration>,
+        cancel: &Cancel,
+    ) -> Result<Option<ExitInfo>> {
+        let until = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.drive(until, &mut |_| {}, None, Some(cancel))
     }
 
     /// The command's exit, if it has exited, without waiting (beyond the moment the watchdog

@@ -81,6 +81,7 @@ pub use child::Child;
 pub use error::{SpawnError, SpawnErrorKind};
 
 use crate::contain::{ChildSignals, ContainMode};
+use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
 
@@ -443,7 +444,7 @@ impl Command {
             began,
         )?;
         on_event(&RunEvent::Started { pid: child.pid() });
-        let exit = child.drive(None, on_event, None);
+        let exit = child.drive(None, on_event, None, None);
         Ok(child.finish_run(self.command_line(), exit, None, began))
     }
 
@@ -454,13 +455,42 @@ impl Command {
     /// both never blocks. Output is captured until the command has exited and what it left
     /// running has been ended; in [`ContainMode::None`] nothing is waited for after the exit.
     pub fn output(&self) -> Result<Output, SpawnError> {
+        self.output_inner(None)
+    }
+
+    /// [`Command::output`] that another thread can end early: when `cancel` is cancelled
+    /// (before or during the run), the whole tree is killed (SIGKILL, as
+    /// [`Child::kill_tree`]), and the output captured so far is returned, with the command's
+    /// exit (normally that SIGKILL). Tell it from a normal end with [`Cancel::is_cancelled`].
+    ///
+    /// ```
+    /// use tether::ready::Cancel;
+    /// let cancel = Cancel::new()?;
+    /// let c = cancel.clone();
+    /// let t = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(100));
+    ///     c.cancel()
+    /// });
+    /// let out = tether::Command::new("sh")
+    ///     .args(["-c", "echo started; sleep 30 & sleep 30"])
+    ///     .output_cancellable(&cancel)?;
+    /// assert!(cancel.is_cancelled());
+    /// assert_eq!(out.status.child_exit.unwrap().signal, Some(9));
+    /// t.join().unwrap();
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn output_cancellable(&self, cancel: &Cancel) -> Result<Output, SpawnError> {
+        self.output_inner(Some(cancel))
+    }
+
+    fn output_inner(&self, cancel: Option<&Cancel>) -> Result<Output, SpawnError> {
         let began = Instant::now();
         let mut child = spawn::spawn(self, [Stdio::Null, Stdio::Piped, Stdio::Piped], began)?;
         // Nobody writes to a piped stdin here: the child sees its end at once.
         child.stdin = None;
         let mut capture =
             capture::Capture::new(child.stdout.take(), child.stderr.take(), self.capture_limit);
-        let exit = child.drive(None, &mut |_| {}, Some(&mut capture));
+        let exit = child.drive(None, &mut |_| {}, Some(&mut capture), cancel);
         let status = child.finish_run(self.command_line(), exit, Some(&mut capture), began);
         Ok(capture.finish(status))
     }
