@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Started in the background or under nohup, a shell has INT and QUIT (or HUP) ignored, children
+# inherit that, and a shell cannot trap what it started with ignored; several tests send these
+# signals. Run the suite with them at their default action (perl-base is on every Debian).
+if [ -z "${TETHER_TEST_SIGNALS_DEFAULT:-}" ]; then
+  export TETHER_TEST_SIGNALS_DEFAULT=1
+  exec perl -e '$SIG{$_} = "DEFAULT" for qw(HUP INT QUIT); exec @ARGV or die "exec: $!"' \
+    bash "scripts/test.sh" "$@"
+fi
+
 need=()
 command -v unshare >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)

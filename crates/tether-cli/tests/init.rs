@@ -153,10 +153,16 @@ impl Ns {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl only. If this test process dies, unshare dies, and with it the namespace.
+        // SAFETY: prctl and signal only. If this test process dies, unshare dies, and with it
+        // the namespace.
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+                // A shell cannot trap what it was started with ignored: as from a terminal, also
+                // when the suite runs in the background (INT, QUIT ignored) or under nohup (HUP).
+                for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
                 Ok(())
             });
         }
