@@ -30,6 +30,7 @@ use crate::identity::{self, ProcessIdentity};
 use crate::inspect::{FieldSet, ProcessInfo, ProcessTree};
 use crate::net::FdInfo;
 use crate::net::FdKind;
+use crate::ready::Cancel;
 use crate::signal::rails::{parse_pid, validate_pid};
 use crate::signal::{SendState, Signal, SignalOptions};
 use crate::sys::os::{family, pidfd};
@@ -251,6 +252,22 @@ impl Process {
         Ok(r.targets.remove(0))
     }
 
+    /// [`Process::wait`] that another thread can end early: `Ok(None)` when `cancel` is
+    /// cancelled, before or during the wait (its eventfd is polled with the pidfd).
+    pub fn wait_cancellable(
+        &self,
+        timeout: Option<Duration>,
+        cancel: &Cancel,
+    ) -> Result<Option<WaitOutcome>> {
+        let r = crate::wait::wait_all_cancellable(
+            std::slice::from_ref(self),
+            WaitMode::All,
+            timeout,
+            cancel,
+        )?;
+        Ok(r.map(|mut r| r.targets.remove(0)))
+    }
+
     /// Stop it and its whole tree: [`crate::terminate::stop`].
     pub fn terminate_tree(&self, opts: &StopOptions) -> Result<StopOutcome> {
         crate::terminate::stop(self, opts)
@@ -416,6 +433,31 @@ mod tests {
         assert!(e.message().contains("no such process"), "{e}");
         let e = Process::open_unless_gone(&ProcessRef::Pid(child.id())).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_wait_ends_when_cancelled() {
+        let mut child = sleeper();
+        let p = Process::open(child.id()).unwrap();
+        let cancel = Cancel::new().unwrap();
+        let c = cancel.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.cancel();
+        });
+        assert!(p.wait_cancellable(None, &cancel).unwrap().is_none());
+        t.join().unwrap();
+        assert!(p.is_running().unwrap());
+        let fresh = Cancel::new().unwrap();
+        let r = p
+            .wait_cancellable(Some(Duration::from_millis(20)), &fresh)
+            .unwrap()
+            .unwrap();
+        assert!(r.timed_out());
+        child.kill().unwrap();
+        let r = p.wait_cancellable(None, &fresh).unwrap().unwrap();
+        assert!(r.exited());
+        child.wait().unwrap();
     }
 
     #[test]

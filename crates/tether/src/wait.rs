@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::process::{Process, ProcessRef};
+use crate::ready::Cancel;
 use crate::sys::os::pidfd;
 use crate::sys::os::supervise::{self as sysproc, Hang, RawExit, Reap};
 
@@ -178,7 +179,30 @@ pub fn wait_all(
 ) -> Result<WaitManyOutcome> {
     let began = Instant::now();
     let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
-    wait_slots(slots, mode, timeout, began)
+    uncancelled(wait_slots(slots, mode, timeout, began, None))
+}
+
+/// [`wait_all`] that another thread can end early: `Ok(None)` when `cancel` is cancelled
+/// (before or during the wait; its eventfd is polled with the pidfds, so at once).
+pub fn wait_all_cancellable(
+    procs: &[Process],
+    mode: WaitMode,
+    timeout: Option<Duration>,
+    cancel: &Cancel,
+) -> Result<Option<WaitManyOutcome>> {
+    let began = Instant::now();
+    let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
+    wait_slots(slots, mode, timeout, began, Some(cancel))
+}
+
+/// The outcome of a wait that had no canceller.
+fn uncancelled(r: Result<Option<WaitManyOutcome>>) -> Result<WaitManyOutcome> {
+    r?.ok_or_else(|| {
+        Error::new(
+            crate::ErrorKind::System,
+            "a wait without canceller was cancelled",
+        )
+    })
 }
 
 /// [`wait_all`] for processes named by PID or identity, each opened first, so that a bad one
@@ -204,16 +228,18 @@ pub fn wait_many(
         .zip(&opened)
         .map(|(t, p)| (t.pid(), p.as_ref()))
         .collect();
-    wait_slots(slots, mode, timeout, began)
+    uncancelled(wait_slots(slots, mode, timeout, began, None))
 }
 
 /// The one wait: `(pid, the open process or None when it was already gone)` per target.
+/// `None` when `cancel` was cancelled.
 fn wait_slots(
     slots: Vec<(u32, Option<&Process>)>,
     mode: WaitMode,
     timeout: Option<Duration>,
     began: Instant,
-) -> Result<WaitManyOutcome> {
+    cancel: Option<&Cancel>,
+) -> Result<Option<WaitManyOutcome>> {
     if slots.is_empty() {
         return Err(Error::invalid("no process to wait for"));
     }
@@ -239,11 +265,21 @@ fn wait_slots(
         let pending: Vec<usize> = (0..outcomes.len())
             .filter(|&i| !outcomes[i].exited())
             .collect();
-        let polled: Vec<BorrowedFd<'_>> = pending
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Ok(None);
+        }
+        let mut polled: Vec<BorrowedFd<'_>> = pending
             .iter()
             .filter_map(|&i| slots[i].1.map(|p| p.as_fd()))
             .collect();
+        // Last, after the pidfds, so that `ready[k]` still lines up with `pending[k]`.
+        if let Some(c) = cancel {
+            polled.push(c.as_fd());
+        }
         let ready = pidfd::poll_exits(&polled, deadline)?;
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Ok(None);
+        }
         if !ready.contains(&true) {
             timed_out = true;
             for &i in &pending {
@@ -261,13 +297,13 @@ fn wait_slots(
             }
         }
     }
-    Ok(WaitManyOutcome {
+    Ok(Some(WaitManyOutcome {
         mode,
         done: over(&outcomes),
         targets: outcomes,
         timed_out,
         waited: began.elapsed(),
-    })
+    }))
 }
 
 /// The status of an exited process, read without reaping it (WNOWAIT leaves that to its owner).

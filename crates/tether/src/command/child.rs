@@ -11,6 +11,7 @@ use super::limit::Limit;
 use crate::contain::{Containment, Mechanism, Tree};
 use crate::error::{Error, ErrorKind, Result};
 use crate::identity::ProcessIdentity;
+use crate::ready::Cancel;
 use crate::run::RunOutcome;
 use crate::signal::Signal;
 use crate::sys::os::cgroup::{self, Leaf};
@@ -130,9 +131,23 @@ impl Child {
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ExitInfo>> {
         let until = timeout.and_then(|t| Instant::now().checked_add(t));
         if timeout.is_some() && until.is_none() {
-            return self.drive(None, &mut |_| {}, None);
+            return self.drive(None, &mut |_| {}, None, None);
         }
-        self.drive(until, &mut |_| {}, None)
+        self.drive(until, &mut |_| {}, None, None)
+    }
+
+    /// [`Child::wait`] that another thread can end early: `Ok(None)` also when `cancel` is
+    /// cancelled (before or during the wait; polled with the other events, so at once). Check
+    /// [`Cancel::is_cancelled`] to tell it from the timeout. The command and its tree are left
+    /// as they are: the caller decides what a cancelled wait means (a binding's context ending
+    /// the tree calls [`Child::stop`] or [`Child::kill_tree`] next).
+    pub fn wait_cancellable(
+        &mut self,
+        timeout: Option<Duration>,
+        cancel: &Cancel,
+    ) -> Result<Option<ExitInfo>> {
+        let until = timeout.and_then(|t| Instant::now().checked_add(t));
+        self.drive(until, &mut |_| {}, None, Some(cancel))
     }
 
     /// The command's exit, if it has exited, without waiting (beyond the moment the watchdog

@@ -12,6 +12,7 @@ use super::child::Child;
 use super::Command;
 use crate::contain::Mechanism;
 use crate::error::{Error, Result};
+use crate::ready::Cancel;
 use crate::run::{RunEvent, SendReason, SentSignal};
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
@@ -66,12 +67,13 @@ impl Limit {
 impl Child {
     /// Wait for the command's exit until `until`, applying the time limit, passing received
     /// signals on, and reading `capture`'s pipes as data arrives. `Ok(None)` when `until`
-    /// passed first.
+    /// passed first, or `cancel` was cancelled (polled with the other events).
     pub(super) fn drive(
         &mut self,
         until: Option<Instant>,
         on_event: &mut dyn FnMut(&RunEvent),
         mut capture: Option<&mut Capture>,
+        cancel: Option<&Cancel>,
     ) -> Result<Option<ExitInfo>> {
         loop {
             if let Some(e) = self.try_reap()? {
@@ -80,12 +82,17 @@ impl Child {
             if self.apply_due_limit(on_event) {
                 continue;
             }
-            if until.is_some_and(|u| Instant::now() >= u) {
+            if until.is_some_and(|u| Instant::now() >= u)
+                || cancel.is_some_and(Cancel::is_cancelled)
+            {
                 return Ok(None);
             }
             let next = [self.limit.next(), until].into_iter().flatten().min();
             let (signalled, pipes_ready) = {
                 let mut fds: Vec<(BorrowedFd<'_>, bool)> = vec![(self.pidfd.as_fd(), false)];
+                if let Some(c) = cancel {
+                    fds.push((c.as_fd(), false));
+                }
                 let sig_slot = self.forwarding.as_ref().and_then(|f| f.fd()).map(|fd| {
                     fds.push((fd, false));
                     fds.len() - 1

@@ -81,8 +81,10 @@ pub use child::Child;
 pub use error::{SpawnError, SpawnErrorKind};
 
 use crate::contain::{ChildSignals, ContainMode};
+use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
+use crate::wait::ExitInfo;
 
 /// How many bytes of each stream [`Command::output`] keeps unless [`Command::capture_limit`]
 /// says otherwise: 1 MiB.
@@ -152,6 +154,7 @@ pub struct Command {
     child_signals: Option<ChildSignals>,
     forward_signals: bool,
     adopt_children: bool,
+    cancel: Option<Cancel>,
 }
 
 impl std::fmt::Debug for Command {
@@ -188,6 +191,7 @@ impl std::fmt::Debug for Command {
             .field("child_signals", &self.child_signals)
             .field("forward_signals", &self.forward_signals)
             .field("adopt_children", &self.adopt_children)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -216,6 +220,7 @@ impl Command {
             child_signals: None,
             forward_signals: false,
             adopt_children: false,
+            cancel: None,
         }
     }
 
@@ -397,6 +402,16 @@ impl Command {
         self
     }
 
+    /// End [`Command::status`] and [`Command::output`] early when `cancel` is cancelled, from
+    /// any thread (a binding's context or abort signal): the whole tree is ended, as when
+    /// waiting fails, and [`RunOutcome::error`] says the run was cancelled (kind
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut)); `child_exit` is then the
+    /// command's death by SIGKILL, when it was collected. Waits of a spawned [`Child`] take their own ([`Child::wait_cancellable`]).
+    pub fn cancel(&mut self, cancel: Cancel) -> &mut Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
     /// The program.
     pub fn get_program(&self) -> &OsStr {
         &self.program
@@ -443,7 +458,7 @@ impl Command {
             began,
         )?;
         on_event(&RunEvent::Started { pid: child.pid() });
-        let exit = child.drive(None, on_event, None);
+        let exit = self.drive_run(&mut child, on_event, None);
         Ok(child.finish_run(self.command_line(), exit, None, began))
     }
 
@@ -460,9 +475,26 @@ impl Command {
         child.stdin = None;
         let mut capture =
             capture::Capture::new(child.stdout.take(), child.stderr.take(), self.capture_limit);
-        let exit = child.drive(None, &mut |_| {}, Some(&mut capture));
+        let exit = self.drive_run(&mut child, &mut |_| {}, Some(&mut capture));
         let status = child.finish_run(self.command_line(), exit, Some(&mut capture), began);
         Ok(capture.finish(status))
+    }
+
+    /// Wait for a run's command to exit, unless the run is cancelled first (an error, which
+    /// makes the run end the tree).
+    fn drive_run(
+        &self,
+        child: &mut Child,
+        on_event: &mut dyn FnMut(&RunEvent),
+        capture: Option<&mut capture::Capture>,
+    ) -> crate::Result<Option<ExitInfo>> {
+        match child.drive(None, on_event, capture, self.cancel.as_ref())? {
+            Some(e) => Ok(Some(e)),
+            None => Err(crate::Error::new(
+                crate::ErrorKind::TimedOut,
+                "the run was cancelled",
+            )),
+        }
     }
 
     /// Program and arguments, as a run reports them.
