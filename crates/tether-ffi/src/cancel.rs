@@ -1,7 +1,11 @@
 //! Cancel tokens: another thread ends a blocking call early (Go's context, a UI's "stop").
 
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use tether::ready::Cancel;
 
 use crate::error::{guard, Cancelled, Failure, TETHER_OK};
 
@@ -12,6 +16,8 @@ use crate::error::{guard, Cancelled, Failure, TETHER_OK};
 #[derive(Debug, Default)]
 pub struct TetherCancel {
     triggered: AtomicBool,
+    /// The library cancellers of the calls using the token now: triggering cancels them.
+    linked: Mutex<Vec<Cancel>>,
 }
 
 /// How often a blocking call looks at its token.
@@ -25,12 +31,48 @@ pub struct TetherCancel {
 pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 impl TetherCancel {
+    /// Whether the token was triggered.
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.triggered.load(Ordering::SeqCst)
+    }
+
+    /// Cancel `c` when the token is triggered (at once if it already was), until the returned
+    /// link is dropped.
+    pub(crate) fn link<'a>(&'a self, c: &Cancel) -> Link<'a> {
+        self.linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(c.clone());
+        // After the push: a trigger that drained the list before it has set the flag already.
+        if self.is_triggered() {
+            c.cancel();
+        }
+        Link {
+            token: self,
+            fd: c.as_fd().as_raw_fd(),
+        }
+    }
+
     /// End the calling operation if the token was triggered.
     pub(crate) fn unwind_if_triggered(&self) {
         if cfg!(panic = "unwind") && self.triggered.load(Ordering::SeqCst) {
             // Not `panic!`: no panic hook runs, nothing is printed.
             std::panic::resume_unwind(Box::new(Cancelled));
         }
+    }
+}
+
+/// A canceller linked to a token (see [`TetherCancel::link`]); unlinked when dropped.
+pub(crate) struct Link<'a> {
+    token: &'a TetherCancel,
+    /// The canceller's eventfd, which clones share: what tells it from the others.
+    fd: RawFd,
+}
+
+impl Drop for Link<'_> {
+    fn drop(&mut self) {
+        let mut l = self.token.linked.lock().unwrap_or_else(|e| e.into_inner());
+        l.retain(|c| c.as_fd().as_raw_fd() != self.fd);
     }
 }
 
@@ -52,6 +94,9 @@ pub unsafe extern "C" fn tether_cancel_trigger(cancel: *const TetherCancel) -> i
     match guard(|| {
         let t = token.ok_or_else(|| Failure::invalid("cancel is NULL"))?;
         t.triggered.store(true, Ordering::SeqCst);
+        for c in t.linked.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            c.cancel();
+        }
         Ok(())
     }) {
         Ok(()) => TETHER_OK,

@@ -53,7 +53,7 @@ impl Failure {
             ),
         }
     }
-    fn cancelled() -> Failure {
+    pub(crate) fn cancelled() -> Failure {
         Failure {
             code: TETHER_E_CANCELLED,
             error: Error::new(ErrorKind::TimedOut, "cancelled"),

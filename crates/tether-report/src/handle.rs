@@ -110,6 +110,19 @@ impl Report for RunOutputReport {
     const SCHEMA: &'static str = "tether.run-output/v1";
 }
 
+impl RunOutputReport {
+    /// The report of a run whose command could not be started: nothing was captured.
+    pub fn not_started(run: RunReport) -> RunOutputReport {
+        RunOutputReport {
+            run,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
+        }
+    }
+}
+
 impl From<&Output> for RunOutputReport {
     fn from(o: &Output) -> Self {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);

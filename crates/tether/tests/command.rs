@@ -287,7 +287,7 @@ fn waits_and_runs_end_early_when_cancelled() {
     // Gone (or, unlikely, its PID reused by something else than our `sleep 300`).
     let cmdline = std::fs::read(format!("/proc/{background}/cmdline")).unwrap_or_default();
     assert_ne!(
-        cmdline, b"sleep\0300\0",
+        cmdline, b"sleep\x00300\x00",
         "the background sleep {background} survived"
     );
 }
