@@ -371,8 +371,8 @@ func (p *Process) Kill() (int, error) {
 	return callSize(func(o *C.size_t) C.int32_t { return C.tether_child_kill_tree(p.child, o) })
 }
 
-// Info reads the process's record (every field but the environment, or fields), refused
-// with ErrNotFound once it has exited and ErrReused never (the handle names it by identity).
+// Info reads the process's record (every field but the environment, or fields), by its
+// identity: ErrNotFound once it has exited, ErrReused once its PID names another process.
 func (p *Process) Info(fields ...string) (*Info, error) {
 	return InspectIdentity(p.identity, fields...)
 }
