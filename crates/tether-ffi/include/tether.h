@@ -11,15 +11,21 @@
  *   tether_last_error_json() (a tether.error/v1 document) describe it, until the next tether_*
  *   call on the same thread; every fallible call clears them first.
  * - Structured data is JSON with a "schema" id: query documents in (tether.ps-query/v1,
- *   tether.get-query/v1, tether.ports-query/v1, tether.wait-for-query/v1; their JSON Schemas are
- *   in schemas/), the reports of the tether command-line tool out (tether.ps/v1, tether.info/v1,
- *   tether.ports/v1, tether.who/v1, tether.wait-for/v1, tether.identity/v1).
+ *   tether.get-query/v1, tether.ports-query/v1, tether.wait-for-query/v1,
+ *   tether.command-query/v1, tether.stop-query/v1; their JSON Schemas are in schemas/), the
+ *   reports of the tether command-line tool out (tether.ps/v1, tether.info/v1, tether.ports/v1,
+ *   tether.who/v1, tether.wait-for/v1, tether.identity/v1, tether.wait/v1, tether.stop/v1,
+ *   tether.alive/v1) and the ABI's own (tether.child-wait/v1, tether.children/v1,
+ *   tether.run-output/v1, whose captured output is base64).
+ * - Handles (TetherProcess, TetherChild, TetherCancel) are opaque and freed with their
+ *   *_free function, which accepts NULL; no call may use a handle while or after it is freed.
+ *   Timeouts are int64_t milliseconds, negative meaning none; signals are numbers.
  * - NULL pointers, invalid UTF-8, malformed JSON, unknown fields and wrong or missing schema ids
  *   are TETHER_E_INVALID_ARGUMENT.
  * - No panic crosses the boundary: it is caught and returned as TETHER_E_INTERNAL. Build the
  *   library with `cargo build --profile bindings -p tether-ffi` (a profile that unwinds).
- * - Every function may be called from any thread. Blocking calls (tether_wait_for) take an
- *   optional cancel token.
+ * - Every function may be called from any thread. Blocking calls (tether_wait_for,
+ *   tether_process_wait, tether_child_wait, tether_run) take an optional cancel token.
  *
  * Link: target/bindings/libtether.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc (static), or
  * -L target/bindings -ltether (shared).
