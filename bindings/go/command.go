@@ -206,10 +206,16 @@ func RunWith(ctx context.Context, opts Options) (*Result, error) {
 	defer C.free(unsafe.Pointer(q))
 	token := C.tether_cancel_new()
 	defer C.tether_cancel_free(token)
-	stop := context.AfterFunc(ctx, func() { C.tether_cancel_trigger(token) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.tether_cancel_trigger(token)
+		close(fired)
+	})
 	out, err := callString(func(o **C.char) C.int32_t { return C.tether_run(q, token, o) })
-	// The token is triggered by nobody once stop has returned: it can be freed.
-	stop()
+	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
+	if !stop() {
+		<-fired
+	}
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Code == int(C.TETHER_E_CANCELLED) && ctx.Err() != nil {
 			return nil, ctx.Err()
