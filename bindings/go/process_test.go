@@ -375,3 +375,29 @@ func TestDoneOfAnExistingProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCheckPIDFile(t *testing.T) {
+	child := sleeper(t)
+	path := filepath.Join(t.TempDir(), "app.pid")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("%d\n", child.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := tether.CheckPIDFile(path)
+	if err != nil || !s.Alive || s.Status != "alive" || s.PID != child.Process.Pid || s.File.Format != "legacy" || s.IdentityStrength != "weak" {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	_ = child.Process.Kill()
+	_ = child.Wait()
+	s, err = tether.CheckPIDFile(path)
+	if err != nil || s.Alive || s.Status == "alive" {
+		t.Fatalf("%+v, %v", s, err)
+	}
+	_, err = tether.CheckPIDFile(filepath.Join(t.TempDir(), "none.pid"))
+	wantErr(t, err, tether.ErrNotFound, "no PID file")
+	bad := filepath.Join(t.TempDir(), "bad.pid")
+	_ = os.WriteFile(bad, []byte("not a pid\n"), 0o644)
+	_, err = tether.CheckPIDFile(bad)
+	if err == nil {
+		t.Fatal("a malformed PID file was read")
+	}
+}
