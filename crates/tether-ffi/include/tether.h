@@ -114,8 +114,9 @@ extern "C" {
 // A new, untriggered cancel token; NULL only if the allocation failed.
 struct TetherCancel *tether_cancel_new(void);
 
-// Trigger the token: every call using it returns `TETHER_E_CANCELLED` soon (within
-// about 20 ms). Safe from any thread, any number of times. NULL is an invalid argument.
+// Trigger the token: every call using it returns `TETHER_E_CANCELLED` at once (the library's
+// waits poll an eventfd linked to it; a readiness check already under way, such as a connect,
+// finishes first, within its attempt timeout). Safe from any thread, any number of times. NULL is an invalid argument.
 //
 // # Safety
 // `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.

@@ -3,11 +3,10 @@
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use tether::ready::Cancel;
 
-use crate::error::{guard, Cancelled, Failure, TETHER_OK};
+use crate::error::{guard, Failure, TETHER_OK};
 
 /// A cancel token (opaque). Create it with `tether_cancel_new`, pass it to a blocking call,
 /// trigger it from any thread with `tether_cancel_trigger`, and free it with
@@ -19,16 +18,6 @@ pub struct TetherCancel {
     /// The library cancellers of the calls using the token now: triggering cancels them.
     linked: Mutex<Vec<Cancel>>,
 }
-
-/// How often a blocking call looks at its token.
-///
-/// The library's waits have no cancellation of their own yet; the token is checked at each
-/// progress tick of the wait, and a triggered token ends it by unwinding (with a payload the
-/// entry point's guard turns into `TETHER_E_CANCELLED`; every resource on the way, such as a
-/// `cmd:` target's running command, is released by its destructor). A library built with
-/// `panic = "abort"` (the release profile rather than `bindings`) cannot unwind: there the
-/// token is ignored and the wait runs to its own end, rather than aborting the host.
-pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(20);
 
 impl TetherCancel {
     /// Whether the token was triggered.
@@ -50,14 +39,6 @@ impl TetherCancel {
         Link {
             token: self,
             fd: c.as_fd().as_raw_fd(),
-        }
-    }
-
-    /// End the calling operation if the token was triggered.
-    pub(crate) fn unwind_if_triggered(&self) {
-        if cfg!(panic = "unwind") && self.triggered.load(Ordering::SeqCst) {
-            // Not `panic!`: no panic hook runs, nothing is printed.
-            std::panic::resume_unwind(Box::new(Cancelled));
         }
     }
 }
@@ -82,8 +63,9 @@ pub extern "C" fn tether_cancel_new() -> *mut TetherCancel {
     guard(|| Ok(Box::into_raw(Box::default()))).unwrap_or(std::ptr::null_mut())
 }
 
-/// Trigger the token: every call using it returns `TETHER_E_CANCELLED` soon (within
-/// about 20 ms). Safe from any thread, any number of times. NULL is an invalid argument.
+/// Trigger the token: every call using it returns `TETHER_E_CANCELLED` at once (the library's
+/// waits poll an eventfd linked to it; a readiness check already under way, such as a connect,
+/// finishes first, within its attempt timeout). Safe from any thread, any number of times. NULL is an invalid argument.
 ///
 /// # Safety
 /// `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
