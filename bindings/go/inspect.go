@@ -175,16 +175,16 @@ type Info struct {
 	Ancestors []int       `json:"ancestors"`
 }
 
-// Get reads the process pid with every field but the environment (or with fields, when
+// Inspect reads the process pid with every field but the environment (or with fields, when
 // given). Errors: ErrNotFound (no such process, a thread id, or it exited), ErrInvalid (PID 0,
-// negative or above the PID range).
-func Get(pid int, fields ...string) (*Info, error) {
+// negative or above the PID range). To act on the process, Get a handle instead.
+func Inspect(pid int, fields ...string) (*Info, error) {
 	return get(strconv.Itoa(pid), fields)
 }
 
-// GetIdentity reads the process id names, refused with ErrReused once its PID belongs to
+// InspectIdentity reads the process id names, refused with ErrReused once its PID belongs to
 // another process, and ErrNotFound once it has exited.
-func GetIdentity(id Identity, fields ...string) (*Info, error) {
+func InspectIdentity(id Identity, fields ...string) (*Info, error) {
 	return get(id.String(), fields)
 }
 

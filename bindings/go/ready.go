@@ -103,8 +103,8 @@ var (
 //
 // It returns the result with a nil error when they are ready; with an error matching
 // ErrTimeout (and context.DeadlineExceeded when the context's deadline ended it),
-// ErrProcessDied or ErrNotReady when they are not. A cancelled context ends the wait within
-// about 20 ms with ctx.Err() and no result. Bad targets and options are ErrInvalid.
+// ErrProcessDied or ErrNotReady when they are not. A cancelled context ends the wait at once
+// (a check under way finishes first) with ctx.Err() and no result. Bad targets and options are ErrInvalid.
 func WaitFor(ctx context.Context, targets []string, opts *WaitOptions) (*WaitResult, error) {
 	if opts == nil {
 		opts = &WaitOptions{}
@@ -178,7 +178,11 @@ func WaitFor(ctx context.Context, targets []string, opts *WaitOptions) (*WaitRes
 		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			C.tether_cancel_trigger(token)
+			// The context's deadline is the wait's own timeout (byContext): the wait ends
+			// by itself then, with its result, rather than racing the deadline.
+			if !byContext || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				C.tether_cancel_trigger(token)
+			}
 		case <-done:
 		}
 	}()

@@ -123,6 +123,15 @@ func millis(what string, d time.Duration) (*uint64, error) {
 	return &ms, nil
 }
 
+// jsonString is v as a JSON document.
+func jsonString(v any) (string, error) {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return "", invalid(err.Error())
+	}
+	return string(doc), nil
+}
+
 // decode reads a report; a document the package cannot read is an internal error.
 func decode(doc string, report any) error {
 	if err := json.Unmarshal([]byte(doc), report); err != nil {

@@ -137,7 +137,7 @@ func TestSnapshotBadInput(t *testing.T) {
 }
 
 func TestGetAndIdentity(t *testing.T) {
-	info, err := tether.Get(os.Getpid())
+	info, err := tether.Inspect(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestGetAndIdentity(t *testing.T) {
 	if st, err := id.Check(); err != nil || st != tether.Same {
 		t.Fatalf("check self: %v, %v", st, err)
 	}
-	byID, err := tether.GetIdentity(id, "name")
+	byID, err := tether.InspectIdentity(id, "name")
 	if err != nil || byID.Process.Name == "" || byID.Process.RSSBytes != nil {
 		t.Fatalf("get by identity: %+v, %v", byID, err)
 	}
@@ -178,7 +178,7 @@ func TestIdentityRefusesAReusedPID(t *testing.T) {
 	if st, err := other.Check(); err != nil || st != tether.Reused {
 		t.Fatalf("check: %v, %v", st, err)
 	}
-	_, err = tether.GetIdentity(other)
+	_, err = tether.InspectIdentity(other)
 	wantErr(t, err, tether.ErrReused, "get a reused identity")
 }
 
@@ -193,23 +193,23 @@ func TestIdentityOfAnExitedChildIsGone(t *testing.T) {
 	if st, err := id.Check(); err != nil || st != tether.Gone {
 		t.Fatalf("check: %v, %v", st, err)
 	}
-	_, err = tether.GetIdentity(id)
+	_, err = tether.InspectIdentity(id)
 	wantErr(t, err, tether.ErrNotFound, "get an exited identity")
 }
 
 func TestGetBadInput(t *testing.T) {
 	dead := deadPID(t)
-	_, err := tether.Get(dead)
+	_, err := tether.Inspect(dead)
 	wantErr(t, err, tether.ErrNotFound, "get a dead PID")
 	_, err = tether.IdentityOf(dead)
 	wantErr(t, err, tether.ErrNotFound, "identity of a dead PID")
 	for _, pid := range []int{0, -1, 1 << 40} {
-		_, err = tether.Get(pid)
+		_, err = tether.Inspect(pid)
 		wantErr(t, err, tether.ErrInvalid, fmt.Sprint("get ", pid))
 		_, err = tether.IdentityOf(pid)
 		wantErr(t, err, tether.ErrInvalid, fmt.Sprint("identity of ", pid))
 	}
-	_, err = tether.Get(os.Getpid(), "colour")
+	_, err = tether.Inspect(os.Getpid(), "colour")
 	wantErr(t, err, tether.ErrInvalid, "bad field")
 	for _, s := range []string{"", "abc", "1:2", "1:2:zz", "0:1:ab", "1:2:ab\x00"} {
 		_, err = tether.ParseIdentity(s)
@@ -394,7 +394,7 @@ func TestSignals(t *testing.T) {
 }
 
 func TestErrorsMatchOnlyTheirOwnKind(t *testing.T) {
-	_, err := tether.Get(deadPID(t))
+	_, err := tether.Inspect(deadPID(t))
 	var te *tether.Error
 	if !errors.As(err, &te) || te.Kind != "not_found" || te.Message == "" || !strings.HasPrefix(err.Error(), "tether: ") {
 		t.Fatalf("%#v", err)

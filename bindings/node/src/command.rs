@@ -248,8 +248,10 @@ pub fn run<'env>(
         env,
         "tether-run",
         move || {
+            let mut cmd = cmd;
             let out = cmd
-                .output_cancellable(&cancel)
+                .cancel(cancel.clone())
+                .output()
                 .map_err(tether::Error::from)?;
             Ok((out, cancel.is_cancelled()))
         },

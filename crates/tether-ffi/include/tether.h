@@ -11,15 +11,21 @@
  *   tether_last_error_json() (a tether.error/v1 document) describe it, until the next tether_*
  *   call on the same thread; every fallible call clears them first.
  * - Structured data is JSON with a "schema" id: query documents in (tether.ps-query/v1,
- *   tether.get-query/v1, tether.ports-query/v1, tether.wait-for-query/v1; their JSON Schemas are
- *   in schemas/), the reports of the tether command-line tool out (tether.ps/v1, tether.info/v1,
- *   tether.ports/v1, tether.who/v1, tether.wait-for/v1, tether.identity/v1).
+ *   tether.get-query/v1, tether.ports-query/v1, tether.wait-for-query/v1,
+ *   tether.command-query/v1, tether.stop-query/v1; their JSON Schemas are in schemas/), the
+ *   reports of the tether command-line tool out (tether.ps/v1, tether.info/v1, tether.ports/v1,
+ *   tether.who/v1, tether.wait-for/v1, tether.identity/v1, tether.wait/v1, tether.stop/v1,
+ *   tether.alive/v1) and the ABI's own (tether.child-wait/v1, tether.children/v1,
+ *   tether.run-output/v1, whose captured output is base64).
+ * - Handles (TetherProcess, TetherChild, TetherCancel) are opaque and freed with their
+ *   *_free function, which accepts NULL; no call may use a handle while or after it is freed.
+ *   Timeouts are int64_t milliseconds, negative meaning none; signals are numbers.
  * - NULL pointers, invalid UTF-8, malformed JSON, unknown fields and wrong or missing schema ids
  *   are TETHER_E_INVALID_ARGUMENT.
  * - No panic crosses the boundary: it is caught and returned as TETHER_E_INTERNAL. Build the
  *   library with `cargo build --profile bindings -p tether-ffi` (a profile that unwinds).
- * - Every function may be called from any thread. Blocking calls (tether_wait_for) take an
- *   optional cancel token.
+ * - Every function may be called from any thread. Blocking calls (tether_wait_for,
+ *   tether_process_wait, tether_child_wait, tether_run) take an optional cancel token.
  *
  * Link: target/bindings/libtether.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc (static), or
  * -L target/bindings -ltether (shared).
@@ -85,6 +91,22 @@
 // a new one for the next call.
 typedef struct TetherCancel TetherCancel;
 
+// A started command and its whole tree (opaque), contained as the command asked (a cgroup, or
+// a session under a subreaper watchdog). Start it with `tether_spawn`; end it with
+// `tether_child_stop` or `tether_child_kill_tree`; free it with `tether_child_free` (which
+// never blocks, and sends SIGKILL to whatever of the tree is left).
+//
+// Every call may come from any thread, also while another thread waits in
+// `tether_child_wait`: a signal, stop or kill interrupts that wait for its own turn, and the
+// wait goes on after it. The command's time limit (`timeout_ms`) is applied while a wait runs.
+typedef struct TetherChild TetherChild;
+
+// A process (opaque): a pidfd on it and its identity, verified when it was opened. It stays
+// valid after the process exits (signals then reach nobody: never a process that reused its
+// PID). Open it with `tether_process_open`, free it with `tether_process_free`. Every call
+// may come from any thread, also at the same time.
+typedef struct TetherProcess TetherProcess;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -92,8 +114,9 @@ extern "C" {
 // A new, untriggered cancel token; NULL only if the allocation failed.
 struct TetherCancel *tether_cancel_new(void);
 
-// Trigger the token: every call using it returns `TETHER_E_CANCELLED` soon (within
-// about 20 ms). Safe from any thread, any number of times. NULL is an invalid argument.
+// Trigger the token: every call using it returns `TETHER_E_CANCELLED` at once (the library's
+// waits poll an eventfd linked to it; a readiness check already under way, such as a connect,
+// finishes first, within its attempt timeout). Safe from any thread, any number of times. NULL is an invalid argument.
 //
 // # Safety
 // `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
@@ -104,6 +127,103 @@ int32_t tether_cancel_trigger(const struct TetherCancel *cancel);
 // # Safety
 // `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
 void tether_cancel_free(struct TetherCancel *cancel);
+
+// Start a command as a contained tree. `command_json` is a `tether.command-query/v1` document:
+// `{"schema":"tether.command-query/v1","argv":["sh","-c","sleep 30 & sleep 30"]}` (optional:
+// cwd, env {NAME: value}, env_clear, env_remove [NAME], stdin/stdout/stderr `inherit`
+// (default) or `null`, contain `auto` (default) | `cgroup` | `group` | `none`, timeout_ms,
+// timeout_signal, kill_after_ms). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`), the program
+// not found (`TETHER_E_NOT_FOUND`), not executable or the set-up failed (the kind of its
+// cause), no cgroup for `contain: cgroup`.
+//
+// # Safety
+// `command_json` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_spawn(const char *command_json, struct TetherChild **out);
+
+// The command's PID, into `*out`.
+//
+// # Safety
+// `child` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_child_pid(const struct TetherChild *child, int64_t *out);
+
+// The command's identity string, verified when it started: hand it to whoever must name
+// this process later (`tether_process_open` refuses it once the PID is reused).
+//
+// # Safety
+// `child` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_child_identity(const struct TetherChild *child, char **out);
+
+// The containment the tree runs in, as JSON (`mechanism` `cgroup` | `session` | ...,
+// `strength`, `cgroup`, `pgid`; the `containment` object of `tether.run/v1`).
+//
+// # Safety
+// `child` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_child_containment(const struct TetherChild *child, char **out);
+
+// Wait for the command (the direct child, not the whole tree) to exit, up to `timeout_ms`
+// (negative: as long as it takes), applying its time limit meanwhile, into a
+// `tether.child-wait/v1` document (`exited`, `timed_out`, `exit` {code, signal, core_dumped},
+// `shell_code`). A timeout is not an error. `cancel` may be NULL; triggered, the call returns
+// `TETHER_E_CANCELLED` at once and the command is left running.
+//
+// # Safety
+// `child` is NULL or a live handle; `cancel` is NULL or a live token; `out` is NULL or valid
+// for writes.
+int32_t tether_child_wait(const struct TetherChild *child,
+                          int64_t timeout_ms,
+                          const struct TetherCancel *cancel,
+                          char **out);
+
+// Send signal `signal` (a number) to every process of the tree; `*delivered` receives how
+// many it reached. Nothing is held still or continued.
+//
+// # Safety
+// `child` is NULL or a live handle; `delivered` is NULL or valid for writes.
+int32_t tether_child_signal(const struct TetherChild *child, int32_t signal, size_t *delivered);
+
+// End the tree with the one terminate policy (held still, the graceful signal and SIGCONT to
+// every member, the grace to exit, the kill signal to survivors), collecting the command's
+// exit. `options_json` is NULL (TERM, 10 s, KILL) or a `tether.stop-query/v1` document.
+// `*out` receives a `tether.stop/v1` document (`remaining` empty when all of it is gone).
+//
+// # Safety
+// `child` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string; `out`
+// is NULL or valid for writes.
+int32_t tether_child_stop(const struct TetherChild *child, const char *options_json, char **out);
+
+// Kill the whole tree with SIGKILL and wait (up to 5 s) until it is gone; `*killed` receives
+// how many processes were still alive.
+//
+// # Safety
+// `child` is NULL or a live handle; `killed` is NULL or valid for writes.
+int32_t tether_child_kill_tree(const struct TetherChild *child, size_t *killed);
+
+// Free a child handle without blocking: whatever of the tree is left gets SIGKILL, and the
+// watchdog finishes the clean-up (the cgroup leaf) on its own. NULL does nothing. No call may
+// still be using it.
+//
+// # Safety
+// `child` is NULL or a handle from `tether_spawn` that has not been freed.
+void tether_child_free(struct TetherChild *child);
+
+// Run a command to the end as a contained tree, capturing its output, and report it.
+// `command_json` is a `tether.command-query/v1` document as for `tether_spawn`; here stdout and
+// stderr default to `capture` (stdin to `null`), and `capture_limit` (default 1 MiB) bounds
+// what is kept of each: the last bytes. Whatever the command leaves running is ended when it
+// exits.
+//
+// `*out` receives a `tether.run-output/v1` document: the fields of `tether.run/v1`
+// (`timed_out`, `child_exit`, `exit_code` with GNU `timeout`'s mapping: 124 when the limit
+// passed, 125/126/127 when it could not start, 128+N for a signal), and `stdout`/`stderr`
+// **base64-encoded** (exact bytes), with `stdout_dropped`/`stderr_dropped`. A command that
+// cannot be started is still a report (`pid` null, `exit_code` 127 or 126, `error`), not an
+// error; errors are bad input, and `TETHER_E_CANCELLED` when `cancel` (may be NULL) was
+// triggered: the whole tree is ended then.
+//
+// # Safety
+// `command_json` is NULL or a NUL-terminated string; `cancel` is NULL or a live token; `out`
+// is NULL or valid for writes.
+int32_t tether_run(const char *command_json, const struct TetherCancel *cancel, char **out);
 
 // The code of the calling thread's last error: a `TETHER_E_*` code, or `TETHER_OK` (0) when
 // the last fallible call on this thread succeeded (or none was made).
@@ -183,6 +303,112 @@ int32_t tether_ports(const char *query_json, char **out);
 // # Safety
 // `port` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
 int32_t tether_who(const char *port, char **out);
+
+// The verdict on the process a PID file names, as a `tether.alive/v1` document (as
+// `tether alive --pidfile PATH --json` prints it): `alive`, `status` (`alive`, `stale` with
+// `stale_reason`, or `gone`), the identity when alive, and the file as read (`pidfile`:
+// format, lock, record). Errors: the file missing (`TETHER_E_NOT_FOUND`), unreadable or
+// malformed.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_pidfile_check(const char *path, char **out);
+
+// A PID file as read, without looking at the process: a JSON object (the `pidfile` object of
+// `tether.alive/v1`: path, format `tether` or `legacy`, locked, modified_unix_ms, record with
+// the PID, identity and executable when the file is tether's). Errors as
+// `tether_pidfile_check`.
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_pidfile_read(const char *path, char **out);
+
+// Open a process: `target` is a PID (`"4242"`) or an identity string
+// (`"4242:START_TICKS:BOOT8[:INODE]"`, refused once its PID names another process). Errors:
+// `TETHER_E_INVALID_ARGUMENT` (malformed, PID 0 or out of range), `TETHER_E_NOT_FOUND` (no such
+// process, a thread id, or the identity's process has exited), `TETHER_E_IDENTITY_MISMATCH`
+// (the identity's PID now names another process).
+//
+// # Safety
+// `target` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_process_open(const char *target, struct TetherProcess **out);
+
+// Its PID, into `*out`.
+//
+// # Safety
+// `process` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_process_pid(const struct TetherProcess *process, int64_t *out);
+
+// Its identity string (`PID:START_TICKS:BOOT8[:INODE]`), as verified when it was opened.
+//
+// # Safety
+// `process` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_process_identity(const struct TetherProcess *process, char **out);
+
+// Its record as a `tether.info/v1` document (record, identity, ancestors), re-verified after
+// the read. `fields_json` is NULL (every field but the environment) or a JSON array of field
+// names (`["name","cmdline","rss"]`, as `tether ps --fields`). `TETHER_E_NOT_FOUND` once it
+// has exited and been reaped.
+//
+// # Safety
+// `process` is NULL or a live handle; `fields_json` is NULL or a NUL-terminated string; `out`
+// is NULL or valid for writes.
+int32_t tether_process_info(const struct TetherProcess *process,
+                            const char *fields_json,
+                            char **out);
+
+// Whether it still runs: `*out` is 1, or 0 once it has exited (zombie included).
+//
+// # Safety
+// `process` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_process_is_running(const struct TetherProcess *process, int32_t *out);
+
+// Send signal `signal` (a number, see `tether_signal_number`) through the pidfd, the rails
+// applied: `TETHER_E_REFUSED` for the caller, its ancestors, PID 1 and the like;
+// `TETHER_E_NOT_FOUND` when it has exited; `TETHER_E_PERMISSION_DENIED` for another user's.
+//
+// # Safety
+// `process` is NULL or a live handle.
+int32_t tether_process_signal(const struct TetherProcess *process, int32_t signal);
+
+// Wait for it to exit, up to `timeout_ms` (negative: as long as it takes), into a
+// `tether.wait/v1` document (`exited`, `timed_out`, `exit` when it is a child of the caller).
+// A timeout is not an error. `cancel` may be NULL; triggered, the call returns
+// `TETHER_E_CANCELLED` at once.
+//
+// # Safety
+// `process` is NULL or a live handle; `cancel` is NULL or a live token; `out` is NULL or
+// valid for writes.
+int32_t tether_process_wait(const struct TetherProcess *process,
+                            int64_t timeout_ms,
+                            const struct TetherCancel *cancel,
+                            char **out);
+
+// Stop it and its whole tree: the graceful signal to every member (held still meanwhile),
+// the grace to exit, then the kill signal to survivors. `options_json` is NULL (TERM, 10 s,
+// KILL) or a `tether.stop-query/v1` document (`signal`, `grace_ms`, `kill_signal`, `force`).
+// `*out` receives a `tether.stop/v1` document. Blocks up to the grace (and the kill's wait).
+//
+// # Safety
+// `process` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string;
+// `out` is NULL or valid for writes.
+int32_t tether_process_terminate_tree(const struct TetherProcess *process,
+                                      const char *options_json,
+                                      char **out);
+
+// Its children (`recursive` 0) or all its descendants, breadth first (`recursive` non-zero),
+// as a `tether.children/v1` document (`processes`: pid and identity of each).
+//
+// # Safety
+// `process` is NULL or a live handle; `out` is NULL or valid for writes.
+int32_t tether_process_children(const struct TetherProcess *process, int32_t recursive, char **out);
+
+// Free a process handle (its pidfd is closed; nothing is sent). NULL does nothing. No call
+// may still be using it.
+//
+// # Safety
+// `process` is NULL or a handle from `tether_process_open` that has not been freed.
+void tether_process_free(struct TetherProcess *process);
 
 // Wait until ports, URLs, files, log lines, exits, port owners or commands are ready (or,
 // with `reverse`, no longer are). Blocks the calling thread. `query_json` is a

@@ -1,9 +1,12 @@
 //! Cancel tokens: another thread ends a blocking call early (Go's context, a UI's "stop").
 
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::Mutex;
 
-use crate::error::{guard, Cancelled, Failure, TETHER_OK};
+use tether::ready::Cancel;
+
+use crate::error::{guard, Failure, TETHER_OK};
 
 /// A cancel token (opaque). Create it with `tether_cancel_new`, pass it to a blocking call,
 /// trigger it from any thread with `tether_cancel_trigger`, and free it with
@@ -12,25 +15,45 @@ use crate::error::{guard, Cancelled, Failure, TETHER_OK};
 #[derive(Debug, Default)]
 pub struct TetherCancel {
     triggered: AtomicBool,
+    /// The library cancellers of the calls using the token now: triggering cancels them.
+    linked: Mutex<Vec<Cancel>>,
 }
 
-/// How often a blocking call looks at its token.
-///
-/// The library's waits have no cancellation of their own yet; the token is checked at each
-/// progress tick of the wait, and a triggered token ends it by unwinding (with a payload the
-/// entry point's guard turns into `TETHER_E_CANCELLED`; every resource on the way, such as a
-/// `cmd:` target's running command, is released by its destructor). A library built with
-/// `panic = "abort"` (the release profile rather than `bindings`) cannot unwind: there the
-/// token is ignored and the wait runs to its own end, rather than aborting the host.
-pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(20);
-
 impl TetherCancel {
-    /// End the calling operation if the token was triggered.
-    pub(crate) fn unwind_if_triggered(&self) {
-        if cfg!(panic = "unwind") && self.triggered.load(Ordering::SeqCst) {
-            // Not `panic!`: no panic hook runs, nothing is printed.
-            std::panic::resume_unwind(Box::new(Cancelled));
+    /// Whether the token was triggered.
+    pub(crate) fn is_triggered(&self) -> bool {
+        self.triggered.load(Ordering::SeqCst)
+    }
+
+    /// Cancel `c` when the token is triggered (at once if it already was), until the returned
+    /// link is dropped.
+    pub(crate) fn link<'a>(&'a self, c: &Cancel) -> Link<'a> {
+        self.linked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(c.clone());
+        // After the push: a trigger that drained the list before it has set the flag already.
+        if self.is_triggered() {
+            c.cancel();
         }
+        Link {
+            token: self,
+            fd: c.as_fd().as_raw_fd(),
+        }
+    }
+}
+
+/// A canceller linked to a token (see [`TetherCancel::link`]); unlinked when dropped.
+pub(crate) struct Link<'a> {
+    token: &'a TetherCancel,
+    /// The canceller's eventfd, which clones share: what tells it from the others.
+    fd: RawFd,
+}
+
+impl Drop for Link<'_> {
+    fn drop(&mut self) {
+        let mut l = self.token.linked.lock().unwrap_or_else(|e| e.into_inner());
+        l.retain(|c| c.as_fd().as_raw_fd() != self.fd);
     }
 }
 
@@ -40,8 +63,9 @@ pub extern "C" fn tether_cancel_new() -> *mut TetherCancel {
     guard(|| Ok(Box::into_raw(Box::default()))).unwrap_or(std::ptr::null_mut())
 }
 
-/// Trigger the token: every call using it returns `TETHER_E_CANCELLED` soon (within
-/// about 20 ms). Safe from any thread, any number of times. NULL is an invalid argument.
+/// Trigger the token: every call using it returns `TETHER_E_CANCELLED` at once (the library's
+/// waits poll an eventfd linked to it; a readiness check already under way, such as a connect,
+/// finishes first, within its attempt timeout). Safe from any thread, any number of times. NULL is an invalid argument.
 ///
 /// # Safety
 /// `cancel` is NULL or a token from `tether_cancel_new` that has not been freed.
@@ -52,6 +76,9 @@ pub unsafe extern "C" fn tether_cancel_trigger(cancel: *const TetherCancel) -> i
     match guard(|| {
         let t = token.ok_or_else(|| Failure::invalid("cancel is NULL"))?;
         t.triggered.store(true, Ordering::SeqCst);
+        for c in t.linked.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            c.cancel();
+        }
         Ok(())
     }) {
         Ok(()) => TETHER_OK,

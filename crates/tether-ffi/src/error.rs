@@ -53,7 +53,7 @@ impl Failure {
             ),
         }
     }
-    fn cancelled() -> Failure {
+    pub(crate) fn cancelled() -> Failure {
         Failure {
             code: TETHER_E_CANCELLED,
             error: Error::new(ErrorKind::TimedOut, "cancelled"),
@@ -85,10 +85,6 @@ pub(crate) fn code_of(kind: ErrorKind) -> i32 {
         _ => TETHER_E_SYSTEM,
     }
 }
-
-/// The panic payload with which a cancelled call unwinds (see `cancel`): caught by [`guard`]
-/// and turned into [`TETHER_E_CANCELLED`].
-pub(crate) struct Cancelled;
 
 /// The last error of this thread: its code, message and `tether.error/v1` document.
 struct LastError {
@@ -122,7 +118,6 @@ pub(crate) fn guard<T>(body: impl FnOnce() -> Result<T, Failure>) -> Result<T, i
     clear_last();
     let r = match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,
-        Err(payload) if payload.is::<Cancelled>() => Err(Failure::cancelled()),
         Err(payload) => {
             let what = payload
                 .downcast_ref::<&str>()
@@ -250,13 +245,6 @@ mod tests {
         assert_eq!(guard(|| Ok(1)), Ok(1));
         assert_eq!(tether_last_error_code(), TETHER_OK);
         assert!(tether_last_error_message().is_null() && tether_last_error_json().is_null());
-    }
-
-    #[test]
-    fn cancellation_unwinds_to_its_own_code() {
-        let r = guard::<()>(|| std::panic::resume_unwind(Box::new(Cancelled)));
-        assert_eq!(r, Err(TETHER_E_CANCELLED));
-        assert_eq!(last().2["error"]["kind"], "timed_out");
     }
 
     #[test]

@@ -18,17 +18,26 @@
 //!   does.
 
 mod cancel;
+mod child;
 mod error;
+mod handle;
 mod identity;
 mod inspect;
 mod json;
 mod net;
+mod pidfile;
+mod process;
 mod ready;
 mod signal;
 mod strings;
 mod version;
 
 pub use cancel::{tether_cancel_free, tether_cancel_new, tether_cancel_trigger, TetherCancel};
+pub use child::{
+    tether_child_containment, tether_child_free, tether_child_identity, tether_child_kill_tree,
+    tether_child_pid, tether_child_signal, tether_child_stop, tether_child_wait, tether_run,
+    tether_spawn, TetherChild,
+};
 pub use error::{
     tether_last_error_code, tether_last_error_json, tether_last_error_message, TETHER_E_CANCELLED,
     TETHER_E_IDENTITY_MISMATCH, TETHER_E_INTERNAL, TETHER_E_INVALID_ARGUMENT, TETHER_E_NOT_FOUND,
@@ -41,6 +50,12 @@ pub use identity::{
 };
 pub use inspect::{tether_get, tether_snapshot};
 pub use net::{tether_ports, tether_who};
+pub use pidfile::{tether_pidfile_check, tether_pidfile_read};
+pub use process::{
+    tether_process_children, tether_process_free, tether_process_identity, tether_process_info,
+    tether_process_is_running, tether_process_open, tether_process_pid, tether_process_signal,
+    tether_process_terminate_tree, tether_process_wait, TetherProcess,
+};
 pub use ready::tether_wait_for;
 pub use signal::{tether_signal_name, tether_signal_number};
 pub use strings::tether_free_string;

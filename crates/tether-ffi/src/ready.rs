@@ -2,12 +2,12 @@
 
 use std::ffi::c_char;
 
-use tether::ready::{wait_for_labeled, Progress};
+use tether::ready::{wait_for_labeled, Cancel, Outcome};
 use tether_report::query::WaitForQuery;
 use tether_report::WaitForReport;
 
-use crate::cancel::{TetherCancel, CHECK_EVERY};
-use crate::error::call_string;
+use crate::cancel::TetherCancel;
+use crate::error::{call_string, Failure};
 use crate::json::{query, report};
 
 /// Wait until ports, URLs, files, log lines, exits, port owners or commands are ready (or,
@@ -39,15 +39,15 @@ pub unsafe extern "C" fn tether_wait_for(
         call_string(out, || {
             let q: WaitForQuery = query(query_json)?;
             let (targets, labels, mut opts) = q.to_wait()?;
-            let r = match cancel {
-                None => wait_for_labeled(targets, labels, &opts, None)?,
-                Some(token) => {
-                    token.unwind_if_triggered();
-                    opts.progress_every = CHECK_EVERY;
-                    let mut check = |_: &Progress| token.unwind_if_triggered();
-                    wait_for_labeled(targets, labels, &opts, Some(&mut check))?
-                }
-            };
+            let c = Cancel::new()?;
+            let _link = cancel.map(|t| t.link(&c));
+            if cancel.is_some() {
+                opts.cancel = Some(c);
+            }
+            let r = wait_for_labeled(targets, labels, &opts, None)?;
+            if r.outcome == Outcome::Cancelled {
+                return Err(Failure::cancelled());
+            }
             report(&WaitForReport::from(&r))
         })
     }

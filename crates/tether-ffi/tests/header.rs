@@ -31,6 +31,10 @@ fn committed_header_is_current() {
         "tether_snapshot",
         "tether_wait_for",
         "TETHER_E_INVALID_ARGUMENT",
+        "tether_spawn",
+        "tether_process_open",
+        "tether_run",
+        "tether_pidfile_check",
     ] {
         assert!(fresh.contains(name), "{name} is missing from the header");
     }

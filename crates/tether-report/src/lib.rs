@@ -20,6 +20,7 @@
 #![warn(missing_debug_implementations)]
 
 mod error;
+mod handle;
 mod identity;
 mod init;
 mod inspect;
@@ -38,6 +39,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 pub use error::{ErrorBody, ErrorReport};
+pub use handle::{ChildWaitReport, ChildrenReport, FamilyMember, RunOutputReport};
 pub use identity::IdentityReport;
 pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
@@ -129,6 +131,9 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<AliveReport>(),
         one::<StopPidfileReport>(),
         one::<IdentityReport>(),
+        one::<ChildWaitReport>(),
+        one::<ChildrenReport>(),
+        one::<RunOutputReport>(),
     ]
 }
 

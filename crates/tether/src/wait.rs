@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::process::{Process, ProcessRef};
 use crate::ready::Cancel;
@@ -179,11 +179,11 @@ pub fn wait_all(
 ) -> Result<WaitManyOutcome> {
     let began = Instant::now();
     let slots = procs.iter().map(|p| (p.pid(), Some(p))).collect();
-    wait_slots(slots, mode, timeout, began, None).and_then(uncancelled)
+    uncancelled(wait_slots(slots, mode, timeout, began, None))
 }
 
 /// [`wait_all`] that another thread can end early: `Ok(None)` when `cancel` is cancelled
-/// before the wait is over (it is polled with the pidfds, so the wait ends at once).
+/// (before or during the wait; its eventfd is polled with the pidfds, so at once).
 pub fn wait_all_cancellable(
     procs: &[Process],
     mode: WaitMode,
@@ -195,12 +195,12 @@ pub fn wait_all_cancellable(
     wait_slots(slots, mode, timeout, began, Some(cancel))
 }
 
-/// The outcome of a wait that had no canceller (and so always has one).
-fn uncancelled(o: Option<WaitManyOutcome>) -> Result<WaitManyOutcome> {
-    o.ok_or_else(|| {
+/// The outcome of a wait that had no canceller.
+fn uncancelled(r: Result<Option<WaitManyOutcome>>) -> Result<WaitManyOutcome> {
+    r?.ok_or_else(|| {
         Error::new(
-            ErrorKind::System,
-            "a wait without a canceller was cancelled",
+            crate::ErrorKind::System,
+            "a wait without canceller was cancelled",
         )
     })
 }
@@ -228,11 +228,11 @@ pub fn wait_many(
         .zip(&opened)
         .map(|(t, p)| (t.pid(), p.as_ref()))
         .collect();
-    wait_slots(slots, mode, timeout, began, None).and_then(uncancelled)
+    uncancelled(wait_slots(slots, mode, timeout, began, None))
 }
 
 /// The one wait: `(pid, the open process or None when it was already gone)` per target.
-/// `None` when `cancel` was cancelled first.
+/// `None` when `cancel` was cancelled.
 fn wait_slots(
     slots: Vec<(u32, Option<&Process>)>,
     mode: WaitMode,
@@ -262,23 +262,23 @@ fn wait_slots(
     };
     let mut timed_out = false;
     while !over(&outcomes) {
-        if cancel.is_some_and(Cancel::is_cancelled) {
-            return Ok(None);
-        }
         let pending: Vec<usize> = (0..outcomes.len())
             .filter(|&i| !outcomes[i].exited())
             .collect();
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Ok(None);
+        }
         let mut polled: Vec<BorrowedFd<'_>> = pending
             .iter()
             .filter_map(|&i| slots[i].1.map(|p| p.as_fd()))
             .collect();
+        // Last, after the pidfds, so that `ready[k]` still lines up with `pending[k]`.
         if let Some(c) = cancel {
-            // Last, after the pidfds: its readiness only wakes the loop (checked above).
             polled.push(c.as_fd());
         }
-        let mut ready = pidfd::poll_exits(&polled, deadline)?;
-        if cancel.is_some_and(|_| ready.pop() == Some(true)) {
-            continue;
+        let ready = pidfd::poll_exits(&polled, deadline)?;
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Ok(None);
         }
         if !ready.contains(&true) {
             timed_out = true;

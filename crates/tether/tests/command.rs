@@ -234,6 +234,64 @@ fn child_waits_signals_and_closes() {
     assert_ne!(id.check().unwrap(), IdentityCheck::Same);
 }
 
+#[test]
+fn waits_and_runs_end_early_when_cancelled() {
+    use tether::ready::Cancel;
+    // A child's wait: cancelled from another thread, it returns at once and leaves the child.
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let cancel = Cancel::new().unwrap();
+    let c = cancel.clone();
+    let trigger = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        c.cancel();
+    });
+    let began = Instant::now();
+    assert!(child.wait_cancellable(None, &cancel).unwrap().is_none());
+    assert!(began.elapsed() < Duration::from_secs(20));
+    assert!(cancel.is_cancelled());
+    trigger.join().unwrap();
+    // Untouched: still running; a wait with a cancelled canceller returns at once.
+    assert!(child.try_wait().unwrap().is_none());
+    assert!(child.wait_cancellable(None, &cancel).unwrap().is_none());
+    // A timeout still passes as one; an exit is still seen.
+    let fresh = Cancel::new().unwrap();
+    let short = Some(Duration::from_millis(50));
+    assert!(child.wait_cancellable(short, &fresh).unwrap().is_none());
+    assert!(!fresh.is_cancelled());
+    child.signal(Signal::KILL).unwrap();
+    let exit = child.wait_cancellable(None, &fresh).unwrap().unwrap();
+    assert_eq!(exit.signal, Some(libc::SIGKILL));
+    child.close().unwrap();
+
+    // A run: cancelled, the whole tree is ended and the outcome says why.
+    let cancel = Cancel::new().unwrap();
+    let c = cancel.clone();
+    let trigger = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        c.cancel();
+    });
+    let out = sh("sleep 300 & echo $!; sleep 300")
+        .cancel(cancel)
+        .output()
+        .unwrap();
+    trigger.join().unwrap();
+    let e = out
+        .status
+        .error
+        .as_ref()
+        .expect("a cancelled run has an error");
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(e.message().contains("cancelled"), "{e}");
+    assert!(out.status.child_exit.is_none() || out.status.child_exit.unwrap().signal.is_some());
+    let background: u32 = text(&out.stdout).trim().parse().unwrap();
+    // Gone (or, unlikely, its PID reused by something else than our `sleep 300`).
+    let cmdline = std::fs::read(format!("/proc/{background}/cmdline")).unwrap_or_default();
+    assert_ne!(
+        cmdline, b"sleep\x00300\x00",
+        "the background sleep {background} survived"
+    );
+}
+
 /// A hostile tree: a `setsid` escaper, a double-forked daemon, a stopped process, a
 /// TERM-ignoring process and 30 background children. Prints `daemon`, `trapped` and `ready`
 /// (in any order) once all are there.

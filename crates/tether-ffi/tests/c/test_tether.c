@@ -74,6 +74,12 @@ static void expect_ok(int rc, char *out, const char *schema, const char *what) {
           out ? out : "(null)");
 }
 
+#define EXPECT_OK(call, out, ...)       \
+    do {                                \
+        int rc_ = (call);               \
+        expect_ok(rc_, (out), __VA_ARGS__); \
+    } while (0)
+
 /* The string value of "key" in a JSON document (first occurrence), copied into buf. */
 static const char *json_string(const char *json, const char *key, char *buf, size_t len) {
     char pat[64];
@@ -520,6 +526,357 @@ static void test_last_error_is_per_thread(void) {
           "not seen by this thread");
 }
 
+/* The integer value of "key" in a JSON document (first occurrence), or -999 when absent. */
+static long json_int(const char *json, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p || p[strlen(pat)] == 'n') return -999;
+    return strtol(p + strlen(pat), NULL, 10);
+}
+
+static void test_process(void) {
+    char me[32], *out = NULL;
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    TetherProcess *self = NULL;
+    CHECK(tether_process_open(me, &self) == TETHER_OK && self, "open self");
+    int64_t pid = 0;
+    CHECK(tether_process_pid(self, &pid) == TETHER_OK && pid == getpid(), "pid %ld", (long)pid);
+    CHECK(tether_process_identity(self, &out) == TETHER_OK && out && strchr(out, ':'),
+          "identity %s", out);
+    /* Open again by identity: the same process. */
+    TetherProcess *again = NULL;
+    CHECK(tether_process_open(out, &again) == TETHER_OK && again, "open by identity");
+    tether_free_string(out);
+    tether_process_free(again);
+    out = NULL;
+    EXPECT_OK(tether_process_info(self, "[\"name\",\"ppid\"]", &out), out, "tether.info/v1",
+              "info of self");
+    char name[64];
+    CHECK(strcmp(json_string(out, "name", name, sizeof name), comm) == 0, "name %s", name);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_process_info(self, NULL, &out), out, "tether.info/v1", "all fields");
+    tether_free_string(out);
+    int running = -1;
+    CHECK(tether_process_is_running(self, &running) == TETHER_OK && running == 1, "running");
+    CHECK(tether_process_signal(self, SIGCONT) == TETHER_E_REFUSED, "signal self refused");
+    CHECK(tether_process_signal(self, 0) == TETHER_E_INVALID_ARGUMENT, "signal 0");
+
+    pid_t kid = start_sleeper();
+    char kid_s[32];
+    snprintf(kid_s, sizeof kid_s, "%d", (int)kid);
+    TetherProcess *p = NULL;
+    CHECK(tether_process_open(kid_s, &p) == TETHER_OK && p, "open the sleeper");
+    out = NULL;
+    EXPECT_OK(tether_process_children(self, 0, &out), out, "tether.children/v1", "children");
+    CHECK(out && strstr(out, kid_s), "children %s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_process_children(self, 1, &out), out, "tether.children/v1", "descendants");
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_process_wait(p, 50, NULL, &out), out, "tether.wait/v1", "wait 50 ms");
+    CHECK(out && strstr(out, "\"timed_out\":true"), "timed out: %s", out);
+    tether_free_string(out);
+    TetherCancel *token = tether_cancel_new();
+    tether_cancel_trigger(token);
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_wait(p, -1, token, &out), out, TETHER_E_CANCELLED, "timed_out",
+                 "a cancelled wait");
+    tether_cancel_free(token);
+
+    /* A wrong identity (start time off by one, no inode): refused as reused, nothing sent. */
+    char *id = NULL;
+    tether_process_identity(p, &id);
+    unsigned long long ticks = 0;
+    char boot[16] = "";
+    sscanf(id, "%*d:%llu:%8[0-9a-f]", &ticks, boot);
+    char wrong[96];
+    snprintf(wrong, sizeof wrong, "%d:%llu:%s", (int)kid, ticks + 1, boot);
+    TetherProcess *w = (TetherProcess *)1;
+    CHECK(tether_process_open(wrong, &w) == TETHER_E_IDENTITY_MISMATCH && w == NULL,
+          "wrong identity %s", wrong);
+    tether_free_string(id);
+
+    out = NULL;
+    EXPECT_OK(tether_process_terminate_tree(p, "{\"schema\":\"tether.stop-query/v1\",\"grace_ms\":5000}",
+                                            &out),
+              out, "tether.stop/v1", "terminate_tree");
+    CHECK(out && strstr(out, "\"remaining\":[]"), "stopped: %s", out);
+    tether_free_string(out);
+    int status = 0;
+    waitpid(kid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "ended by TERM");
+    CHECK(tether_process_is_running(p, &running) == TETHER_OK && running == 0, "not running");
+    CHECK(tether_process_signal(p, SIGTERM) == TETHER_E_NOT_FOUND, "signal the gone");
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_info(p, NULL, &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "info of the gone");
+    out = NULL;
+    EXPECT_OK(tether_process_terminate_tree(p, NULL, &out), out, "tether.stop/v1",
+              "stop the gone");
+    CHECK(out && strstr(out, "\"already_gone\":true"), "already gone: %s", out);
+    tether_free_string(out);
+    tether_process_free(p);
+
+    /* Bad input. */
+    char dead[32];
+    snprintf(dead, sizeof dead, "%d", (int)dead_pid());
+    const struct {
+        const char *target;
+        int code;
+    } bad[] = {{NULL, TETHER_E_INVALID_ARGUMENT}, {"0", TETHER_E_INVALID_ARGUMENT},
+               {"x", TETHER_E_INVALID_ARGUMENT},  {"-1", TETHER_E_INVALID_ARGUMENT},
+               {"1:2:zz", TETHER_E_INVALID_ARGUMENT}, {dead, TETHER_E_NOT_FOUND}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        TetherProcess *q = (TetherProcess *)1;
+        CHECK(tether_process_open(bad[i].target, &q) == bad[i].code && q == NULL, "open %s",
+              bad[i].target ? bad[i].target : "NULL");
+    }
+    CHECK(tether_process_open(me, NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+    CHECK(tether_process_pid(NULL, &pid) == TETHER_E_INVALID_ARGUMENT && pid == 0, "NULL pid");
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_identity(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL identity");
+    const char *bad_fields[] = {"[\"nope\"]", "{}", "nope", "[1]"};
+    for (size_t i = 0; i < sizeof bad_fields / sizeof bad_fields[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_process_info(self, bad_fields[i], &out), out,
+                     TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad_fields[i]);
+    }
+    CHECK(tether_process_is_running(NULL, &running) == TETHER_E_INVALID_ARGUMENT, "NULL");
+    CHECK(tether_process_signal(NULL, SIGTERM) == TETHER_E_INVALID_ARGUMENT, "NULL signal");
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_wait(NULL, 0, NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL wait");
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_wait(self, 1LL << 62, NULL, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "a timeout out of range");
+    const char *bad_stop[] = {"{\"schema\":\"tether.stop-query/v1\",\"signal\":\"NOPE\"}",
+                              "{\"schema\":\"tether.stop-query/v1\",\"grace\":1}",
+                              "{\"schema\":\"tether.ps-query/v1\"}", "[]"};
+    for (size_t i = 0; i < sizeof bad_stop / sizeof bad_stop[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_process_terminate_tree(self, bad_stop[i], &out), out,
+                     TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad_stop[i]);
+    }
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_terminate_tree(self, NULL, &out), out, TETHER_E_REFUSED,
+                 "refused", "terminate self");
+    out = (char *)1;
+    EXPECT_ERROR(tether_process_children(NULL, 0, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL children");
+    tether_process_free(self);
+    tether_process_free(NULL);
+}
+
+/* Another thread waits for a child while this one stops it. */
+struct waiter {
+    TetherChild *child;
+    TetherCancel *cancel;
+    int rc;
+    char *out;
+};
+
+static void *wait_in_thread(void *arg) {
+    struct waiter *w = arg;
+    w->rc = tether_child_wait(w->child, -1, w->cancel, &w->out);
+    return NULL;
+}
+
+#define CMD(argv, rest) "{\"schema\":\"tether.command-query/v1\",\"argv\":" argv rest "}"
+
+static void test_child(void) {
+    TetherChild *c = NULL;
+    CHECK(tether_spawn(CMD("[\"sh\",\"-c\",\"sleep 300 & sleep 300 & wait\"]", ""), &c) ==
+                  TETHER_OK && c,
+          "spawn a tree");
+    int64_t pid = 0;
+    CHECK(tether_child_pid(c, &pid) == TETHER_OK && pid > 1, "pid %ld", (long)pid);
+    char *out = NULL;
+    CHECK(tether_child_identity(c, &out) == TETHER_OK && out && atol(out) == pid, "id %s", out);
+    tether_free_string(out);
+    out = NULL;
+    CHECK(tether_child_containment(c, &out) == TETHER_OK && out && strstr(out, "mechanism"),
+          "containment %s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_child_wait(c, 30, NULL, &out), out, "tether.child-wait/v1", "wait 30 ms");
+    CHECK(out && strstr(out, "\"timed_out\":true"), "%s", out);
+    tether_free_string(out);
+
+    /* A wait forever in another thread; a cancelled one; then a stop from this thread. */
+    struct waiter cancelled = {c, tether_cancel_new(), -1, NULL};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_in_thread, &cancelled);
+    struct timespec tick = {0, 50 * 1000 * 1000};
+    nanosleep(&tick, NULL);
+    tether_cancel_trigger(cancelled.cancel);
+    pthread_join(t, NULL);
+    CHECK(cancelled.rc == TETHER_E_CANCELLED && cancelled.out == NULL, "cancelled: %d",
+          cancelled.rc);
+    tether_cancel_free(cancelled.cancel);
+
+    struct waiter w = {c, NULL, -1, NULL};
+    pthread_create(&t, NULL, wait_in_thread, &w);
+    nanosleep(&tick, NULL);
+    size_t delivered = 0;
+    CHECK(tether_child_signal(c, SIGCONT, &delivered) == TETHER_OK && delivered >= 3,
+          "CONT to %zu", delivered);
+    out = NULL;
+    EXPECT_OK(tether_child_stop(c, "{\"schema\":\"tether.stop-query/v1\",\"grace_ms\":3000}", &out),
+              out, "tether.stop/v1", "stop the tree");
+    CHECK(out && strstr(out, "\"remaining\":[]") && json_int(out, "pid") == pid, "%s", out);
+    tether_free_string(out);
+    pthread_join(t, NULL);
+    CHECK(w.rc == TETHER_OK && w.out && strstr(w.out, "\"exited\":true") &&
+              json_int(w.out, "signal") == SIGTERM,
+          "the waiter saw the end: %s", w.out);
+    tether_free_string(w.out);
+    size_t killed = 99;
+    CHECK(tether_child_kill_tree(c, &killed) == TETHER_OK && killed == 0, "nothing left");
+    tether_child_free(c);
+
+    /* kill_tree, and a free that never blocks. */
+    c = NULL;
+    CHECK(tether_spawn(CMD("[\"sh\",\"-c\",\"sleep 300 & sleep 300\"]",
+                           ",\"contain\":\"group\",\"stdin\":\"null\""),
+                       &c) == TETHER_OK,
+          "spawn in a group");
+    /* The shell may not have forked yet: at least the shell itself. */
+    CHECK(tether_child_kill_tree(c, &killed) == TETHER_OK && killed >= 1, "killed %zu", killed);
+    tether_child_free(c);
+    c = NULL;
+    CHECK(tether_spawn(CMD("[\"sleep\",\"300\"]", ""), &c) == TETHER_OK, "spawn to free");
+    tether_child_free(c);
+    tether_child_free(NULL);
+
+    /* The command's time limit, applied while it is waited for. */
+    c = NULL;
+    CHECK(tether_spawn(CMD("[\"sleep\",\"300\"]", ",\"timeout_ms\":100"), &c) == TETHER_OK,
+          "spawn with a limit");
+    out = NULL;
+    EXPECT_OK(tether_child_wait(c, 30000, NULL, &out), out, "tether.child-wait/v1", "limit");
+    CHECK(out && json_int(out, "signal") == SIGTERM, "%s", out);
+    tether_free_string(out);
+    tether_child_free(c);
+
+    /* Bad input and start errors. */
+    TetherChild *bad = (TetherChild *)1;
+    CHECK(tether_spawn(CMD("[\"/nonexistent/tether-test\"]", ""), &bad) == TETHER_E_NOT_FOUND &&
+              bad == NULL,
+          "not found");
+    const char *invalid[] = {
+        CMD("[]", ""), CMD("[\"true\"]", ",\"stdout\":\"capture\""),
+        CMD("[\"true\"]", ",\"contain\":\"box\""), CMD("[\"true\"]", ",\"argx\":1"),
+        "{\"schema\":\"tether.run/v1\",\"argv\":[\"true\"]}", NULL, "\xff"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        bad = (TetherChild *)1;
+        CHECK(tether_spawn(invalid[i], &bad) == TETHER_E_INVALID_ARGUMENT && bad == NULL,
+              "spawn %s", invalid[i] ? invalid[i] : "NULL");
+    }
+    CHECK(tether_spawn(CMD("[\"true\"]", ""), NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+    CHECK(tether_child_pid(NULL, &pid) == TETHER_E_INVALID_ARGUMENT, "NULL pid");
+    out = (char *)1;
+    EXPECT_ERROR(tether_child_identity(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL identity");
+    out = (char *)1;
+    EXPECT_ERROR(tether_child_containment(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL containment");
+    out = (char *)1;
+    EXPECT_ERROR(tether_child_wait(NULL, 0, NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL wait");
+    CHECK(tether_child_signal(NULL, SIGTERM, &delivered) == TETHER_E_INVALID_ARGUMENT, "NULL");
+    out = (char *)1;
+    EXPECT_ERROR(tether_child_stop(NULL, NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL stop");
+    CHECK(tether_child_kill_tree(NULL, &killed) == TETHER_E_INVALID_ARGUMENT, "NULL kill");
+}
+
+static void test_run(void) {
+    char *out = NULL;
+    EXPECT_OK(tether_run(CMD("[\"sh\",\"-c\",\"echo hello; echo oops >&2; exit 3\"]", ""), NULL,
+                         &out),
+              out, "tether.run-output/v1", "run");
+    char buf[64];
+    CHECK(strcmp(json_string(out, "stdout", buf, sizeof buf), "aGVsbG8K") == 0, "stdout %s", buf);
+    CHECK(strcmp(json_string(out, "stderr", buf, sizeof buf), "b29wcwo=") == 0, "stderr %s", buf);
+    CHECK(json_int(out, "exit_code") == 3 && strstr(out, "\"timed_out\":false"), "%s", out);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(tether_run(CMD("[\"sh\",\"-c\",\"echo 0123456789\"]", ",\"capture_limit\":4"), NULL,
+                         &out),
+              out, "tether.run-output/v1", "run with a capture limit");
+    CHECK(strcmp(json_string(out, "stdout", buf, sizeof buf), "Nzg5Cg==") == 0 &&
+              json_int(out, "stdout_dropped") == 7,
+          "%s", out);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(tether_run(CMD("[\"sh\",\"-c\",\"sleep 300 & sleep 300\"]",
+                             ",\"timeout_ms\":200,\"kill_after_ms\":5000"),
+                         NULL, &out),
+              out, "tether.run-output/v1", "a run that times out");
+    CHECK(out && strstr(out, "\"timed_out\":true") && json_int(out, "exit_code") == 124, "%s",
+          out);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(tether_run(CMD("[\"/nonexistent/tether-test\"]", ""), NULL, &out), out,
+              "tether.run-output/v1", "a run that cannot start");
+    CHECK(json_int(out, "exit_code") == 127 && json_int(out, "pid") == -999, "%s", out);
+    tether_free_string(out);
+
+    TetherCancel *token = tether_cancel_new();
+    tether_cancel_trigger(token);
+    out = (char *)1;
+    EXPECT_ERROR(tether_run(CMD("[\"sleep\",\"300\"]", ""), token, &out), out,
+                 TETHER_E_CANCELLED, "timed_out", "a cancelled run");
+    tether_cancel_free(token);
+    out = (char *)1;
+    EXPECT_ERROR(tether_run(CMD("[\"true\"]", ",\"stdin\":\"capture\""), NULL, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "stdin captured");
+    out = (char *)1;
+    EXPECT_ERROR(tether_run(NULL, NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL command");
+}
+
+static void test_pidfile(void) {
+    pid_t kid = start_sleeper();
+    char path[] = "/tmp/tether-c-test-XXXXXX";
+    int fd = mkstemp(path);
+    dprintf(fd, "%d\n", (int)kid);
+    close(fd);
+    char *out = NULL;
+    EXPECT_OK(tether_pidfile_check(path, &out), out, "tether.alive/v1", "pidfile check");
+    CHECK(out && strstr(out, "\"alive\":true") && json_int(out, "pid") == kid, "%s", out);
+    tether_free_string(out);
+    out = NULL;
+    CHECK(tether_pidfile_read(path, &out) == TETHER_OK && out && strstr(out, "\"legacy\""),
+          "read %s", out);
+    tether_free_string(out);
+    end_child(kid);
+    out = NULL;
+    EXPECT_OK(tether_pidfile_check(path, &out), out, "tether.alive/v1", "pidfile of the gone");
+    CHECK(out && strstr(out, "\"alive\":false"), "%s", out);
+    tether_free_string(out);
+    unlink(path);
+    out = (char *)1;
+    EXPECT_ERROR(tether_pidfile_check(path, &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "no pidfile");
+    out = (char *)1;
+    EXPECT_ERROR(tether_pidfile_read(path, &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "read no pidfile");
+    out = (char *)1;
+    EXPECT_ERROR(tether_pidfile_check(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL path");
+    out = (char *)1;
+    EXPECT_ERROR(tether_pidfile_read(NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "NULL path");
+}
+
 int main(void) {
     FILE *f = fopen("/proc/self/comm", "r");
     if (!f || !fgets(comm, sizeof comm, f)) {
@@ -540,6 +897,10 @@ int main(void) {
     close(fd);
     test_signals();
     test_last_error_is_per_thread();
+    test_process();
+    test_child();
+    test_run();
+    test_pidfile();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

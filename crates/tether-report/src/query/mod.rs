@@ -15,6 +15,7 @@
 //! assert_eq!(e.kind(), tether::ErrorKind::InvalidArgument);
 //! ```
 
+mod command;
 mod get;
 mod ports;
 mod ps;
@@ -28,6 +29,7 @@ use serde_json::Value;
 use tether::inspect::{Field, FieldSet};
 use tether::{Error, Result};
 
+pub use command::{CommandQuery, CommandUse, StdioQuery, StopQuery};
 pub use get::GetQuery;
 pub use ports::{PortsQuery, ProtoName};
 pub use ps::{NameQuery, PsFilter, PsQuery};
@@ -79,6 +81,8 @@ pub fn all_query_schemas() -> Vec<(&'static str, Value)> {
         one::<GetQuery>(),
         one::<PortsQuery>(),
         one::<WaitForQuery>(),
+        one::<CommandQuery>(),
+        one::<StopQuery>(),
     ]
 }
 

@@ -137,22 +137,10 @@ impl Child {
     }
 
     /// [`Child::wait`] that another thread can end early: `Ok(None)` also when `cancel` is
-    /// cancelled (before or during the wait; tell it from a timeout with
-    /// [`Cancel::is_cancelled`]). Nothing is done to the tree on cancellation: the caller
-    /// decides (stop it, kill it, or wait again).
-    ///
-    /// ```
-    /// use tether::ready::Cancel;
-    /// let mut child = tether::Command::new("sleep").arg("30").spawn()?;
-    /// let cancel = Cancel::new()?;
-    /// let c = cancel.clone();
-    /// let t = std::thread::spawn(move || c.cancel());
-    /// assert_eq!(child.wait_cancellable(None, &cancel)?, None);
-    /// assert!(cancel.is_cancelled());
-    /// t.join().unwrap();
-    /// child.close()?;
-    /// # Ok::<(), tether::Error>(())
-    /// ```
+    /// cancelled (before or during the wait; polled with the other events, so at once). Check
+    /// [`Cancel::is_cancelled`] to tell it from the timeout. The command and its tree are left
+    /// as they are: the caller decides what a cancelled wait means (a binding's context ending
+    /// the tree calls [`Child::stop`] or [`Child::kill_tree`] next).
     pub fn wait_cancellable(
         &mut self,
         timeout: Option<Duration>,

@@ -67,7 +67,7 @@ impl Limit {
 impl Child {
     /// Wait for the command's exit until `until`, applying the time limit, passing received
     /// signals on, and reading `capture`'s pipes as data arrives. `Ok(None)` when `until`
-    /// passed first, or `cancel` was cancelled.
+    /// passed first, or `cancel` was cancelled (polled with the other events).
     pub(super) fn drive(
         &mut self,
         until: Option<Instant>,
@@ -91,7 +91,6 @@ impl Child {
             let (signalled, pipes_ready) = {
                 let mut fds: Vec<(BorrowedFd<'_>, bool)> = vec![(self.pidfd.as_fd(), false)];
                 if let Some(c) = cancel {
-                    // Only wakes the loop: the check above ends it.
                     fds.push((c.as_fd(), false));
                 }
                 let sig_slot = self.forwarding.as_ref().and_then(|f| f.fd()).map(|fd| {

@@ -84,6 +84,7 @@ use crate::contain::{ChildSignals, ContainMode};
 use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
+use crate::wait::ExitInfo;
 
 /// How many bytes of each stream [`Command::output`] keeps unless [`Command::capture_limit`]
 /// says otherwise: 1 MiB.
@@ -153,6 +154,7 @@ pub struct Command {
     child_signals: Option<ChildSignals>,
     forward_signals: bool,
     adopt_children: bool,
+    cancel: Option<Cancel>,
 }
 
 impl std::fmt::Debug for Command {
@@ -189,6 +191,7 @@ impl std::fmt::Debug for Command {
             .field("child_signals", &self.child_signals)
             .field("forward_signals", &self.forward_signals)
             .field("adopt_children", &self.adopt_children)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -217,6 +220,7 @@ impl Command {
             child_signals: None,
             forward_signals: false,
             adopt_children: false,
+            cancel: None,
         }
     }
 
@@ -398,6 +402,16 @@ impl Command {
         self
     }
 
+    /// End [`Command::status`] and [`Command::output`] early when `cancel` is cancelled, from
+    /// any thread (a binding's context or abort signal): the whole tree is ended, as when
+    /// waiting fails, and [`RunOutcome::error`] says the run was cancelled (kind
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut)); `child_exit` is then the
+    /// command's death by SIGKILL, when it was collected. Waits of a spawned [`Child`] take their own ([`Child::wait_cancellable`]).
+    pub fn cancel(&mut self, cancel: Cancel) -> &mut Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
     /// The program.
     pub fn get_program(&self) -> &OsStr {
         &self.program
@@ -444,7 +458,7 @@ impl Command {
             began,
         )?;
         on_event(&RunEvent::Started { pid: child.pid() });
-        let exit = child.drive(None, on_event, None, None);
+        let exit = self.drive_run(&mut child, on_event, None);
         Ok(child.finish_run(self.command_line(), exit, None, began))
     }
 
@@ -455,44 +469,32 @@ impl Command {
     /// both never blocks. Output is captured until the command has exited and what it left
     /// running has been ended; in [`ContainMode::None`] nothing is waited for after the exit.
     pub fn output(&self) -> Result<Output, SpawnError> {
-        self.output_inner(None)
-    }
-
-    /// [`Command::output`] that another thread can end early: when `cancel` is cancelled
-    /// (before or during the run), the whole tree is killed (SIGKILL, as
-    /// [`Child::kill_tree`]), and the output captured so far is returned, with the command's
-    /// exit (normally that SIGKILL). Tell it from a normal end with [`Cancel::is_cancelled`].
-    ///
-    /// ```
-    /// use tether::ready::Cancel;
-    /// let cancel = Cancel::new()?;
-    /// let c = cancel.clone();
-    /// let t = std::thread::spawn(move || {
-    ///     std::thread::sleep(std::time::Duration::from_millis(100));
-    ///     c.cancel()
-    /// });
-    /// let out = tether::Command::new("sh")
-    ///     .args(["-c", "echo started; sleep 30 & sleep 30"])
-    ///     .output_cancellable(&cancel)?;
-    /// assert!(cancel.is_cancelled());
-    /// assert_eq!(out.status.child_exit.unwrap().signal, Some(9));
-    /// t.join().unwrap();
-    /// # Ok::<(), tether::Error>(())
-    /// ```
-    pub fn output_cancellable(&self, cancel: &Cancel) -> Result<Output, SpawnError> {
-        self.output_inner(Some(cancel))
-    }
-
-    fn output_inner(&self, cancel: Option<&Cancel>) -> Result<Output, SpawnError> {
         let began = Instant::now();
         let mut child = spawn::spawn(self, [Stdio::Null, Stdio::Piped, Stdio::Piped], began)?;
         // Nobody writes to a piped stdin here: the child sees its end at once.
         child.stdin = None;
         let mut capture =
             capture::Capture::new(child.stdout.take(), child.stderr.take(), self.capture_limit);
-        let exit = child.drive(None, &mut |_| {}, Some(&mut capture), cancel);
+        let exit = self.drive_run(&mut child, &mut |_| {}, Some(&mut capture));
         let status = child.finish_run(self.command_line(), exit, Some(&mut capture), began);
         Ok(capture.finish(status))
+    }
+
+    /// Wait for a run's command to exit, unless the run is cancelled first (an error, which
+    /// makes the run end the tree).
+    fn drive_run(
+        &self,
+        child: &mut Child,
+        on_event: &mut dyn FnMut(&RunEvent),
+        capture: Option<&mut capture::Capture>,
+    ) -> crate::Result<Option<ExitInfo>> {
+        match child.drive(None, on_event, capture, self.cancel.as_ref())? {
+            Some(e) => Ok(Some(e)),
+            None => Err(crate::Error::new(
+                crate::ErrorKind::TimedOut,
+                "the run was cancelled",
+            )),
+        }
     }
 
     /// Program and arguments, as a run reports them.
