@@ -172,6 +172,56 @@ fn output_and_status_honour_the_time_limit() {
 }
 
 #[test]
+fn a_cancelled_token_ends_waits_and_runs_with_their_tree() {
+    use tether::ready::Cancel;
+    // A child's wait returns as if timed out; the tree keeps running until it is ended.
+    let cancel = Cancel::new().unwrap();
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .cancel(cancel.clone())
+        .spawn()
+        .unwrap();
+    let stopper = {
+        let c = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c.cancel();
+        })
+    };
+    let began = Instant::now();
+    assert!(child.wait(None).unwrap().is_none());
+    assert!(began.elapsed() < Duration::from_secs(20));
+    stopper.join().unwrap();
+    assert_eq!(child.identity().check().unwrap(), IdentityCheck::Same);
+    let pid = child.pid();
+    assert!(child.close().unwrap().contains(&pid));
+
+    // A run ends its whole tree and says it was cancelled.
+    let cancel = Cancel::new().unwrap();
+    let stopper = {
+        let c = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c.cancel();
+        })
+    };
+    let out = sh("sleep 30 & echo $!; wait")
+        .cancel(cancel)
+        .output()
+        .unwrap();
+    stopper.join().unwrap();
+    let e = out.status.error.as_ref().expect("cancelled");
+    assert!(e.message().contains("cancelled"), "{e}");
+    assert!(!out.status.timed_out && !out.status.success());
+    let background: u32 = text(&out.stdout).trim().parse().unwrap();
+    assert!(
+        out.status.leftovers_killed.contains(&background),
+        "{:?}",
+        out.status
+    );
+}
+
+#[test]
 fn start_errors_have_kinds_not_messages() {
     let e = Command::new("tether-no-such-program-xyz")
         .spawn()

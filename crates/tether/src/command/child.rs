@@ -124,7 +124,8 @@ impl Child {
     }
 
     /// Wait for the command (not the whole tree) to exit, up to `timeout` (`None`: as long as
-    /// it takes). `Ok(None)` when the timeout passed first. Event-driven (its pidfd, and the
+    /// it takes). `Ok(None)` when the timeout passed first, or the command's cancel token
+    /// ([`Command::cancel`](super::Command::cancel)) was cancelled. Event-driven (its pidfd, and the
     /// exit status relayed by the watchdog); the time limit of the [`Command`](super::Command)
     /// is applied meanwhile (its signals sent when it passes).
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<ExitInfo>> {

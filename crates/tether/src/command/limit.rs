@@ -12,6 +12,7 @@ use super::child::Child;
 use super::Command;
 use crate::contain::Mechanism;
 use crate::error::{Error, Result};
+use crate::ready::Cancel;
 use crate::run::{RunEvent, SendReason, SentSignal};
 use crate::signal::Signal;
 use crate::sys::os::pidfd;
@@ -34,6 +35,8 @@ pub(super) struct Limit {
     pub(super) timed_out: bool,
     pub(super) escalated: bool,
     pub(super) signals: Vec<SentSignal>,
+    /// Ends the waits when cancelled ([`Command::cancel`]).
+    cancel: Option<Cancel>,
 }
 
 impl Limit {
@@ -48,6 +51,7 @@ impl Limit {
             timed_out: false,
             escalated: false,
             signals: Vec::new(),
+            cancel: cmd.cancel_token(),
         }
     }
 
@@ -66,7 +70,7 @@ impl Limit {
 impl Child {
     /// Wait for the command's exit until `until`, applying the time limit, passing received
     /// signals on, and reading `capture`'s pipes as data arrives. `Ok(None)` when `until`
-    /// passed first.
+    /// passed first, or the cancel token was cancelled.
     pub(super) fn drive(
         &mut self,
         until: Option<Instant>,
@@ -80,7 +84,9 @@ impl Child {
             if self.apply_due_limit(on_event) {
                 continue;
             }
-            if until.is_some_and(|u| Instant::now() >= u) {
+            if until.is_some_and(|u| Instant::now() >= u)
+                || self.limit.cancel.as_ref().is_some_and(Cancel::is_cancelled)
+            {
                 return Ok(None);
             }
             let next = [self.limit.next(), until].into_iter().flatten().min();
@@ -90,6 +96,10 @@ impl Child {
                     fds.push((fd, false));
                     fds.len() - 1
                 });
+                // Readable once cancelled: the loop then sees it at its top.
+                if let Some(c) = &self.limit.cancel {
+                    fds.push((c.as_fd(), false));
+                }
                 let pipes = capture.as_deref().map(Capture::fds).unwrap_or_default();
                 let first_pipe = fds.len();
                 fds.extend(pipes.iter().map(|(_, fd)| (*fd, false)));

@@ -81,8 +81,11 @@ pub use child::Child;
 pub use error::{SpawnError, SpawnErrorKind};
 
 use crate::contain::{ChildSignals, ContainMode};
+use crate::error::{Error, ErrorKind, Result as TetherResult};
+use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
+use crate::wait::ExitInfo;
 
 /// How many bytes of each stream [`Command::output`] keeps unless [`Command::capture_limit`]
 /// says otherwise: 1 MiB.
@@ -152,6 +155,7 @@ pub struct Command {
     child_signals: Option<ChildSignals>,
     forward_signals: bool,
     adopt_children: bool,
+    cancel: Option<Cancel>,
 }
 
 impl std::fmt::Debug for Command {
@@ -188,6 +192,7 @@ impl std::fmt::Debug for Command {
             .field("child_signals", &self.child_signals)
             .field("forward_signals", &self.forward_signals)
             .field("adopt_children", &self.adopt_children)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -216,6 +221,7 @@ impl Command {
             child_signals: None,
             forward_signals: false,
             adopt_children: false,
+            cancel: None,
         }
     }
 
@@ -397,6 +403,32 @@ impl Command {
         self
     }
 
+    /// End waits early from another thread (a front end's Ctrl-C, a cancelled context or
+    /// `AbortSignal`): once `token` is cancelled, [`Command::status`] and [`Command::output`]
+    /// stop waiting, end the whole tree as after a failure (SIGKILL), and return with
+    /// [`RunOutcome::error`] saying the run was cancelled; [`Child::wait`] of a child started
+    /// with it returns `Ok(None)` as if its timeout had passed (the tree keeps running; the
+    /// caller decides). The token is polled with the other events of the wait, so the wait
+    /// ends at once. A token stays cancelled: give each run a new one.
+    ///
+    /// ```
+    /// use tether::ready::Cancel;
+    /// let cancel = Cancel::new()?;
+    /// let stopper = cancel.clone();
+    /// let t = std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_millis(100));
+    ///     stopper.cancel();
+    /// });
+    /// let out = tether::Command::new("sleep").arg("30").cancel(cancel).output()?;
+    /// assert!(out.status.error.is_some() && !out.status.success());
+    /// t.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cancel(&mut self, token: Cancel) -> &mut Self {
+        self.cancel = Some(token);
+        self
+    }
+
     /// The program.
     pub fn get_program(&self) -> &OsStr {
         &self.program
@@ -443,7 +475,7 @@ impl Command {
             began,
         )?;
         on_event(&RunEvent::Started { pid: child.pid() });
-        let exit = child.drive(None, on_event, None);
+        let exit = cancelled_is_error(child.drive(None, on_event, None));
         Ok(child.finish_run(self.command_line(), exit, None, began))
     }
 
@@ -460,9 +492,14 @@ impl Command {
         child.stdin = None;
         let mut capture =
             capture::Capture::new(child.stdout.take(), child.stderr.take(), self.capture_limit);
-        let exit = child.drive(None, &mut |_| {}, Some(&mut capture));
+        let exit = cancelled_is_error(child.drive(None, &mut |_| {}, Some(&mut capture)));
         let status = child.finish_run(self.command_line(), exit, Some(&mut capture), began);
         Ok(capture.finish(status))
+    }
+
+    /// The cancel token, when one was set.
+    pub(super) fn cancel_token(&self) -> Option<Cancel> {
+        self.cancel.clone()
     }
 
     /// Program and arguments, as a run reports them.
@@ -475,5 +512,17 @@ impl Command {
     /// The death signal in force.
     fn effective_death_signal(&self) -> Option<Signal> {
         self.death_signal.unwrap_or(self.timeout_signal)
+    }
+}
+
+/// A run's wait without a deadline returns `Ok(None)` only when it was cancelled
+/// ([`Command::cancel`]): an error, so that the tree is ended and the outcome says why.
+fn cancelled_is_error(exit: TetherResult<Option<ExitInfo>>) -> TetherResult<Option<ExitInfo>> {
+    match exit {
+        Ok(None) => Err(Error::new(
+            ErrorKind::System,
+            "the run was cancelled before the command exited; its tree was ended",
+        )),
+        other => other,
     }
 }
