@@ -10,11 +10,15 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 mod attrs;
+mod command;
 mod convert;
 mod error;
 mod identity;
 mod inspect;
+mod interrupt;
 mod net;
+mod pidfile;
+mod process;
 mod ready;
 mod signal;
 
@@ -41,6 +45,17 @@ fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<net::PyPortHolders>()?;
     m.add_class::<ready::PyWaitResult>()?;
     m.add_class::<ready::PyTargetResult>()?;
+    m.add_class::<process::PyProcess>()?;
+    m.add_class::<process::PyContainment>()?;
+    m.add_class::<process::PyStopResult>()?;
+    m.add_class::<command::PyCompletedProcess>()?;
+    m.add_class::<command::PyChild>()?;
+    m.add_class::<pidfile::PyPidFile>()?;
+    m.add_class::<pidfile::PyPidFileStatus>()?;
+    m.add_function(wrap_pyfunction!(command::run, m)?)?;
+    m.add_function(wrap_pyfunction!(command::spawn, m)?)?;
+    m.add_function(wrap_pyfunction!(pidfile::pidfile_read, m)?)?;
+    m.add_function(wrap_pyfunction!(pidfile::pidfile_check, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::process_iter, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::get, m)?)?;
