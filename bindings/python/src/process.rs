@@ -257,7 +257,9 @@ impl PyProcess {
 
 impl PyProcess {
     fn signal(&self, py: Python<'_>, sig: Signal) -> PyResult<()> {
-        self.inner.signal(sig).map_err(|e| self.err(py, e))
+        // The rails read /proc: with the GIL released, as every call that reads it.
+        py.detach(|| self.inner.signal(sig))
+            .map_err(|e| self.err(py, e))
     }
 }
 
