@@ -2,7 +2,8 @@
 //! Python values to the library's types and back, and its errors to Python exceptions. No
 //! process logic lives here; the pure-Python `tether/__init__.py` re-exports this module.
 //!
-//! Every call that reads /proc, the socket tables or waits releases the GIL. Rust panics
+//! Every call that reads /proc, the socket tables or waits releases the GIL; in the main
+//! thread, waits and runs end on Ctrl-C ([`interrupt`]). Rust panics
 //! become `pyo3_runtime.PanicException` (PyO3 catches them at every entry point; the wheel is
 //! built with the workspace's unwinding `bindings` profile so that they can be caught).
 

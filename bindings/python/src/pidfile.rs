@@ -164,8 +164,9 @@ impl PyPidFile {
 }
 
 /// Read a PID file (never following a symbolic link): a tether record or a bare PID.
-/// `NoSuchProcess`-free errors: `FileNotFoundError`-like `tether.NoSuchProcess` when there is
-/// no file, `AccessDenied`, `InvalidArgument` for anything that is not a PID file.
+/// Errors: `NoSuchProcess` (kind `not_found`) when there is no file, `AccessDenied` when it
+/// may not be read, `InvalidArgument` for a link, a directory or content that is not a PID
+/// file.
 #[pyfunction]
 pub fn pidfile_read(py: Python<'_>, path: PathBuf) -> PyResult<PyPidFile> {
     py.detach(|| pidfile::read(&path))
