@@ -8,12 +8,13 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString};
 use tether::contain::Containment;
+use tether::inspect::FieldSet;
 use tether::signal::Signal;
 use tether::terminate::{StopOptions, StopOutcome};
 use tether::wait::{ExitInfo, ExitStatus, WaitState};
 use tether::{Process, ProcessRef};
 
-use crate::attrs::Spec;
+use crate::attrs::{Attr, Spec};
 use crate::convert;
 use crate::error::{exception, IntoPyResult};
 use crate::identity::{with_pid, PyIdentity};
@@ -141,6 +142,42 @@ impl PyProcess {
         Ok(PyProcessInfo::new(info, spec))
     }
 
+    /// psutil's `name()`: the kernel's name of the process (its comm, at most 15 bytes).
+    fn name(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Name)
+    }
+
+    /// psutil's `exe()`: its executable (None for a kernel thread, or when this user may not
+    /// read it).
+    fn exe(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Exe)
+    }
+
+    /// psutil's `cmdline()`: its command line as a list.
+    fn cmdline(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Cmdline)
+    }
+
+    /// psutil's `ppid()`: its parent's PID.
+    fn ppid(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Ppid)
+    }
+
+    /// psutil's `status()`: `"running"`, `"sleeping"`, `"zombie"`, ...
+    fn status(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Status)
+    }
+
+    /// psutil's `username()`: the name of its effective user.
+    fn username(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::Username)
+    }
+
+    /// psutil's `create_time()`: when it started, in Unix seconds.
+    fn create_time(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.one(py, Attr::CreateTime)
+    }
+
     /// Whether it still runs: `False` once it has exited (a zombie included).
     fn is_running(&self, py: Python<'_>) -> PyResult<bool> {
         self.inner.is_running().map_err(|e| self.err(py, e))
@@ -256,6 +293,15 @@ impl PyProcess {
 }
 
 impl PyProcess {
+    /// One attribute, read as `info([attr])` reads it (re-verified after the read).
+    fn one(&self, py: Python<'_>, a: Attr) -> PyResult<Py<PyAny>> {
+        let fields = FieldSet::of(a.fields());
+        let info = py
+            .detach(|| self.inner.info(fields))
+            .map_err(|e| self.err(py, e))?;
+        a.value(py, &info, &py.None())
+    }
+
     fn signal(&self, py: Python<'_>, sig: Signal) -> PyResult<()> {
         // The rails read /proc: with the GIL released, as every call that reads it.
         py.detach(|| self.inner.signal(sig))

@@ -35,6 +35,12 @@ def test_inspecting_itself():
     info = me.info(["name", "cmdline", "ppid"])
     assert info.pid == os.getpid() and info.ppid == os.getppid()
     assert info.cmdline[0] == sys.executable or "python" in info.name
+    # psutil's one-attribute methods.
+    assert me.ppid() == os.getppid() and me.cmdline() == info.cmdline
+    assert me.name() == info.name and me.status() == "running"
+    assert me.exe() == os.path.realpath(sys.executable)
+    assert abs(me.create_time() - tether.get(os.getpid(), ["create_time"]).create_time) < 0.01
+    assert isinstance(me.username(), str)
     # The same process by identity, string or object, compares equal.
     again = tether.Process(str(me.identity))
     assert again == me and hash(again) == hash(me)
