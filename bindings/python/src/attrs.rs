@@ -102,7 +102,7 @@ impl Attr {
     }
 
     /// The tether fields it is read from.
-    fn fields(self) -> &'static [Field] {
+    pub fn fields(self) -> &'static [Field] {
         match self {
             Attr::Pid => &[Field::Pid],
             Attr::Ppid => &[Field::Ppid],

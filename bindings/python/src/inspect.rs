@@ -33,6 +33,15 @@ pub struct PyProcessInfo {
 }
 
 impl PyProcessInfo {
+    /// A record read with `spec`'s fields.
+    pub fn new(info: ProcessInfo, spec: Arc<Spec>) -> Self {
+        PyProcessInfo {
+            info,
+            spec,
+            dict: OnceLock::new(),
+        }
+    }
+
     fn get(&self, py: Python<'_>, a: Attr) -> PyResult<Py<PyAny>> {
         if !self.spec.has(a) {
             return Err(PyAttributeError::new_err(format!(
@@ -282,14 +291,7 @@ fn read(
     let list = py.detach(|| tether::inspect::snapshot(&q)).py_err()?;
     let out = PyList::empty(py);
     for info in list {
-        out.append(Py::new(
-            py,
-            PyProcessInfo {
-                info,
-                spec: spec.clone(),
-                dict: OnceLock::new(),
-            },
-        )?)?;
+        out.append(Py::new(py, PyProcessInfo::new(info, spec.clone()))?)?;
     }
     Ok(out.unbind())
 }
@@ -338,9 +340,5 @@ pub fn get(
     let info = py
         .detach(|| tether::inspect::get(pid, fields))
         .map_err(|e| with_pid(py, &e, pid))?;
-    Ok(PyProcessInfo {
-        info,
-        spec,
-        dict: OnceLock::new(),
-    })
+    Ok(PyProcessInfo::new(info, spec))
 }

@@ -2,7 +2,8 @@
 //! Python values to the library's types and back, and its errors to Python exceptions. No
 //! process logic lives here; the pure-Python `tether/__init__.py` re-exports this module.
 //!
-//! Every call that reads /proc, the socket tables or waits releases the GIL. Rust panics
+//! Every call that reads /proc, the socket tables or waits releases the GIL; in the main
+//! thread, waits and runs end on Ctrl-C ([`interrupt`]). Rust panics
 //! become `pyo3_runtime.PanicException` (PyO3 catches them at every entry point; the wheel is
 //! built with the workspace's unwinding `bindings` profile so that they can be caught).
 
@@ -10,11 +11,15 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 mod attrs;
+mod command;
 mod convert;
 mod error;
 mod identity;
 mod inspect;
+mod interrupt;
 mod net;
+mod pidfile;
+mod process;
 mod ready;
 mod signal;
 
@@ -41,6 +46,17 @@ fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<net::PyPortHolders>()?;
     m.add_class::<ready::PyWaitResult>()?;
     m.add_class::<ready::PyTargetResult>()?;
+    m.add_class::<process::PyProcess>()?;
+    m.add_class::<process::PyContainment>()?;
+    m.add_class::<process::PyStopResult>()?;
+    m.add_class::<command::PyCompletedProcess>()?;
+    m.add_class::<command::PyChild>()?;
+    m.add_class::<pidfile::PyPidFile>()?;
+    m.add_class::<pidfile::PyPidFileStatus>()?;
+    m.add_function(wrap_pyfunction!(command::run, m)?)?;
+    m.add_function(wrap_pyfunction!(command::spawn, m)?)?;
+    m.add_function(wrap_pyfunction!(pidfile::pidfile_read, m)?)?;
+    m.add_function(wrap_pyfunction!(pidfile::pidfile_check, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::process_iter, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::get, m)?)?;

@@ -2,7 +2,7 @@
 //!
 //! The wait runs in the calling thread with the GIL released. Ctrl-C: in the main thread, the
 //! wait looks for pending Python signals every [`SIGNAL_CHECK`] (the library calls back on its
-//! progress tick; the callback takes the GIL for the check only); a handler that raises
+//! progress tick; the callback takes the GIL for the check only; [`crate::interrupt`]); a handler that raises
 //! (`KeyboardInterrupt` by default) cancels the wait through a `ready::Cancel` and the
 //! exception propagates. A check already under way (a connect, an HTTP request, a `cmd:` run)
 //! finishes first, within its attempt timeout. Other threads cannot receive signals in Python,
@@ -24,9 +24,7 @@ use tether::ProcessIdentity;
 use crate::convert;
 use crate::error::{invalid, IntoPyResult};
 use crate::identity::PyIdentity;
-
-/// How often a wait in the main thread looks for Ctrl-C (and other Python signal handlers).
-pub const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+use crate::interrupt::{in_main_thread, SIGNAL_CHECK};
 
 /// The state of one target at the end of a wait.
 #[pyclass(name = "TargetResult", module = "tether", frozen, get_all)]
@@ -242,15 +240,6 @@ fn headers(v: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
         });
     }
     Ok(out)
-}
-
-/// Whether the calling thread is Python's main thread (the only one that runs signal handlers).
-fn in_main_thread(py: Python<'_>) -> PyResult<bool> {
-    static MAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static CURRENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let main = MAIN.import(py, "threading", "main_thread")?.call0()?;
-    let current = CURRENT.import(py, "threading", "current_thread")?.call0()?;
-    Ok(main.is(&current))
 }
 
 /// Run the wait with the GIL released; in the main thread, with Python's signal handlers run

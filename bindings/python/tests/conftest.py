@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -16,6 +18,7 @@ class Children:
 
     def __init__(self) -> None:
         self.procs: List[subprocess.Popen] = []
+        self.groups: List[subprocess.Popen] = []
 
     def sleeper(self, *extra: str) -> subprocess.Popen:
         """A Python child that sleeps for a minute, with `extra` on its command line. Returns
@@ -30,7 +33,24 @@ class Children:
         p.stdout.readline()
         return p
 
+    def session(self, script: str) -> subprocess.Popen:
+        """`sh -c script` as the leader of a new session (and process group), with its stdout
+        piped. At the end of the test the whole group is killed, while the unreaped leader
+        still holds its number (so that it cannot name anyone else's group)."""
+        p = subprocess.Popen(
+            ["sh", "-c", script], stdout=subprocess.PIPE, start_new_session=True
+        )
+        self.procs.append(p)
+        self.groups.append(p)
+        return p
+
     def close(self) -> None:
+        for p in self.groups:
+            if p.returncode is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         for p in self.procs:
             if p.poll() is None:
                 p.kill()

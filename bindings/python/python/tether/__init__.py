@@ -12,6 +12,12 @@ The Python binding of the tether Rust library, shaped for psutil users::
     me = tether.ProcessIdentity.current()           # survives PID reuse: str(me) -> "PID:START:BOOT"
     assert me.check() is tether.IdentityCheck.SAME
 
+    r = tether.run(["make", "test"], timeout=600, kill_after=10)   # a contained tree, GNU timeout
+    print(r.returncode, r.timed_out, r.stdout[-200:])
+    with tether.spawn(["server", "--port", "8080"]) as child:     # leaving the block ends the tree
+        tether.wait_for(8080, timeout=30, watch_pid=child.identity)
+    tether.Process(1234).terminate_tree(grace=5)                  # TERM, 5 s, KILL: the whole tree
+
 Every call that reads /proc, the socket tables or waits releases the GIL. Errors are
 ``tether.Error`` subclasses that also derive from the matching built-in exception
 (``NoSuchProcess`` is a ``ProcessLookupError``, ``AccessDenied`` a ``PermissionError``,
@@ -23,6 +29,8 @@ from . import _errors
 from ._errors import (
     AccessDenied,
     Error,
+    ProgramNotExecutable,
+    ProgramNotFound,
     InvalidArgument,
     NoSuchProcess,
     NotSupported,
@@ -33,7 +41,14 @@ from ._errors import (
 )
 from ._tether import (
     ATTRS,
+    Child,
+    CompletedProcess,
+    Containment,
     Owner,
+    PidFile,
+    PidFileStatus,
+    Process,
+    StopResult,
     PortHolders,
     ProcessIdentity,
     ProcessInfo,
@@ -42,16 +57,24 @@ from ._tether import (
     WaitResult,
     __version__,
     get,
+    pidfile_check,
+    pidfile_read,
     ports,
     process_iter,
+    run,
     signal_name,
     signal_number,
     signals,
     snapshot,
+    spawn,
     wait_for,
     who,
 )
 from ._types import CpuTimes, IdentityCheck, MemoryInfo
+
+# subprocess's values, for the stdin/stdout/stderr of spawn and run.
+PIPE = -1
+DEVNULL = -3
 
 # psutil's status strings, as ProcessInfo.status spells them.
 STATUS_RUNNING = "running"
@@ -78,6 +101,22 @@ __all__ = [
     # identity
     "ProcessIdentity",
     "IdentityCheck",
+    # one process
+    "Process",
+    "StopResult",
+    "Containment",
+    # commands
+    "run",
+    "spawn",
+    "CompletedProcess",
+    "Child",
+    "PIPE",
+    "DEVNULL",
+    # PID files
+    "pidfile_read",
+    "pidfile_check",
+    "PidFile",
+    "PidFileStatus",
     # sockets
     "ports",
     "who",

@@ -20,6 +20,8 @@ __all__ = [
     "TimeoutExpired",
     "NotSupported",
     "WaitFailed",
+    "ProgramNotFound",
+    "ProgramNotExecutable",
 ]
 
 
@@ -97,7 +99,8 @@ class TimeoutExpired(Error, TimeoutError):
     """A deadline passed. Kind ``timed_out``.
 
     From ``wait_for``: ``result`` holds the ``WaitResult`` (which targets were not ready and
-    why) and ``seconds`` the timeout."""
+    why) and ``seconds`` the timeout. From ``Process.wait`` and ``Child.wait``: ``seconds``
+    and ``pid``, as psutil's."""
 
 
 class NotSupported(Error):
@@ -110,8 +113,18 @@ class WaitFailed(Error):
     become ready (``"failed"``). ``result`` holds the ``WaitResult``."""
 
 
+class ProgramNotFound(Error, FileNotFoundError):
+    """``run``/``spawn``: the program was not found (no such file, or not on ``PATH``); a
+    shell's exit code 127. Kind ``not_found``."""
+
+
+class ProgramNotExecutable(Error, PermissionError):
+    """``run``/``spawn``: the program was found but could not be run (not executable, no
+    permission, not a valid executable, a directory); a shell's exit code 126."""
+
+
 # Shown and pickled as tether.NoSuchProcess etc., where users import them from.
 for _cls in (Error, NoSuchProcess, ProcessReused, AccessDenied, Refused, InvalidArgument,
-             TimeoutExpired, NotSupported, WaitFailed):
+             TimeoutExpired, NotSupported, WaitFailed, ProgramNotFound, ProgramNotExecutable):
     _cls.__module__ = "tether"
 del _cls
