@@ -30,6 +30,8 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Every public item documented, no broken links (doc examples run in cargo test).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p tether -p tether-report
 cargo test --workspace
 bash scripts/test-c.sh
 bash scripts/test-go.sh

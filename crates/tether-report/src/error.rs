@@ -9,6 +9,7 @@ use crate::Report;
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct ErrorReport {
+    #[doc = concat!("The error: its kind and message.")]
     pub error: ErrorBody,
 }
 
@@ -16,7 +17,9 @@ pub struct ErrorReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct ErrorBody {
+    #[doc = concat!("The stable kind (`not_found`, `permission_denied`, `identity_mismatch`, …).")]
     pub kind: ErrorKind,
+    #[doc = concat!("What was wrong and what to do, as the one-line message says it.")]
     pub message: String,
 }
 

@@ -10,7 +10,9 @@ use crate::Report;
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct IdentityReport {
+    #[doc = concat!("The identity's parts.")]
     pub identity: ProcessIdentity,
+    #[doc = concat!("The string form.")]
     pub identity_string: String,
 }
 impl Report for IdentityReport {

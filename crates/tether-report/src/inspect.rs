@@ -10,6 +10,7 @@ use crate::Report;
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PsReport {
+    #[doc = concat!("The processes that passed the filters, with the requested fields.")]
     pub processes: Vec<ProcessInfo>,
 }
 impl Report for PsReport {
@@ -26,6 +27,7 @@ impl From<Vec<ProcessInfo>> for PsReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PsTreeReport {
+    #[doc = concat!("The trees: one per listed process whose parent is not listed, in PID order.")]
     pub roots: Vec<ProcessTree>,
 }
 impl Report for PsTreeReport {
@@ -42,6 +44,7 @@ impl From<Vec<ProcessTree>> for PsTreeReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct TreeReport {
+    #[doc = concat!("The process and its descendants.")]
     pub tree: ProcessTree,
 }
 impl Report for TreeReport {
@@ -59,9 +62,13 @@ impl From<ProcessTree> for TreeReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct InfoReport {
+    #[doc = concat!("The process record, every field read.")]
     pub process: ProcessInfo,
+    #[doc = concat!("Its identity, verified on a pidfd.")]
     pub identity: ProcessIdentity,
+    #[doc = concat!("The identity's string form (`PID:START_TICKS:BOOT8[:INODE]`).")]
     pub identity_string: String,
+    #[doc = concat!("The PIDs of its ancestors, nearest first.")]
     pub ancestors: Vec<u32>,
 }
 impl Report for InfoReport {

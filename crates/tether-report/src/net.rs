@@ -12,10 +12,12 @@ use crate::{Report, StopReport};
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PortsReport {
+    #[doc = concat!("Where the socket table came from.")]
     pub source: SocketSource,
     /// Set when the fallback was used, saying why, or when the owners of other users' sockets
     /// are not visible to this user.
     pub note: Option<String>,
+    #[doc = concat!("The sockets that passed the filters, each with its owners.")]
     pub sockets: Vec<SocketEntry>,
 }
 impl Report for PortsReport {
@@ -36,9 +38,13 @@ impl From<&SocketList> for PortsReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct WhoReport {
+    #[doc = concat!("The port asked about.")]
     pub port: u16,
+    #[doc = concat!("The protocols looked at.")]
     pub protos: Vec<Proto>,
+    #[doc = concat!("Where the socket table came from.")]
     pub source: SocketSource,
+    #[doc = concat!("Set when the fallback was used, saying why, or when the owners of other users' sockets are not visible to this user.")]
     pub note: Option<String>,
     /// The listening (TCP) or bound (UDP) sockets on the port.
     pub sockets: Vec<SocketEntry>,
@@ -66,8 +72,11 @@ impl From<&PortHolders> for WhoReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct FdsReport {
+    #[doc = concat!("The process's PID.")]
     pub pid: u32,
+    #[doc = concat!("Its identity string, verified when the fds were read.")]
     pub identity: String,
+    #[doc = concat!("Its open fds, in fd order.")]
     pub fds: Vec<FdInfo>,
 }
 impl Report for FdsReport {
@@ -88,7 +97,9 @@ impl From<&OpenFiles> for FdsReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct StopPortReport {
+    #[doc = concat!("The port asked about.")]
     pub port: u16,
+    #[doc = concat!("The protocols looked at.")]
     pub protos: Vec<Proto>,
     /// Every process that held the port.
     pub owners: Vec<Owner>,

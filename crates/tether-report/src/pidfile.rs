@@ -134,6 +134,7 @@ impl Verdict {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct AliveReport {
+    #[doc = concat!("Whether the process runs, and how much that verdict rests on (flattened into the report).")]
     #[serde(flatten)]
     pub verdict: Verdict,
     /// The PID file, when the process was named by one.
@@ -156,6 +157,7 @@ impl Report for AliveReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct StopPidfileReport {
+    #[doc = concat!("The verdict on the file (flattened into the report).")]
     #[serde(flatten)]
     pub verdict: Verdict,
     /// The PID file as read.

@@ -11,7 +11,9 @@ use crate::{fractional_ms, Report};
 pub struct TargetResult {
     /// The target as given.
     pub target: String,
+    #[doc = concat!("The kind of target (`tcp`, `http`, `file`, `unix`, `log`, `exit`, `owner`, `cmd`).")]
     pub kind: String,
+    #[doc = concat!("Whether the target was ready (not ready, with `reverse`) when the wait ended.")]
     pub ready: bool,
     /// Milliseconds from the start of the wait to this target being ready.
     pub time_to_ready_ms: Option<f64>,
@@ -38,14 +40,20 @@ impl From<&TargetOutcome> for TargetResult {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct WaitForReport {
+    #[doc = concat!("How the wait ended.")]
     pub outcome: Outcome,
+    #[doc = concat!("Whether the wait succeeded: every target ready (or any, with `any`).")]
     pub ready: bool,
+    #[doc = concat!("Milliseconds from the start of the wait to its end.")]
     pub elapsed_ms: f64,
+    #[doc = concat!("Ready when any target was (otherwise all).")]
     pub any: bool,
+    #[doc = concat!("Waited for the targets to become not ready.")]
     pub reverse: bool,
     /// The process whose death ends the wait: its identity string, or its PID when it did not
     /// exist at the start.
     pub watched: Option<String>,
+    #[doc = concat!("Each target's state, in the order given.")]
     pub targets: Vec<TargetResult>,
 }
 impl Report for WaitForReport {

@@ -11,11 +11,13 @@ use crate::Report;
 pub struct KillReport {
     /// Signal name without `SIG`.
     pub signal: String,
+    #[doc = concat!("Signal number (0 for a probe).")]
     pub signal_number: i32,
     /// Validated only; nothing sent.
     pub dry_run: bool,
     /// Filters matched these processes, but `--yes` was not given: nothing sent.
     pub preview: bool,
+    #[doc = concat!("Every target, validated before anything was sent.")]
     pub targets: Vec<SendOutcome>,
 }
 impl Report for KillReport {
@@ -71,6 +73,7 @@ impl From<&tether::signal::SendOutcome> for SendOutcome {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct SignalsReport {
+    #[doc = concat!("Every signal this system knows, with its number and name.")]
     pub signals: Vec<SignalEntry>,
 }
 
@@ -78,6 +81,7 @@ pub struct SignalsReport {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct SignalEntry {
+    #[doc = concat!("The signal number.")]
     pub number: i32,
     /// Name without `SIG`, as `kill -l` spells it.
     pub name: String,

@@ -36,7 +36,7 @@
 //! open-file soft limit is raised to the hard one once the command has exited (to hold a large
 //! tree of leftovers by pidfds; no child inherits it then).
 //!
-//! ```no_run
+//! ```
 //! use tether::init::{run_init, InitOptions};
 //! let outcome = run_init(&InitOptions::new(["sh", "-c", "sleep 1 & exit 3"])).unwrap();
 //! assert_eq!(outcome.exit_code, 3); // and the background `sleep 1` was ended

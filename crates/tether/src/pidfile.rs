@@ -37,13 +37,13 @@
 //! `O_NOFOLLOW`: never followed) or cannot be read is an error of its own ([`read`]), and the
 //! caller signals nothing.
 //!
-//! ```no_run
-//! use std::path::Path;
+//! ```
 //! use tether::pidfile::{self, Status};
+//! let path = std::env::temp_dir().join(format!("app-{}.pid", std::process::id()));
 //! // The owner: writes the file, holds its lock, removes it when dropped.
-//! let owned = pidfile::create(Path::new("/run/app.pid"), std::process::id()).unwrap();
+//! let owned = pidfile::create(&path, std::process::id()).unwrap();
 //! // Anyone else:
-//! let file = pidfile::read(Path::new("/run/app.pid")).unwrap();
+//! let file = pidfile::read(&path).unwrap();
 //! assert!(matches!(file.check().unwrap(), Status::Alive { .. }));
 //! drop(owned);
 //! ```

@@ -39,8 +39,11 @@ impl super::Query for PortsQuery {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ProtoName {
+    #[doc = concat!("TCP.")]
     Tcp,
+    #[doc = concat!("UDP.")]
     Udp,
+    #[doc = concat!("Unix domain sockets.")]
     Unix,
 }
 

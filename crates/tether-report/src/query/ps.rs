@@ -83,8 +83,11 @@ pub struct PsFilter {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum NameQuery {
+    #[doc = concat!("The command name equals the string.")]
     Exact(String),
+    #[doc = concat!("The command name contains the string.")]
     Substring(String),
+    #[doc = concat!("The command name matches the regular expression (unanchored).")]
     Regex(String),
 }
 

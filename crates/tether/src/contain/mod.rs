@@ -94,10 +94,12 @@ impl std::fmt::Display for Strength {
 /// The containment of a tree, as every result reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
-// The fields keep no doc comments of their own: schemars would put them into the committed
-// JSON Schemas, which stay byte-for-byte as they are ([`Mechanism`] and [`Strength`] say it).
+// `#[doc = concat!(..)]` documents a field without putting it into the committed JSON Schemas
+// (see the note in lib.rs).
 pub struct Containment {
+    #[doc = concat!("How the tree is held.")]
     pub mechanism: Mechanism,
+    #[doc = concat!("How much the mechanism guarantees that nothing escapes.")]
     pub strength: Strength,
     /// The cgroup path (relative to the cgroup2 mount) when the mechanism is `cgroup`.
     pub cgroup: Option<String>,

@@ -8,25 +8,45 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Field {
+    /// The PID.
     Pid,
+    /// The parent's PID.
     Ppid,
+    /// The process group id.
     Pgid,
+    /// The session id.
     Sid,
+    /// The controlling terminal.
     Tty,
+    /// The command name (comm).
     Name,
+    /// The executable path.
     Exe,
+    /// The argument vector.
     Cmdline,
+    /// The scheduler state.
     State,
+    /// The effective uid.
     Uid,
+    /// The user name of the effective uid.
     User,
+    /// The start time (ticks since boot and wall clock).
     Start,
+    /// The time since start.
     Elapsed,
+    /// Resident memory.
     Rss,
+    /// Virtual size.
     Vsz,
+    /// User and kernel CPU time.
     CpuTime,
+    /// CPU use in percent.
     Cpu,
+    /// The number of threads.
     Threads,
+    /// The environment: read only when asked for by name (not in [`FieldSet::standard`]).
     Env,
+    /// The identity string.
     Identity,
 }
 

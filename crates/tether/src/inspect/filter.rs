@@ -27,13 +27,17 @@ pub enum NameMatch {
 pub struct Filter {
     /// Only these PIDs (the others are not even read).
     pub pids: Option<Vec<u32>>,
+    /// How the command name must match.
     pub name: Option<NameMatch>,
     /// Regex over the command line joined by spaces.
     pub cmdline: Option<Regex>,
     /// Effective uid.
     pub uid: Option<u32>,
+    /// Parent PID.
     pub ppid: Option<u32>,
+    /// Process group id.
     pub pgid: Option<i32>,
+    /// Session id.
     pub sid: Option<i32>,
     /// Any of these states.
     pub states: Option<Vec<ProcessState>>,

@@ -37,16 +37,27 @@ mod ms {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProcessState {
+    #[doc = concat!("Running or runnable (`R`).")]
     Running,
+    #[doc = concat!("Interruptible sleep (`S`).")]
     Sleeping,
+    #[doc = concat!("Uninterruptible sleep, usually I/O (`D`).")]
     DiskSleep,
+    #[doc = concat!("Exited, not yet reaped by its parent (`Z`).")]
     Zombie,
+    #[doc = concat!("Stopped by a signal (`T`).")]
     Stopped,
+    #[doc = concat!("Stopped by a tracer (`t`).")]
     TracingStop,
+    #[doc = concat!("Dead (`X`), seen only for a moment.")]
     Dead,
+    #[doc = concat!("An idle kernel thread (`I`).")]
     Idle,
+    #[doc = concat!("Parked (`P`).")]
     Parked,
+    #[doc = concat!("Waking (`W`).")]
     Waking,
+    #[doc = concat!("A letter this version does not know.")]
     Unknown,
 }
 
@@ -125,7 +136,9 @@ impl ProcessState {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct ProcessInfo {
+    #[doc = concat!("The PID (always present).")]
     pub pid: u32,
+    #[doc = concat!("The parent's PID.")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ppid: Option<u32>,
     /// Process group id.
@@ -146,11 +159,13 @@ pub struct ProcessInfo {
     /// Argument vector; empty for kernel threads and zombies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<Vec<String>>,
+    #[doc = concat!("Scheduler state.")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<ProcessState>,
     /// Effective uid (the owner of /proc/PID).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    #[doc = concat!("The user name of `uid` (absent when the uid has no name).")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Start time in clock ticks since boot: the identity's precision.
@@ -210,6 +225,7 @@ pub struct ProcessInfo {
     /// otherwise the lifetime average (as `ps` computes it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<f64>,
+    #[doc = concat!("The number of threads.")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
     /// The identity string (`PID:START_TICKS:BOOT8`).

@@ -1,12 +1,12 @@
 //! Process inspection: snapshots, single lookups, filters, trees and CPU sampling.
 //!
-//! ```no_run
+//! ```
 //! use tether::inspect::{snapshot, Field, FieldSet, Filter, NameMatch, Query};
 //! let mut filter = Filter::default();
 //! filter.name = Some(NameMatch::Exact("sshd".into()));
 //! let q = Query::new(FieldSet::of(&[Field::Name, Field::Cmdline]), filter);
 //! for p in snapshot(&q).unwrap() {
-//!     println!("{} {:?}", p.pid, p.cmdline);
+//!     println!("{} {:?}", p.pid, p.cmdline); // only read, never signalled
 //! }
 //! ```
 

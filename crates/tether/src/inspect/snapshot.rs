@@ -18,6 +18,7 @@ pub struct Query {
     /// Fields to return. Filters add what they need for reading, but those extra fields are
     /// still returned (they were read anyway).
     pub fields: FieldSet,
+    /// Which processes to keep (and which not to read at all).
     pub filter: Filter,
     /// Sample CPU use over this interval instead of the lifetime average.
     pub cpu_sample: Option<Duration>,

@@ -17,8 +17,10 @@ use crate::sys::os::family;
 /// A process and its children.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProcessTree {
+    #[doc = concat!("The process (its fields flattened into the node).")]
     #[serde(flatten)]
     pub process: ProcessInfo,
+    #[doc = concat!("Its children, in PID order, each with its own children.")]
     pub children: Vec<ProcessTree>,
 }
 

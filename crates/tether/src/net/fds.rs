@@ -19,6 +19,7 @@ use crate::sys::os::sock_diag::ALL_STATES;
 pub enum FdKind {
     /// A path in the file system (regular file, directory, device, FIFO opened by path).
     File,
+    #[doc = concat!("A socket (see `socket` for its protocol, state and addresses).")]
     Socket,
     /// An anonymous pipe.
     Pipe,
@@ -92,7 +93,9 @@ pub fn flag_names(flags: u32) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct FdInfo {
+    #[doc = concat!("The fd number.")]
     pub fd: i32,
+    #[doc = concat!("What it refers to.")]
     pub kind: FdKind,
     /// The `/proc/PID/fd` link target (a path, `socket:[N]`, `pipe:[N]`, `anon_inode:[…]`).
     pub target: String,
@@ -102,6 +105,7 @@ pub struct FdInfo {
     pub flags: Option<u32>,
     /// `O_*` names of `flags`.
     pub flag_names: Vec<String>,
+    #[doc = concat!("The mount id of the file system it lives on (fdinfo `mnt_id`).")]
     pub mnt_id: Option<u64>,
     /// The inode (fdinfo `ino`, or the number inside `socket:[N]` / `pipe:[N]`).
     pub inode: Option<u64>,

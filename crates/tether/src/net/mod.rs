@@ -1,10 +1,13 @@
 //! Sockets and their owners (netlink sock_diag), and the open files of a process.
 //!
-//! ```no_run
-//! let who = tether::net::who(8080, None).unwrap();
+//! ```
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! # let port = listener.local_addr().unwrap().port();
+//! let who = tether::net::who(port, None).unwrap();
 //! for o in &who.owners {
 //!     println!("{} {} {:?}", o.pid, o.name, o.identity);
 //! }
+//! assert!(who.owners.iter().any(|o| o.pid == std::process::id()));
 //! ```
 
 mod fds;

@@ -36,8 +36,11 @@ use crate::sys::os::sock_diag::{
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Proto {
+    #[doc = concat!("TCP.")]
     Tcp,
+    #[doc = concat!("UDP.")]
     Udp,
+    #[doc = concat!("Unix domain sockets.")]
     Unix,
 }
 
@@ -67,6 +70,7 @@ pub enum SocketSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct Owner {
+    #[doc = concat!("The owner's PID.")]
     pub pid: u32,
     /// Command name (`comm`).
     pub name: String,
@@ -84,6 +88,7 @@ pub struct Owner {
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct SocketEntry {
+    #[doc = concat!("The protocol.")]
     pub proto: Proto,
     /// `ipv4`, `ipv6` or `unix`.
     pub family: String,
@@ -91,8 +96,11 @@ pub struct SocketEntry {
     pub state: String,
     /// Local address (unix: the bound path, `@name` for abstract ones; absent when unbound).
     pub local_addr: Option<String>,
+    #[doc = concat!("Local port (inet sockets).")]
     pub local_port: Option<u16>,
+    #[doc = concat!("Remote address, when connected.")]
     pub remote_addr: Option<String>,
+    #[doc = concat!("Remote port, when connected.")]
     pub remote_port: Option<u16>,
     /// Unix sockets: `stream`, `dgram` or `seqpacket`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +108,7 @@ pub struct SocketEntry {
     /// Unix sockets: the peer's inode, when connected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_inode: Option<u64>,
+    #[doc = concat!("The socket's inode, the key that ties it to the fds of its owners.")]
     pub inode: u64,
     /// Creator's uid (absent for unix sockets from /proc/net).
     pub uid: Option<u32>,

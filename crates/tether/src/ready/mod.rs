@@ -12,9 +12,11 @@
 //!   few microseconds and sends the server nothing; while nothing listens, that cheap check backs
 //!   off only up to [`LOCAL_CAP`], so a port opening is seen within milliseconds.
 //!
-//! ```no_run
+//! ```
 //! use tether::ready::{wait_for, Target, WaitOptions};
-//! let t: Target = "127.0.0.1:8080".parse().unwrap();
+//! # let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! # let port = listener.local_addr().unwrap().port();
+//! let t: Target = format!("127.0.0.1:{port}").parse().unwrap();
 //! let mut opts = WaitOptions::default();
 //! opts.timeout = Some(std::time::Duration::from_secs(5));
 //! let r = wait_for(vec![t], &opts, None).unwrap();
@@ -62,25 +64,56 @@ pub const LOCAL_CAP: Duration = Duration::from_millis(10);
 pub enum Target {
     /// A TCP connect to `host:port` succeeds (`host:port`, `:port`, `tcp://host:port`; the
     /// port may carry `/tcp`).
-    Tcp { host: String, port: u16 },
+    Tcp {
+        /// Host name or address (`127.0.0.1` when the spec gave only `:port`).
+        host: String,
+        /// The port.
+        port: u16,
+    },
     /// An HTTP(S) request answers with an accepted status (and body). The URL as parsed: its
     /// scheme in lower case, its port (if any) checked.
-    Http { url: String },
+    Http {
+        /// The URL.
+        url: String,
+    },
     /// The path exists (see [`FileOptions`]).
-    File { path: PathBuf },
+    File {
+        /// The path.
+        path: PathBuf,
+    },
     /// A Unix stream socket at the path accepts a connection.
-    Unix { path: PathBuf },
+    Unix {
+        /// The socket's path.
+        path: PathBuf,
+    },
     /// A line matching `regex` is appended to the file (from its end when the wait starts).
-    Log { path: PathBuf, regex: Regex },
+    Log {
+        /// The file to follow.
+        path: PathBuf,
+        /// The pattern a new line must match.
+        regex: Regex,
+    },
     /// The process is gone. With an identity, a reused PID counts as gone.
     Exit {
+        /// The process's PID.
         pid: u32,
+        /// Its identity, when known: then a reused PID is not mistaken for it.
         identity: Option<ProcessIdentity>,
     },
     /// The listening socket(s) on the port are held by `pid` or one of its descendants.
-    Owner { port: u16, proto: Proto, pid: u32 },
+    Owner {
+        /// The port.
+        port: u16,
+        /// Its protocol.
+        proto: Proto,
+        /// The process expected to hold it (itself or through a descendant).
+        pid: u32,
+    },
     /// `sh -c COMMAND` exits 0.
-    Cmd { command: String },
+    Cmd {
+        /// The shell command.
+        command: String,
+    },
 }
 
 /// The kind of a [`Target`].
@@ -442,7 +475,9 @@ pub struct WaitOptions {
     /// Fail at once, with [`Outcome::ProcessDied`], if this process exits first (or does not
     /// exist when the wait starts).
     pub watch: Option<Watch>,
+    /// HTTP targets: method, accepted statuses, body match, TLS.
     pub http: HttpOptions,
+    /// File targets: what counts as present.
     pub file: FileOptions,
     /// How often the progress callback runs.
     pub progress_every: Duration,
