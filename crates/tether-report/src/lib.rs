@@ -23,6 +23,7 @@ mod error;
 mod identity;
 mod init;
 mod inspect;
+mod job;
 mod net;
 mod pidfile;
 pub mod query;
@@ -41,6 +42,7 @@ pub use error::{ErrorBody, ErrorReport};
 pub use identity::IdentityReport;
 pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
+pub use job::{JobLogsReport, JobReport, JobsReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
 pub use pidfile::{AliveReport, PidFileView, StopPidfileReport, Verdict};
 pub use ready::{TargetResult, WaitForReport};
@@ -129,6 +131,9 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<AliveReport>(),
         one::<StopPidfileReport>(),
         one::<IdentityReport>(),
+        one::<JobReport>(),
+        one::<JobsReport>(),
+        one::<JobLogsReport>(),
     ]
 }
 

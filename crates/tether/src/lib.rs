@@ -14,6 +14,7 @@
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
 //! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
 //! - [`fs`]: atomic file replacement.
+//! - [`job`]: background jobs without a daemon (a detached supervisor per job, status files, logs).
 //! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped.
 //! - [`limits`]: process limits a caller may want to raise first (open files).
 //!
@@ -30,6 +31,7 @@ pub mod fs;
 pub mod identity;
 pub mod init;
 pub mod inspect;
+pub mod job;
 pub mod limits;
 pub mod net;
 pub mod pidfile;
