@@ -44,8 +44,8 @@ pub fn check_name(s: &str) -> Result<()> {
 
 impl StateDir {
     /// The state directory to use: `explicit` if given, else `$TETHER_STATE_DIR`, else
-    /// `$XDG_STATE_HOME/tether`, else `~/.local/state/tether`. Nothing is created or checked
-    /// yet ([`StateDir::open`], [`StateDir::create`]).
+    /// `$XDG_STATE_HOME/tether`, else `~/.local/state/tether`, made absolute. Nothing is
+    /// created or checked yet ([`StateDir::open`], [`StateDir::create`]).
     pub fn resolve(explicit: Option<&Path>) -> Result<StateDir> {
         let non_empty = |v: Option<std::ffi::OsString>| v.filter(|v| !v.is_empty());
         let path = if let Some(p) = explicit {
@@ -61,6 +61,9 @@ impl StateDir {
                 "no state directory: set TETHER_STATE_DIR, XDG_STATE_HOME or HOME",
             ));
         };
+        // Absolute: the supervisor, which outlives the caller, works from `/`.
+        let path = std::path::absolute(&path)
+            .map_err(|e| Error::invalid(format!("state directory {}: {e}", path.display())))?;
         Ok(StateDir { path })
     }
 

@@ -146,7 +146,8 @@ fn detach_stdio(log: &File) -> Result<()> {
     rustix::stdio::dup2_stdin(&null).map_err(e)?;
     rustix::stdio::dup2_stdout(&null).map_err(e)?;
     rustix::stdio::dup2_stderr(log).map_err(e)?;
-    Ok(())
+    // Keep no directory busy (the job has its own working directory).
+    std::env::set_current_dir("/").map_err(|e| Error::from_io("changing to /", &e))
 }
 
 /// Random bytes as hex (ids, jitter): not secret, only unlikely to repeat.
@@ -265,10 +266,18 @@ impl Supervisor {
 
     fn run(&mut self, sigfd: &SignalFd, reporter: &mut Reporter) -> Result<i32> {
         let deadline = Instant::now() + Duration::from_millis(self.spec.timeout_ms);
-        if let Err(e) = self.wait_requirements(sigfd, deadline) {
-            self.finish(JobState::Failed, e.message().to_string());
-            reporter.fail(&e, Some(&self.status));
-            return Ok(1);
+        match self.wait_requirements(sigfd, deadline) {
+            Ok(None) => {}
+            Ok(Some(stopped)) => {
+                self.finish(JobState::Stopped, stopped.clone());
+                reporter.fail(&Error::new(ErrorKind::System, stopped), Some(&self.status));
+                return Ok(0);
+            }
+            Err(e) => {
+                self.finish(JobState::Failed, e.message().to_string());
+                reporter.fail(&e, Some(&self.status));
+                return Ok(1);
+            }
         }
         let mut quick_failures = 0u32;
         loop {
@@ -590,10 +599,11 @@ impl Supervisor {
     }
 
     /// Wait until every required job runs and is ready (woken by changes in their
-    /// directories, re-checked at least every 500 ms), or fail at the deadline.
-    fn wait_requirements(&mut self, sigfd: &SignalFd, deadline: Instant) -> Result<()> {
+    /// directories, re-checked at least every 500 ms), or fail at the deadline. `Some(reason)`
+    /// when a stop was asked for meanwhile.
+    fn wait_requirements(&mut self, sigfd: &SignalFd, deadline: Instant) -> Result<Option<String>> {
         if self.spec.requires.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut w =
             crate::sys::os::inotify::Watcher::new().map_err(|e| Error::from_io("inotify", &e))?;
@@ -611,7 +621,7 @@ impl Supervisor {
                 }
             }
             if missing.is_empty() {
-                return Ok(());
+                return Ok(None);
             }
             let now = Instant::now();
             if now >= deadline {
@@ -631,11 +641,10 @@ impl Supervisor {
             let _ = w.drain();
             if hits.get(1) == Some(&true) {
                 if let Some((sig, from)) = sigfd.read() {
-                    let why = format!(
+                    return Ok(Some(format!(
                         "stopped on request (SIG{} from PID {from}) while waiting for required jobs",
                         signal_name_bare(sig)
-                    );
-                    return Err(Error::new(ErrorKind::System, why));
+                    )));
                 }
             }
         }
