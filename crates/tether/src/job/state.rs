@@ -45,7 +45,7 @@ pub fn check_name(s: &str) -> Result<()> {
 impl StateDir {
     /// The state directory to use: `explicit` if given, else `$TETHER_STATE_DIR`, else
     /// `$XDG_STATE_HOME/tether`, else `~/.local/state/tether`, made absolute. Nothing is
-    /// created or checked yet ([`StateDir::open`], [`StateDir::create`]).
+    /// created or checked yet ([`StateDir::create`], [`StateDir::check`]).
     pub fn resolve(explicit: Option<&Path>) -> Result<StateDir> {
         let non_empty = |v: Option<std::ffi::OsString>| v.filter(|v| !v.is_empty());
         let path = if let Some(p) = explicit {
