@@ -511,3 +511,36 @@ fn logs_follow_until_the_job_ends() {
     let o = st.tether(&["logs", "job", "-f", "--json"]);
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn exiting_before_ready_fails_the_start() {
+    let st = State::new();
+    let target = format!("127.0.0.1:{}", free_port());
+    let o = st.start("job", &["--ready", &target], &["sh", "-c", "exit 7"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("exited with code 7 before it was ready"),
+        "{}",
+        stderr(&o)
+    );
+    let s = st.status("job");
+    assert_eq!(s["status"], "failed");
+    assert_eq!(s["exitCode"], 7);
+}
+
+#[test]
+fn pidfile_names_each_run() {
+    let st = State::new();
+    let pf = st._tmp.path().join("job.pid");
+    let pfs = pf.to_str().unwrap();
+    let o = st.start("job", &["--pidfile", pfs], &["sleep", "300"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = st.status("job");
+    let o = common::tether(&["alive", "--pidfile", pfs, "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(json(&o)["identity"], s["identity"]);
+    let o = st.tether(&["stop", "job"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = common::tether(&["alive", "--pidfile", pfs]);
+    assert_eq!(code(&o), 1);
+}
