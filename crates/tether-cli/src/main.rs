@@ -94,6 +94,13 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
     "run" => run,
         "Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127)",
         Some(cmd::run::HELP);
+    "start" => start, "Start a background job under its own small supervisor: restarts, logs, status; no daemon",
+        Some(cmd::start::HELP);
+    "status" => status, "Show the status of one job or of every job", Some(cmd::status::HELP);
+    "list" => list, "List the jobs, one line each", Some(cmd::list::HELP);
+    "logs" => logs, "Show (and follow) a job's stdout or stderr log", Some(cmd::logs::HELP);
+    "restart" => restart, "Stop a job and start it again with the same spec", Some(cmd::restart::HELP);
+    "rm" => rm, "Stop a job and remove its status and logs", Some(cmd::rm::HELP);
     "init" => init, "Run a command as init (PID 1) or subreaper: signals passed on, zombies reaped", Some(cmd::init::HELP);
 };
 
@@ -160,6 +167,13 @@ fn json_requested(args: &[OsString]) -> bool {
 fn main() {
     // `tether run` and a `timeout` link have GNU's exit codes (125 for usage errors).
     cmd::run::intercept();
+    // A job's supervisor, started detached by `tether start` (see `tether::job`).
+    {
+        let args: Vec<OsString> = std::env::args_os().take(3).collect();
+        if args.get(1).is_some_and(|a| a == cmd::job::SUPERVISOR_ARG) {
+            output::exit(cmd::job::supervisor_main(&args));
+        }
+    }
     // `tether kill -9 PID` and the other forms of the shell's kill, before clap sees them.
     let args: Vec<OsString> = cmd::kill::shell_forms(std::env::args_os().collect());
     let json_asked = json_requested(&args);

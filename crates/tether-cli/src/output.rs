@@ -77,6 +77,11 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Whether output has stopped (a closed pipe or a write error): a follower can stop.
+pub fn is_closed() -> bool {
+    OUT.lock().unwrap_or_else(|p| p.into_inner()).closed
+}
+
 /// Append raw bytes to stdout.
 pub fn write_out_bytes(bytes: &[u8]) {
     let mut o = OUT.lock().unwrap_or_else(|p| p.into_inner());

@@ -30,6 +30,7 @@ mod handle;
 mod identity;
 mod init;
 mod inspect;
+mod job;
 mod net;
 mod pidfile;
 pub mod query;
@@ -49,6 +50,7 @@ pub use handle::{ChildWaitReport, ChildrenReport, FamilyMember, RunOutputReport}
 pub use identity::IdentityReport;
 pub use init::{InitReport, Leftovers};
 pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
+pub use job::{JobLogsReport, JobReport, JobsReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
 pub use pidfile::{AliveReport, PidFileView, StopPidfileReport, Verdict};
 pub use ready::{TargetResult, WaitForReport};
@@ -140,6 +142,9 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<ChildWaitReport>(),
         one::<ChildrenReport>(),
         one::<RunOutputReport>(),
+        one::<JobReport>(),
+        one::<JobsReport>(),
+        one::<JobLogsReport>(),
     ]
 }
 

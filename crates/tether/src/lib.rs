@@ -139,6 +139,7 @@
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
 //! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
 //! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped;
+//! - [`job`]: background jobs without a daemon (a detached supervisor per job, status files, logs);
 //! - [`limits`]: process limits a caller may want to raise first (open files);
 //! - [`fs`]: atomic file replacement;
 //! - [`duration`], [`size`]: the duration and size parsers every front end shares;
@@ -167,6 +168,7 @@ pub mod fs;
 pub mod identity;
 pub mod init;
 pub mod inspect;
+pub mod job;
 pub mod limits;
 pub mod net;
 pub mod pidfile;

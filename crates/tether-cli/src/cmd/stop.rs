@@ -30,13 +30,20 @@ place is kept, and so is one whose owner (a `tether run --pidfile`) still holds 
 removes it itself). JSON: tether.stop-pidfile/v1. A malformed PID file is an error (exit 2, as for \
 `tether alive`), and nothing is signalled.
 
+A TARGET that starts with a digit is a PID or an identity string; anything else is the name of a job \
+(`tether start NAME`), which cannot start with a digit, so no argument can mean both. A job is stopped \
+through its supervisor: TERM to the command's whole tree, --grace, then KILL to what is left; the \
+status becomes `stopped`, and a job that is not running is a success. JSON: tether.job/v1. \
+(--signal and --kill-signal apply to processes; a job always gets TERM, then KILL.)
+
 Exit codes: 0 the tree is gone (or an identity's process, or a PID file's, was already gone); 1 refused \
 by a rail, not permitted, no such process or PID file, identity mismatch (nothing was signalled), or \
 processes remain; 2 usage error, or a malformed PID file.";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// PID or identity string (from `tether info`).
+    /// PID or identity string (from `tether info`), or the name of a job (which never starts
+    /// with a digit).
     #[arg(required_unless_present_any = ["port", "pidfile"], conflicts_with_all = ["port", "pidfile"])]
     pub target: Option<String>,
     /// Stop the process this PID file names instead (a tether PID file or a bare PID); remove
@@ -60,6 +67,8 @@ pub struct Args {
     /// process group and session.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub state: super::job::StateArg,
 }
 
 pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
@@ -76,7 +85,12 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if let Some(f) = &a.pidfile {
         return super::pidfile::stop(f, &opts, ctx);
     }
-    let target: ProcessRef = a.target.as_deref().unwrap_or_default().parse()?;
+    let target = a.target.as_deref().unwrap_or_default();
+    if !target.starts_with(|c: char| c.is_ascii_digit()) {
+        tether::job::check_name(target)?;
+        return super::job::stop(target, opts.grace, &a.state, ctx);
+    }
+    let target: ProcessRef = target.parse()?;
     let r = stop_ref(&target, &opts)?;
     if ctx.json {
         print_report(&StopReport::from(&r));

@@ -2,6 +2,7 @@
 
 pub mod cgroup;
 pub mod clock;
+pub mod detach;
 pub mod event;
 pub mod family;
 pub mod fd;

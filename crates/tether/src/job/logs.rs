@@ -1,0 +1,262 @@
+//! Job logs: the supervisor writes the command's stdout and stderr to `stdout.log` and
+//! `stderr.log` with size-bounded rotation ([`RotatingLog`]); readers take the last lines
+//! ([`tail`]) or follow the file as it grows and rotates ([`follow`]).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::sys::os::inotify::Watcher;
+use crate::sys::os::supervise::poll_fds;
+
+/// Which of a job's streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stream {
+    /// `stdout.log`.
+    Stdout,
+    /// `stderr.log`.
+    Stderr,
+}
+
+impl Stream {
+    /// The log's file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout.log",
+            Stream::Stderr => "stderr.log",
+        }
+    }
+}
+
+/// A rotated file's path: `stdout.log.N`.
+fn rotated(base: &Path, n: u32) -> PathBuf {
+    let mut s = base.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+/// A log file that never grows beyond `max_size` bytes: when a write would pass the limit,
+/// what fits is written, the file is renamed to `.1` (older ones move up to `.keep`, the
+/// oldest is removed) and a new file takes the rest. The files of one log never hold more
+/// than `max_size · (keep + 1)` bytes together. Lines are not kept whole across a rotation.
+#[derive(Debug)]
+pub struct RotatingLog {
+    path: PathBuf,
+    max_size: u64,
+    keep: u32,
+    file: File,
+    size: u64,
+}
+
+impl RotatingLog {
+    /// Open (create `0600`, append) the log at `path`.
+    pub fn open(path: &Path, max_size: u64, keep: u32) -> Result<RotatingLog> {
+        let file = super::state::open_private_write(path, false)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(RotatingLog {
+            path: path.to_path_buf(),
+            max_size: max_size.max(1),
+            keep,
+            file,
+            size,
+        })
+    }
+
+    /// Append `buf`, rotating as needed.
+    pub fn write(&mut self, mut buf: &[u8]) -> Result<()> {
+        while !buf.is_empty() {
+            if self.size >= self.max_size {
+                self.rotate()?;
+            }
+            let room = (self.max_size - self.size) as usize;
+            let n = room.min(buf.len());
+            self.file
+                .write_all(&buf[..n])
+                .map_err(|e| Error::from_io(format_args!("writing {}", self.path.display()), &e))?;
+            self.size += n as u64;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Move the files up by one and start a new one.
+    fn rotate(&mut self) -> Result<()> {
+        let io = |e: std::io::Error| {
+            Error::from_io(format_args!("rotating {}", self.path.display()), &e)
+        };
+        if self.keep == 0 {
+            self.file = super::state::open_private_write(&self.path, true)?;
+            self.file.seek(SeekFrom::End(0)).map_err(io)?;
+            self.size = 0;
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(rotated(&self.path, self.keep));
+        for n in (1..self.keep).rev() {
+            match std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, rotated(&self.path, 1)).map_err(io)?;
+        self.file = super::state::open_private_write(&self.path, false)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// The last `lines` lines of a log (from the rotated files too when the current one holds
+/// fewer). A last line without its newline is included.
+pub fn tail(path: &Path, lines: usize) -> Result<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut n = 0u32;
+    loop {
+        let p = if n == 0 {
+            path.to_path_buf()
+        } else {
+            rotated(path, n)
+        };
+        let mut f = match super::state::open_private(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == crate::ErrorKind::NotFound && n > 0 => break,
+            Err(e) => return Err(e),
+        };
+        let mut chunk = tail_of(&mut f, lines + 1, &p)?;
+        chunk.extend_from_slice(&out);
+        out = chunk;
+        if count_lines(&out) >= lines || n >= 1000 {
+            break;
+        }
+        n += 1;
+    }
+    Ok(last_lines(&out, lines).to_vec())
+}
+
+/// Lines in `b`, counting a last line without its newline.
+fn count_lines(b: &[u8]) -> usize {
+    let nl = b.iter().filter(|&&c| c == b'\n').count();
+    nl + usize::from(!b.is_empty() && !b.ends_with(b"\n"))
+}
+
+/// The last `n` lines of `b`.
+fn last_lines(b: &[u8], n: usize) -> &[u8] {
+    if n == 0 {
+        return &[];
+    }
+    let body = b.strip_suffix(b"\n").unwrap_or(b);
+    let mut seen = 0;
+    for (i, &c) in body.iter().enumerate().rev() {
+        if c == b'\n' {
+            seen += 1;
+            if seen == n {
+                return &b[i + 1..];
+            }
+        }
+    }
+    b
+}
+
+/// At least the last `lines` lines of the file (or all of it), reading backwards in blocks.
+fn tail_of(f: &mut File, lines: usize, p: &Path) -> Result<Vec<u8>> {
+    let io = |e: std::io::Error| Error::from_io(format_args!("reading {}", p.display()), &e);
+    let len = f.metadata().map_err(io)?.len();
+    let mut pos = len;
+    let mut buf: Vec<u8> = Vec::new();
+    while pos > 0 && buf.iter().filter(|&&c| c == b'\n').count() <= lines {
+        let step = pos.min(64 * 1024);
+        pos -= step;
+        f.seek(SeekFrom::Start(pos)).map_err(io)?;
+        let mut block = vec![0; step as usize];
+        f.read_exact(&mut block).map_err(io)?;
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
+    Ok(buf)
+}
+
+/// Follow a log: call `out` with what is appended to it, through rotations (the rest of the
+/// old file, then the new one), woken by inotify. Starts at the current end. Returns when
+/// `keep_going` says no (checked at each wake and at least every 200 ms), after a last read.
+pub fn follow(
+    path: &Path,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut w = Watcher::new().map_err(|e| Error::from_io("inotify", &e))?;
+    w.watch_dir(dir)
+        .map_err(|e| Error::from_io(format_args!("watching {}", dir.display()), &e))?;
+    let mut f = super::state::open_private(path)?;
+    f.seek(SeekFrom::End(0))
+        .map_err(|e| Error::from_io(format_args!("{}", path.display()), &e))?;
+    let mut ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let going = keep_going();
+        // Drain the open file, then switch to a new one if the path was rotated.
+        loop {
+            let n = f.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            if !out(&buf[..n]) {
+                return Ok(());
+            }
+        }
+        if let Ok(md) = std::fs::symlink_metadata(path) {
+            if md.ino() != ino {
+                if let Ok(nf) = super::state::open_private(path) {
+                    f = nf;
+                    ino = md.ino();
+                    continue;
+                }
+            }
+        }
+        if !going {
+            return Ok(());
+        }
+        let _ = poll_fds(
+            &[(std::os::fd::AsFd::as_fd(&w), false)],
+            Some(Instant::now() + Duration::from_millis(200)),
+        );
+        let _ = w.drain();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_bound() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("stdout.log");
+        let mut log = RotatingLog::open(&p, 100, 2).unwrap();
+        for i in 0..100 {
+            log.write(format!("line {i:03}\n").as_bytes()).unwrap();
+        }
+        let total: u64 = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum();
+        assert!(total <= 300, "{total}");
+        assert!(!rotated(&p, 3).exists());
+        assert!(std::fs::metadata(&p).unwrap().len() <= 100);
+        assert_eq!(tail(&p, 2).unwrap(), b"line 098\nline 099\n");
+        // More lines than the current file holds: the rotated one supplies them.
+        let t20 = tail(&p, 20).unwrap();
+        assert_eq!(count_lines(&t20), 20);
+        assert!(t20.ends_with(b"line 099\n"));
+    }
+
+    #[test]
+    fn last_lines_counts_an_unterminated_line() {
+        assert_eq!(last_lines(b"a\nb\nc", 2), b"b\nc");
+        assert_eq!(last_lines(b"a\nb\nc\n", 2), b"b\nc\n");
+        assert_eq!(last_lines(b"a\n", 5), b"a\n");
+        assert_eq!(last_lines(b"a\n", 0), b"");
+    }
+}
