@@ -94,6 +94,7 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
     "run" => run,
         "Run a command with a time limit: GNU `timeout`, on a contained tree (exit codes 124-127)",
         Some(cmd::run::HELP);
+    "retry" => retry, "Run a command again until it succeeds: backoff, exit codes not worth retrying, deadline", Some(cmd::retry::HELP);
     "init" => init, "Run a command as init (PID 1) or subreaper: signals passed on, zombies reaped", Some(cmd::init::HELP);
 };
 
@@ -238,6 +239,8 @@ mod tests {
         const SHORT: &[(char, &str)] = &[
             ('s', "signal"),
             ('t', "timeout"),
+            // retry's overall deadline, named as curl names it.
+            ('t', "max-time"),
             ('k', "kill-after"),
             ('g', "group"),
             ('v', "verbose"),
@@ -287,10 +290,16 @@ mod tests {
                         wrong.push(format!("{where_}: -n must be a count, not a switch"));
                     }
                 } else {
-                    match SHORT.iter().find(|(s, _)| *s == short) {
-                        Some((_, l)) if *l == long => {}
-                        Some((_, l)) => wrong.push(format!("{where_}: -{short} is --{l}")),
-                        None => wrong.push(format!("{where_}: -{short} is not in the dialect")),
+                    let meanings: Vec<&str> = SHORT
+                        .iter()
+                        .filter(|(s, _)| *s == short)
+                        .map(|(_, l)| *l)
+                        .collect();
+                    if meanings.is_empty() {
+                        wrong.push(format!("{where_}: -{short} is not in the dialect"));
+                    } else if !meanings.contains(&long) {
+                        let is = meanings.join(" or --");
+                        wrong.push(format!("{where_}: -{short} is --{is}"));
                     }
                 }
             }

@@ -27,6 +27,7 @@ mod net;
 mod pidfile;
 pub mod query;
 mod ready;
+mod retry;
 mod run;
 mod signal;
 mod terminate;
@@ -44,6 +45,7 @@ pub use inspect::{InfoReport, PsReport, PsTreeReport, TreeReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
 pub use pidfile::{AliveReport, PidFileView, StopPidfileReport, Verdict};
 pub use ready::{TargetResult, WaitForReport};
+pub use retry::{AttemptReport, RetryPolicyReport, RetryReport};
 pub use run::{RunReport, SentSignal};
 pub use signal::{KillReport, SendOutcome, SignalEntry, SignalsReport};
 pub use terminate::StopReport;
@@ -129,6 +131,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<AliveReport>(),
         one::<StopPidfileReport>(),
         one::<IdentityReport>(),
+        one::<RetryReport>(),
     ]
 }
 

@@ -14,6 +14,7 @@
 //! - [`run`]: run with a time limit, the GNU `timeout` contract;
 //! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
 //! - [`fs`]: atomic file replacement.
+//! - [`retry`]: run a command again until it succeeds (backoff, exit-code policy, deadline).
 //! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped.
 //! - [`limits`]: process limits a caller may want to raise first (open files).
 //!
@@ -35,6 +36,7 @@ pub mod net;
 pub mod pidfile;
 pub mod process;
 pub mod ready;
+pub mod retry;
 pub mod run;
 pub mod signal;
 pub mod size;
