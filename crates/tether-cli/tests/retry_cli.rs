@@ -179,37 +179,23 @@ fn the_do_not_retry_codes_and_the_code_options() {
     );
     assert!(stderr(&out).contains("exit code 22 is in --stop-on"));
 
-    let (out, seen) = retry(
-        &[
-            "-n",
-            "4",
-            "--delay",
-            "1ms",
-            "--retry-on",
-            "6,7",
-            "--retry-on",
-            "28",
-        ],
-        "exit 1",
-    );
+    // Two lists, one option each time: they add up.
+    let retry_on = [
+        "-n",
+        "3",
+        "--delay",
+        "1ms",
+        "--retry-on",
+        "6,7",
+        "--retry-on",
+        "28",
+    ];
+    let (out, seen) = retry(&retry_on, "exit 1");
     assert_eq!((code(&out), seen), (1, 1));
     assert!(stderr(&out).contains("exit code 1 is not in --retry-on"));
-    let (_, seen) = retry(
-        &[
-            "-n",
-            "3",
-            "--delay",
-            "1ms",
-            "--retry-on",
-            "6,7",
-            "--retry-on",
-            "28",
-        ],
-        "exit 28",
-    );
+    let (_, seen) = retry(&retry_on, "exit 28");
     assert_eq!(seen, 3);
 
-    let dir = tempfile::tempdir().unwrap();
     let out = tether(&[
         "retry",
         "--delay",
@@ -223,7 +209,6 @@ fn the_do_not_retry_codes_and_the_code_options() {
         "{}",
         stderr(&out)
     );
-    drop(dir);
 }
 
 #[test]
@@ -319,15 +304,18 @@ fn started(log: &Path, opts: &[&str], script: &str) -> ChildGuard {
         .args(logged(log, script));
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let g = ChildGuard::spawn(&mut c);
+    wait_until("the attempt started", || !lines(log).is_empty());
+    g
+}
+
+/// Wait (20 s at most, then fail) until `cond` holds: for the test's own files and processes,
+/// which it cannot be told about otherwise.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let t = Instant::now();
-    while lines(log).is_empty() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the attempt never started"
-        );
+    while !cond() {
+        assert!(t.elapsed() < Duration::from_secs(20), "waited 20 s: {what}");
         std::thread::sleep(Duration::from_millis(10));
     }
-    g
 }
 
 /// Signal the `tether` this test started (our child, not yet reaped: its PID is still ours).
@@ -380,11 +368,7 @@ fn sigint_during_an_attempt_ends_its_tree_and_stops_retrying() {
     // The attempt's background grandchild records itself too: it must go with the tree.
     let script = format!("sleep 30 & echo $! >> '{}'; wait", pids.display());
     let g = started(&log, &["-n", "5", "--delay", "10ms"], &script);
-    let t = Instant::now();
-    while lines(&pids).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the grandchild started", || !lines(&pids).is_empty());
     signal(&g, libc::SIGINT);
     let (status, v, err) = finish(g);
     // The attempt's shell died of SIGINT (130): retry ends by SIGINT too, as a shell expects.
@@ -411,14 +395,7 @@ fn sigterm_while_waiting_ends_retry_by_sigterm() {
     let g = started(&log, &["-n", "5", "--delay", "30s"], "exit 1");
     // Wait for the attempt to be gone, then a little for the pause to begin.
     let pid: u32 = lines(&log)[0].parse().unwrap();
-    let t = Instant::now();
-    while alive(pid) {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the attempt never ended"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the attempt ended", || !alive(pid));
     std::thread::sleep(Duration::from_millis(300));
     let t = Instant::now();
     signal(&g, libc::SIGTERM);
