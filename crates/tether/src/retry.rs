@@ -112,12 +112,10 @@ impl FromStr for Backoff {
 /// ```
 /// use std::time::Duration;
 /// use tether::retry::{Backoff, Schedule};
-/// let s = Schedule {
-///     backoff: Backoff::Exponential,
-///     delay: Duration::from_millis(100),
-///     max_delay: Some(Duration::from_millis(500)),
-///     jitter: false,
-/// };
+/// let mut s = Schedule::default(); // exponential from 1 s, no cap, no jitter
+/// s.delay = Duration::from_millis(100);
+/// s.max_delay = Some(Duration::from_millis(500));
+/// assert_eq!(s.backoff, Backoff::Exponential);
 /// let ms: Vec<u128> = (1..=5).map(|n| s.base_delay(n).as_millis()).collect();
 /// assert_eq!(ms, [100, 200, 400, 500, 500]);
 /// ```
