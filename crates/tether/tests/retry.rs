@@ -234,3 +234,16 @@ fn events_say_each_start_and_end() {
         ["start 1", "end 1 5 retry 1", "start 2", "end 2 5 exhausted"]
     );
 }
+
+#[test]
+fn an_attempt_that_ignores_term_gets_kill_after_the_grace() {
+    let mut o = opts(1, 1);
+    o.attempt_timeout = Some(ms(100));
+    o.kill_after = ms(200);
+    let (r, seen) = retry_sh(&o, "trap '' TERM; sleep 30");
+    assert_eq!((seen, r.exit_code), (1, 124));
+    let run = r.attempts[0].run.as_ref().unwrap();
+    assert!(run.timed_out && run.escalated, "{run:?}");
+    assert_eq!(r.attempts[0].limit, Some(Limit::AttemptTimeout));
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+}

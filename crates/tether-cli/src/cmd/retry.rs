@@ -20,7 +20,8 @@ use crate::output::{self, escape, print_report, Ctx};
 pub const HELP: &str = "Runs COMMAND; while it fails with an exit code worth retrying, waits and \
 runs it again, up to --attempts times (default 3; 0 = no limit) and within --max-time (the overall \
 deadline, delays included: no delay is started that would end past it, and an attempt still \
-running when it passes is ended like a timed-out one).
+running when it passes is ended like a timed-out one; one that ignores TERM gets KILL after \
+--kill-after, which is the most the whole can overrun --max-time).
 
 Delays: --delay (default 1s) before the first retry, then growing by --backoff: fixed (the same \
 every time), linear (delay x n) or exponential (delay x 2^(n-1), the default), capped by \
