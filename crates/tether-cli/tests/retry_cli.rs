@@ -251,13 +251,28 @@ fn max_time_bounds_the_whole() {
         "exit 1",
     );
     let took = started.elapsed();
-    assert_eq!(code(&out), 1);
     let v = json(&out);
     assert_eq!(v["outcome"], "max_time");
-    assert_eq!(attempts(&v).len(), seen);
     assert!(seen >= 2, "{seen}");
     assert!(took < Duration::from_secs(8), "{took:?}");
-    assert!(stderr(&out).contains("the next delay would end past --max-time"));
+    let made = attempts(&v).len();
+    let err = stderr(&out);
+    if attempts(&v)[made - 1]["limit"] == "max_time" {
+        // Under load, an attempt started just before the deadline is ended by it (maybe
+        // before its shell logged itself).
+        assert_eq!(code(&out), 124);
+        assert!(made == seen || made == seen + 1, "{made} {seen}");
+        assert!(
+            err.contains("--max-time deadline (124); giving up"),
+            "{err}"
+        );
+    } else {
+        assert_eq!((code(&out), made), (1, seen));
+        assert!(
+            err.contains("the next delay would end past --max-time"),
+            "{err}"
+        );
+    }
 
     let started = Instant::now();
     let (out, seen) = retry(&["--json", "--max-time", "400ms"], "sleep 30");
