@@ -276,9 +276,11 @@ fn max_time_bounds_the_whole() {
 
     let started = Instant::now();
     let (out, seen) = retry(&["--json", "--max-time", "400ms"], "sleep 30");
-    assert_eq!((code(&out), seen), (124, 1));
+    assert_eq!(code(&out), 124);
+    assert!(seen <= 1, "{seen}");
     let v = json(&out);
     assert_eq!(v["outcome"], "max_time");
+    assert_eq!(attempts(&v).len(), 1);
     assert_eq!(attempts(&v)[0]["limit"], "max_time");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -297,8 +299,10 @@ fn attempt_timeout_gives_124_per_attempt() {
         ],
         "sleep 30",
     );
-    assert_eq!((code(&out), seen), (124, 2));
+    assert_eq!(code(&out), 124);
+    assert!(seen <= 2, "{seen}");
     let v = json(&out);
+    assert_eq!(attempts(&v).len(), 2);
     for a in attempts(&v) {
         assert_eq!(a["code"], 124);
         assert_eq!(a["limit"], "attempt_timeout");

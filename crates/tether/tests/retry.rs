@@ -160,7 +160,8 @@ fn max_time_ends_a_running_attempt_like_a_timeout() {
     let mut o = opts(5, 1);
     o.max_time = Some(ms(300));
     let (r, seen) = retry_sh(&o, "sleep 30");
-    assert_eq!(seen, 1);
+    // (Under heavy load the shell may be ended before it logs itself.)
+    assert!(seen <= 1 && r.attempts.len() == 1, "{seen} {r:?}");
     assert_eq!(r.ending, Ending::MaxTime);
     assert_eq!(r.exit_code, 124);
     assert_eq!(r.attempts[0].limit, Some(Limit::MaxTime));
@@ -201,7 +202,7 @@ fn attempt_timeout_gives_124_and_may_be_retried() {
     let mut o = opts(2, 1);
     o.attempt_timeout = Some(ms(200));
     let (r, seen) = retry_sh(&o, "sleep 30");
-    assert_eq!(seen, 2);
+    assert!(seen <= 2 && r.attempts.len() == 2, "{seen} {r:?}");
     assert_eq!(r.ending, Ending::Exhausted);
     for a in &r.attempts {
         assert_eq!((a.code, a.limit), (124, Some(Limit::AttemptTimeout)));
@@ -210,7 +211,8 @@ fn attempt_timeout_gives_124_and_may_be_retried() {
     assert_eq!(r.exit_code, 124);
     o.stop_on = "124".parse().unwrap();
     let (r, seen) = retry_sh(&o, "sleep 30");
-    assert_eq!((seen, r.ending), (1, Ending::NotRetried(StopRule::StopOn)));
+    assert!(seen <= 1 && r.attempts.len() == 1, "{seen} {r:?}");
+    assert_eq!(r.ending, Ending::NotRetried(StopRule::StopOn));
 }
 
 #[test]
@@ -245,7 +247,8 @@ fn events_say_each_start_and_end() {
 #[test]
 fn an_attempt_that_ignores_term_gets_kill_after_the_grace() {
     let mut o = opts(1, 1);
-    o.attempt_timeout = Some(ms(100));
+    // Long enough for the shell to set its trap first, also under load.
+    o.attempt_timeout = Some(ms(1000));
     o.kill_after = ms(200);
     let (r, seen) = retry_sh(&o, "trap '' TERM; sleep 30");
     assert_eq!((seen, r.exit_code), (1, 124));
