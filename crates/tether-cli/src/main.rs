@@ -101,6 +101,7 @@ const SUBCOMMANDS: &[Sub] = subcommands! {
     "logs" => logs, "Show (and follow) a job's stdout or stderr log", Some(cmd::logs::HELP);
     "restart" => restart, "Stop a job and start it again with the same spec", Some(cmd::restart::HELP);
     "rm" => rm, "Stop a job and remove its status and logs", Some(cmd::rm::HELP);
+    "retry" => retry, "Run a command again until it succeeds: backoff, exit codes not worth retrying, deadline", Some(cmd::retry::HELP);
     "init" => init, "Run a command as init (PID 1) or subreaper: signals passed on, zombies reaped", Some(cmd::init::HELP);
 };
 
@@ -252,6 +253,8 @@ mod tests {
         const SHORT: &[(char, &str)] = &[
             ('s', "signal"),
             ('t', "timeout"),
+            // retry's overall deadline, named as curl names it.
+            ('t', "max-time"),
             ('k', "kill-after"),
             ('g', "group"),
             ('v', "verbose"),
@@ -301,10 +304,16 @@ mod tests {
                         wrong.push(format!("{where_}: -n must be a count, not a switch"));
                     }
                 } else {
-                    match SHORT.iter().find(|(s, _)| *s == short) {
-                        Some((_, l)) if *l == long => {}
-                        Some((_, l)) => wrong.push(format!("{where_}: -{short} is --{l}")),
-                        None => wrong.push(format!("{where_}: -{short} is not in the dialect")),
+                    let meanings: Vec<&str> = SHORT
+                        .iter()
+                        .filter(|(s, _)| *s == short)
+                        .map(|(_, l)| *l)
+                        .collect();
+                    if meanings.is_empty() {
+                        wrong.push(format!("{where_}: -{short} is not in the dialect"));
+                    } else if !meanings.contains(&long) {
+                        let is = meanings.join(" or --");
+                        wrong.push(format!("{where_}: -{short} is --{is}"));
                     }
                 }
             }

@@ -35,6 +35,7 @@ mod net;
 mod pidfile;
 pub mod query;
 mod ready;
+mod retry;
 mod run;
 mod signal;
 mod terminate;
@@ -54,6 +55,7 @@ pub use job::{JobLogsReport, JobReport, JobsReport};
 pub use net::{FdsReport, PortsReport, StopPortReport, WhoReport};
 pub use pidfile::{AliveReport, PidFileView, StopPidfileReport, Verdict};
 pub use ready::{TargetResult, WaitForReport};
+pub use retry::{AttemptReport, RetryPolicyReport, RetryReport};
 pub use run::{RunReport, SentSignal};
 pub use signal::{KillReport, SendOutcome, SignalEntry, SignalsReport};
 pub use terminate::StopReport;
@@ -145,6 +147,7 @@ pub fn all_schemas() -> Vec<(&'static str, Value)> {
         one::<JobReport>(),
         one::<JobsReport>(),
         one::<JobLogsReport>(),
+        one::<RetryReport>(),
     ]
 }
 

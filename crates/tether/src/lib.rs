@@ -140,6 +140,7 @@
 //! - [`pidfile`]: PID files that cannot go stale silently (identity, lock, legacy files);
 //! - [`init`]: a container init (PID 1) or subreaper: signals passed on, zombies reaped;
 //! - [`job`]: background jobs without a daemon (a detached supervisor per job, status files, logs);
+//! - [`retry`]: run a command again until it succeeds (backoff, exit-code policy, deadline);
 //! - [`limits`]: process limits a caller may want to raise first (open files);
 //! - [`fs`]: atomic file replacement;
 //! - [`duration`], [`size`]: the duration and size parsers every front end shares;
@@ -174,6 +175,7 @@ pub mod net;
 pub mod pidfile;
 pub mod process;
 pub mod ready;
+pub mod retry;
 pub mod run;
 pub mod signal;
 pub mod size;

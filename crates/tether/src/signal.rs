@@ -67,6 +67,8 @@ impl Signal {
     pub const INT: Signal = Signal(libc::SIGINT);
     /// SIGHUP.
     pub const HUP: Signal = Signal(libc::SIGHUP);
+    /// SIGQUIT.
+    pub const QUIT: Signal = Signal(libc::SIGQUIT);
 
     /// A signal from its number; `InvalidArgument` outside 1..=SIGRTMAX or for the numbers
     /// reserved by the C library (32, 33).

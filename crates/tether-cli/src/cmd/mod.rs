@@ -11,6 +11,7 @@ pub mod kill;
 pub mod pidfile;
 pub mod ports;
 pub mod ps;
+pub mod retry;
 pub mod run;
 pub mod run_gnu;
 pub mod signals;
