@@ -278,15 +278,7 @@ fn run(
 
 /// The message of a wait that did not end ready.
 fn message(r: &WaitForOutcome, timeout: Option<Duration>) -> String {
-    let pending: Vec<String> = r
-        .targets
-        .iter()
-        .filter(|t| !t.ready)
-        .map(|t| match &t.last_error {
-            Some(e) => format!("{} ({e})", t.target),
-            None => t.target.clone(),
-        })
-        .collect();
+    let pending = r.pending();
     let what = if r.reverse {
         "still ready"
     } else {

@@ -381,6 +381,12 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// A count with its noun: `1 process`, `3 processes`.
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Bytes as `12.3M`, like `ps`/`top` human units.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];

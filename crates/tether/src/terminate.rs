@@ -80,26 +80,16 @@ impl StopOutcome {
     /// whose process has exited: [`crate::Process::open_unless_gone`] gave `None`). Stopping
     /// it is then a success: nothing was signalled, nothing remains.
     pub fn already_gone(pid: u32, opts: &StopOptions) -> StopOutcome {
+        let none = Containment {
+            mechanism: Mechanism::None,
+            strength: Strength::None,
+            cgroup: None,
+            pgid: None,
+            fallback_reason: None,
+        };
         StopOutcome {
-            pid,
-            identity: None,
             already_gone: true,
-            containment: Containment {
-                mechanism: Mechanism::None,
-                strength: Strength::None,
-                cgroup: None,
-                pgid: None,
-                fallback_reason: None,
-            },
-            held: Hold::None,
-            signal: opts.signal,
-            kill_signal: opts.kill_signal,
-            signalled: Vec::new(),
-            survivors: Vec::new(),
-            escalated: false,
-            remaining: Vec::new(),
-            grace: opts.grace,
-            elapsed: Duration::ZERO,
+            ..StopOutcome::new(pid, None, none, opts)
         }
     }
 }

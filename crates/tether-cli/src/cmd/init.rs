@@ -12,7 +12,7 @@ use tether::Result;
 use crate::exit::report_error;
 use tether_report::InitReport;
 
-use crate::output::{escape, print_report, Ctx};
+use crate::output::{escape, plural, print_report, Ctx};
 
 pub const HELP: &str = "Runs COMMAND as init: as PID 1 of a container (its entrypoint, in place of \
 tini or docker run --init), or anywhere else as a child subreaper (set automatically; --subreaper, tini's -s, \
@@ -115,7 +115,7 @@ pub fn run(a: Args, ctx: &Ctx) -> Result<i32> {
     if !o.leftovers.remaining.is_empty() {
         diag!(
             "tether: {} left running after KILL: {}",
-            plural(o.leftovers.remaining.len(), "process", "processes"),
+            plural(o.leftovers.remaining.len() as u64, "process", "processes"),
             pids(&o.leftovers.remaining)
         );
     }
@@ -164,13 +164,13 @@ fn say(ev: &InitEvent) {
             let n = outcome.signalled.len();
             diag!(
                 "tether init: sent TERM to {} the command left running: {}",
-                plural(n, "process", "processes"),
+                plural(n as u64, "process", "processes"),
                 pids(&outcome.signalled)
             );
             if outcome.escalated {
                 diag!(
                     "tether init: sent KILL to {} still running after the grace: {}",
-                    plural(outcome.survivors.len(), "process", "processes"),
+                    plural(outcome.survivors.len() as u64, "process", "processes"),
                     pids(&outcome.survivors)
                 );
             }
@@ -191,10 +191,6 @@ fn how(e: &ExitInfo) -> String {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn pids(v: &[u32]) -> String {
     v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
@@ -205,8 +201,8 @@ mod tests {
 
     #[test]
     fn wording() {
-        assert_eq!(plural(1, "process", "processes"), "1 process");
-        assert_eq!(plural(2, "process", "processes"), "2 processes");
+        assert_eq!(plural(1u32, "process", "processes"), "1 process");
+        assert_eq!(plural(2u32, "process", "processes"), "2 processes");
         let killed = ExitInfo {
             code: None,
             signal: Some(15),

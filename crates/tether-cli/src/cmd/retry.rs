@@ -15,7 +15,7 @@ use tether::signal::Signal;
 use tether::{Command, Error, Result};
 use tether_report::RetryReport;
 
-use crate::output::{self, escape, print_report, Ctx};
+use crate::output::{self, escape, plural, print_report, Ctx};
 
 pub const HELP: &str = "Runs COMMAND; while it fails with an exit code worth retrying, waits and \
 runs it again, up to --attempts times (default 3; 0 = no limit) and within --max-time (the overall \
@@ -289,10 +289,6 @@ fn human(d: Duration) -> String {
     }
 }
 
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +301,7 @@ mod tests {
         assert_eq!(human(Duration::from_secs(125)), "2m05s");
         assert_eq!(of(2, 5), "2/5");
         assert_eq!(of(2, 0), "2");
-        assert_eq!(plural(1, "attempt", "attempts"), "1 attempt");
-        assert_eq!(plural(3, "attempt", "attempts"), "3 attempts");
+        assert_eq!(plural(1u32, "attempt", "attempts"), "1 attempt");
+        assert_eq!(plural(3u32, "attempt", "attempts"), "3 attempts");
     }
 }

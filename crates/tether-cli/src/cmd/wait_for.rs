@@ -16,7 +16,7 @@ use tether::{Error, ErrorKind, Result};
 use tether_report::{fractional_ms, WaitForReport};
 
 use crate::exit;
-use crate::output::{escape, print_report, Ctx};
+use crate::output::{escape, plural, print_report, Ctx};
 
 /// Exit code when the watched process died before the targets were ready.
 pub const PROCESS_DIED: i32 = 3;
@@ -262,14 +262,6 @@ fn build_options(a: &Args, targets: &[Target], ctx: &Ctx) -> Result<WaitOptions>
     Ok(o)
 }
 
-fn plural(n: u64, one: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {one}s")
-    }
-}
-
 /// The human lines on stderr: one per target, then why the wait ended.
 fn print_human(r: &WaitForOutcome, reverse: bool) {
     let watched = || r.watched.as_ref().map_or("?".into(), Watch::to_string);
@@ -282,7 +274,7 @@ fn print_human(r: &WaitForOutcome, reverse: bool) {
     }
     for t in &r.targets {
         let name = escape(&t.target);
-        let tries = plural(t.attempts, "attempt");
+        let tries = plural(t.attempts, "attempt", "attempts");
         match (
             t.ready,
             t.time_to_ready.map(fractional_ms),

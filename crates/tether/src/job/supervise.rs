@@ -731,15 +731,7 @@ fn final_state(x: &ExitInfo) -> JobState {
 }
 
 fn not_ready_error(spec: &JobSpec, w: &WaitForOutcome) -> Error {
-    let pending: Vec<String> = w
-        .targets
-        .iter()
-        .filter(|t| !t.ready)
-        .map(|t| match &t.last_error {
-            Some(e) => format!("{} ({e})", t.target),
-            None => t.target.clone(),
-        })
-        .collect();
+    let pending = w.pending();
     let kind = if w.outcome == Outcome::TimedOut {
         ErrorKind::TimedOut
     } else {

@@ -563,6 +563,19 @@ impl WaitForOutcome {
     pub fn ready(&self) -> bool {
         self.outcome == Outcome::Ready
     }
+
+    /// The targets that did not end ready, each with the reason of its last check when there
+    /// is one: `127.0.0.1:8080 (connection refused)`; for the messages of a failed wait.
+    pub fn pending(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| !t.ready)
+            .map(|t| match &t.last_error {
+                Some(e) => format!("{} ({e})", t.target),
+                None => t.target.clone(),
+            })
+            .collect()
+    }
 }
 
 /// What a progress callback sees.
