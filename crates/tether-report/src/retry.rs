@@ -118,13 +118,13 @@ pub struct RetryReport {
     /// The command line.
     pub command: Vec<String>,
     /// `succeeded`, `exhausted` (every attempt made), `not_retried` (the last code is not
-    /// retried), `max_time` (the overall deadline), `interrupted` (a signal was received).
+    /// retried), `max_time` (the overall deadline), `interrupted` (a signal was received), `cancelled` (the caller cancelled it).
     pub outcome: String,
     /// With `not_retried`: the rule, `default`, `stop_on` or `not_in_retry_on`.
     pub rule: Option<String>,
     /// With `interrupted`: the signal received (name without `SIG`).
     pub interrupted_by: Option<String>,
-    /// With `interrupted`: `attempt` (passed on to the running attempt) or `delay`.
+    /// With `interrupted` or `cancelled`: `attempt` (while an attempt ran) or `delay`.
     pub interrupted_during: Option<String>,
     /// The exit code: the last attempt's code, or 128+N for signal N received between
     /// attempts.
@@ -149,6 +149,7 @@ impl RetryReport {
             Ending::Interrupted { signal, during } => {
                 (None, Some(signal.name()), Some(during.as_str().to_string()))
             }
+            Ending::Cancelled { during } => (None, None, Some(during.as_str().to_string())),
             _ => (None, None, None),
         };
         RetryReport {

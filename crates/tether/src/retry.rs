@@ -29,6 +29,10 @@
 //! between attempts end the wait; either way nothing more is retried
 //! ([`Ending::Interrupted`]).
 //!
+//! With [`RetryOptions::cancel`] (for a binding's context or abort signal), cancelling ends the
+//! running attempt's whole tree, or the wait between attempts, at once; nothing more is retried
+//! ([`Ending::Cancelled`]).
+//!
 //! ```
 //! use std::time::Duration;
 //! use tether::retry::{self, Backoff, Ending, RetryOptions};
@@ -57,6 +61,7 @@ use std::time::{Duration, Instant};
 
 use crate::command::{Command, SpawnError};
 use crate::error::{Error, Result};
+use crate::ready::Cancel;
 use crate::run::{gnu_spawn_exit, RunEvent, RunOutcome, SendReason, EXIT_TIMEDOUT};
 use crate::signal::Signal;
 use crate::sys::os::supervise::{self as sysproc, SignalFd};
@@ -340,6 +345,10 @@ pub struct RetryOptions {
     /// received (see the module documentation). Process-wide effects as
     /// [`Command::forward_signals`]; for single-threaded front ends. Default off.
     pub handle_signals: bool,
+    /// End the retries early from another thread: the running attempt's tree is ended (as
+    /// [`Command::cancel`] does) or the wait between attempts cut short, and the outcome is
+    /// [`Ending::Cancelled`]. Default none.
+    pub cancel: Option<Cancel>,
 }
 
 /// The default of [`RetryOptions::kill_after`].
@@ -356,6 +365,7 @@ impl Default for RetryOptions {
             attempt_timeout: None,
             kill_after: DEFAULT_KILL_AFTER,
             handle_signals: false,
+            cancel: None,
         }
     }
 }
@@ -525,11 +535,16 @@ pub enum Ending {
         /// When.
         during: Phase,
     },
+    /// [`RetryOptions::cancel`] was cancelled.
+    Cancelled {
+        /// When.
+        during: Phase,
+    },
 }
 
 impl Ending {
     /// The name used in reports: `succeeded`, `exhausted`, `not_retried`, `max_time`,
-    /// `interrupted`.
+    /// `interrupted`, `cancelled`.
     pub fn as_str(self) -> &'static str {
         match self {
             Ending::Succeeded => "succeeded",
@@ -537,6 +552,7 @@ impl Ending {
             Ending::NotRetried(_) => "not_retried",
             Ending::MaxTime => "max_time",
             Ending::Interrupted { .. } => "interrupted",
+            Ending::Cancelled { .. } => "cancelled",
         }
     }
 }
@@ -606,6 +622,10 @@ pub fn run(
     let deadline = opts.max_time.and_then(|m| began.checked_add(m));
     cmd.kill_after(opts.kill_after)
         .forward_signals(opts.handle_signals);
+    if let Some(c) = &opts.cancel {
+        cmd.cancel(c.clone());
+    }
+    let cancelled = || opts.cancel.as_ref().is_some_and(Cancel::is_cancelled);
     let mut attempts: Vec<Attempt> = Vec::new();
     let finish = |attempts: Vec<Attempt>, ending: Ending, exit_code: i32| RetryOutcome {
         attempts,
@@ -619,6 +639,9 @@ pub fn run(
         let next = match attempt.received() {
             Some(signal) => Next::End(Ending::Interrupted {
                 signal,
+                during: Phase::Attempt,
+            }),
+            None if cancelled() => Next::End(Ending::Cancelled {
                 during: Phase::Attempt,
             }),
             None => plan(opts, &attempt, deadline),
@@ -637,13 +660,22 @@ pub fn run(
             Next::End(ending) => return Ok(finish(attempts, ending, code)),
             Next::Retry(d) => d,
         };
-        if let Some(signal) = pause(delay, opts.handle_signals)? {
-            on_event(&RetryEvent::Interrupted { signal });
-            let ending = Ending::Interrupted {
-                signal,
-                during: Phase::Delay,
-            };
-            return Ok(finish(attempts, ending, 128 + signal.number()));
+        match pause(delay, opts.handle_signals, opts.cancel.as_ref())? {
+            Pause::Over => {}
+            Pause::Signal(signal) => {
+                on_event(&RetryEvent::Interrupted { signal });
+                let ending = Ending::Interrupted {
+                    signal,
+                    during: Phase::Delay,
+                };
+                return Ok(finish(attempts, ending, 128 + signal.number()));
+            }
+            Pause::Cancelled => {
+                let ending = Ending::Cancelled {
+                    during: Phase::Delay,
+                };
+                return Ok(finish(attempts, ending, code));
+            }
         }
     }
 }
@@ -702,34 +734,61 @@ fn plan(opts: &RetryOptions, attempt: &Attempt, deadline: Option<Instant>) -> Ne
     Next::Retry(delay)
 }
 
-/// Wait `delay`; with `handle_signals`, a stop signal ends the wait early and is returned.
-fn pause(delay: Duration, handle_signals: bool) -> Result<Option<Signal>> {
-    if !handle_signals {
-        std::thread::sleep(delay);
-        return Ok(None);
-    }
+/// How a pause between attempts ended.
+enum Pause {
+    /// It lasted its time.
+    Over,
+    /// A stop signal came (with `handle_signals`).
+    Signal(Signal),
+    /// The canceller was cancelled.
+    Cancelled,
+}
+
+/// Wait `delay` between attempts, watching the stop signals (with `handle_signals`) and the
+/// canceller, whichever comes first.
+fn pause(delay: Duration, handle_signals: bool, cancel: Option<&Cancel>) -> Result<Pause> {
     // A signal the caller ignored stays ignored (as while an attempt runs).
-    let watched: Vec<i32> = STOP_SIGNALS
-        .iter()
-        .map(|s| s.number())
-        .filter(|&s| !sysproc::is_ignored(s))
-        .collect();
-    let sigfd = SignalFd::new(&watched)
-        .map_err(|e| Error::from_io("watching signals between attempts", &e))?;
+    let sigfd = if handle_signals {
+        let watched: Vec<i32> = STOP_SIGNALS
+            .iter()
+            .map(|s| s.number())
+            .filter(|&s| !sysproc::is_ignored(s))
+            .collect();
+        Some(
+            SignalFd::new(&watched)
+                .map_err(|e| Error::from_io("watching signals between attempts", &e))?,
+        )
+    } else {
+        None
+    };
     let until = Instant::now().checked_add(delay);
     let got = loop {
-        if let Some((signo, _)) = sigfd.read() {
-            break Signal::from_number(signo).ok();
+        if let Some((signo, _)) = sigfd.as_ref().and_then(SignalFd::read) {
+            if let Ok(signal) = Signal::from_number(signo) {
+                break Pause::Signal(signal);
+            }
+        }
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            break Pause::Cancelled;
         }
         if until.is_some_and(|u| Instant::now() >= u) {
-            break None;
+            break Pause::Over;
         }
-        sysproc::poll_fds(&[(sigfd.as_fd(), false)], until)
+        let fds: Vec<_> = sigfd
+            .as_ref()
+            .map(|f| f.as_fd())
+            .into_iter()
+            .chain(cancel.map(|c| c.as_fd()))
+            .map(|fd| (fd, false))
+            .collect();
+        sysproc::poll_fds(&fds, until)
             .map_err(|e| Error::from_io("waiting between attempts", &e))?;
     };
     // Left blocked: one arriving from now on is read (and passed on) by the next attempt, which
     // then ends the retries; before the first attempt nothing was blocked.
-    sigfd.keep_blocked();
+    if let Some(f) = sigfd {
+        f.keep_blocked();
+    }
     Ok(got)
 }
 

@@ -257,3 +257,73 @@ fn an_attempt_that_ignores_term_gets_kill_after_the_grace() {
     assert_eq!(r.attempts[0].limit, Some(Limit::AttemptTimeout));
     assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
 }
+
+#[test]
+fn cancel_ends_a_running_attempt_and_its_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    let cancel = tether::ready::Cancel::new().unwrap();
+    let mut o = opts(5, 5);
+    o.cancel = Some(cancel.clone());
+    // The attempt starts a grandchild; both must be gone once the retry returns.
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("sleep 60 & echo $$ $! > '{}'; wait", pids.display()),
+    ]);
+    let canceller = std::thread::spawn(move || {
+        while lines(&pids) == 0 {
+            std::thread::sleep(ms(5));
+        }
+        let pids = std::fs::read_to_string(&pids).unwrap();
+        cancel.cancel();
+        pids
+    });
+    let t = std::time::Instant::now();
+    let outcome = retry::run(&mut cmd, &o, &mut |_| {}).unwrap();
+    let pids = canceller.join().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert_eq!(
+        outcome.ending,
+        Ending::Cancelled {
+            during: retry::Phase::Attempt
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 1);
+    for pid in pids.split_whitespace() {
+        let gone = !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            });
+        assert!(gone, "process {pid} of the cancelled attempt still runs");
+    }
+}
+
+#[test]
+fn cancel_ends_the_wait_between_attempts() {
+    let cancel = tether::ready::Cancel::new().unwrap();
+    let mut o = opts(5, 60_000);
+    o.cancel = Some(cancel.clone());
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exit 3"]);
+    let t = std::time::Instant::now();
+    let outcome = retry::run(&mut cmd, &o, &mut |ev| {
+        if let RetryEvent::Ended { .. } = ev {
+            cancel.cancel();
+        }
+    })
+    .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert_eq!(
+        outcome.ending,
+        Ending::Cancelled {
+            during: retry::Phase::Delay
+        }
+    );
+    assert_eq!(outcome.exit_code, 3);
+    assert_eq!(outcome.attempts.len(), 1);
+}

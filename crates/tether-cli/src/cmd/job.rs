@@ -14,7 +14,7 @@ use tether_report::{JobLogsReport, JobReport, JobsReport};
 use crate::output::{self, print_report, Ctx, Table};
 
 /// The argument that runs a supervisor instead of a command (see [`supervisor_main`]).
-pub const SUPERVISOR_ARG: &str = "__job-supervisor";
+pub use tether::job::SUPERVISOR_ARG;
 
 pub const START_HELP: &str = "Starts a small supervisor for the job, detached in its own session (no daemon \
 is left behind when the job ends). It holds the job's lock, so a name that is running is never started \
@@ -208,13 +208,7 @@ fn spec_of(a: &StartArgs) -> Result<JobSpec> {
     s.backoff_min_ms = lo.as_millis() as u64;
     s.backoff_max_ms = hi.as_millis() as u64;
     s.min_uptime_ms = ms(parse_duration(&a.min_uptime)?);
-    s.cwd = match &a.cwd {
-        Some(d) => Some(absolute(d)?),
-        None => Some(
-            std::env::current_dir()
-                .map_err(|e| Error::not_found(format!("the current directory: {e}")))?,
-        ),
-    };
+    s.cwd = a.cwd.clone();
     s.env = a
         .env
         .iter()
@@ -225,17 +219,12 @@ fn spec_of(a: &StartArgs) -> Result<JobSpec> {
     s.timeout_ms = ms(parse_duration(&a.timeout)?);
     s.ready = a.ready.clone();
     s.requires = a.requires.clone();
-    s.pidfile = a.pidfile.as_deref().map(absolute).transpose()?;
+    s.pidfile = a.pidfile.clone();
     Ok(s)
 }
 
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u64::MAX as u128) as u64
-}
-
-/// The supervisor outlives this directory: paths are made absolute.
-fn absolute(p: &Path) -> Result<PathBuf> {
-    std::path::absolute(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
 }
 
 fn run_start(a: StartArgs, ctx: &Ctx) -> Result<i32> {

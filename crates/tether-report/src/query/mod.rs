@@ -17,8 +17,10 @@
 
 mod command;
 mod get;
+mod job;
 mod ports;
 mod ps;
+mod retry;
 mod wait_for;
 
 use std::time::Duration;
@@ -31,8 +33,10 @@ use tether::{Error, Result};
 
 pub use command::{CommandQuery, CommandUse, StdioQuery, StopQuery};
 pub use get::GetQuery;
+pub use job::JobQuery;
 pub use ports::{PortsQuery, ProtoName};
 pub use ps::{NameQuery, PsFilter, PsQuery};
+pub use retry::RetryQuery;
 pub use wait_for::{FileQuery, HttpQuery, WaitForQuery};
 
 /// A JSON input document with a schema id.
@@ -83,6 +87,8 @@ pub fn all_query_schemas() -> Vec<(&'static str, Value)> {
         one::<WaitForQuery>(),
         one::<CommandQuery>(),
         one::<StopQuery>(),
+        one::<JobQuery>(),
+        one::<RetryQuery>(),
     ]
 }
 

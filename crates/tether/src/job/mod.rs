@@ -103,6 +103,60 @@ impl Launcher {
     }
 }
 
+/// The argument that makes the `tether` program run a job supervisor
+/// (`tether __job-supervisor STATE_DIR`).
+pub const SUPERVISOR_ARG: &str = "__job-supervisor";
+
+/// The environment variable naming the `tether` program for [`Launcher::tether`].
+pub const PROGRAM_ENV: &str = "TETHER_BIN";
+
+impl Launcher {
+    /// The `tether` program as the launcher (`tether __job-supervisor`), for callers that are
+    /// not that program themselves (the bindings): a supervisor outlives its caller, so it
+    /// must be a program of its own. The program is `program` when given, else
+    /// `$TETHER_BIN`, else `tether` found in `PATH`; it is resolved to an absolute path now.
+    ///
+    /// Errors: `NotFound` when there is no such executable (the message says how to name it).
+    ///
+    /// ```no_run
+    /// let launcher = tether::job::Launcher::tether(None)?;
+    /// assert!(launcher.program.is_absolute());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tether(program: Option<&Path>) -> Result<Launcher> {
+        let env = std::env::var_os(PROGRAM_ENV).filter(|v| !v.is_empty());
+        let (given, from) = match (program, &env) {
+            (Some(p), _) => (p.to_path_buf(), "the program given"),
+            (None, Some(v)) => (PathBuf::from(v), PROGRAM_ENV),
+            (None, None) => (PathBuf::from("tether"), "PATH"),
+        };
+        let found = if given.components().count() > 1 || given.is_absolute() {
+            Some(given.clone()).filter(|p| is_executable(p))
+        } else {
+            std::env::var_os("PATH").and_then(|path| {
+                std::env::split_paths(&path)
+                    .map(|d| d.join(&given))
+                    .find(|p| is_executable(p))
+            })
+        };
+        let found = found.ok_or_else(|| {
+            Error::not_found(format!(
+                "jobs need the tether program to supervise them, and {from} names none \
+                 executable ('{}'): install tether, or set {PROGRAM_ENV} to its path",
+                given.display()
+            ))
+        })?;
+        let program = std::path::absolute(&found)
+            .map_err(|e| Error::from_io("resolving the tether program's path", &e))?;
+        Ok(Launcher::new(program, [SUPERVISOR_ARG]))
+    }
+}
+
+/// A regular file this process may execute.
+fn is_executable(p: &Path) -> bool {
+    p.is_file() && rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok()
+}
+
 /// What [`start`] did.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -114,7 +168,7 @@ pub struct StartOutcome {
     pub already_running: bool,
 }
 
-/// Start a job: validate the spec, create its directory, launch its supervisor (detached),
+/// Start a job: validate the spec, anchor its paths ([`JobSpec::anchored`]), create its directory, launch its supervisor (detached),
 /// and wait until the command runs and, with [`JobSpec::ready`], is ready. A name that is
 /// running starts nothing (`already_running`; the one supervisor that takes the lock wins).
 ///
@@ -124,6 +178,7 @@ pub struct StartOutcome {
 /// (`NotFound` for a missing program, …); `System` when it exited before it was ready.
 pub fn start(state: &StateDir, spec: &JobSpec, launcher: &Launcher) -> Result<StartOutcome> {
     spec.validate()?;
+    let spec = &spec.anchored()?;
     let dir = state.create_job_dir(&spec.name)?;
     // Fast path: a supervisor that is alive holds the job (the lock decides the races).
     if let Ok(s) = status(state, &spec.name) {
@@ -406,4 +461,22 @@ pub fn is_supervised(state: &StateDir, name: &str) -> bool {
     status(state, name)
         .ok()
         .is_some_and(|s| s.status.is_active() && live_supervisor(&s).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tether_launcher_needs_an_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("tether");
+        std::fs::write(&plain, "not a program").unwrap();
+        let e = Launcher::tether(Some(&plain)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.message().contains(PROGRAM_ENV), "{e}");
+        let l = Launcher::tether(Some(Path::new("/bin/sh"))).unwrap();
+        assert_eq!(l.program, Path::new("/bin/sh"));
+        assert_eq!(l.args, [OsString::from(SUPERVISOR_ARG)]);
+    }
 }

@@ -176,6 +176,23 @@ impl JobSpec {
         Ok(())
     }
 
+    /// The spec with its paths anchored where the caller is, since the supervisor outlives
+    /// the caller's directory: no `cwd` becomes the current directory, and a relative `cwd`
+    /// or `pidfile` is made absolute. [`super::start`] does this itself.
+    pub fn anchored(&self) -> Result<JobSpec> {
+        let absolute = |p: &std::path::Path| {
+            std::path::absolute(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
+        };
+        let mut s = self.clone();
+        s.cwd = Some(match &self.cwd {
+            Some(d) => absolute(d)?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::not_found(format!("the current directory: {e}")))?,
+        });
+        s.pidfile = self.pidfile.as_deref().map(absolute).transpose()?;
+        Ok(s)
+    }
+
     /// The backoff range.
     pub fn backoff(&self) -> (Duration, Duration) {
         (
