@@ -202,15 +202,19 @@ fn restart_delays_follow_the_policy_and_it_gives_up() {
     assert!(reason.contains("gave up after 3 restarts"), "{reason}");
     let h = s["history"].as_array().unwrap();
     assert_eq!(h.len(), 4, "{s:#}");
-    // Delays double from 200 ms and stop at 700 ms, with at most 20% jitter on top; the
-    // supervisor may be late under load (never early).
+    // Delays double from 200 ms and stop at 700 ms, each jittered over [d/2, d]; the
+    // supervisor may be late under load (never earlier than d/2).
     let expected = [200u64, 400, 700];
     for (i, want) in expected.iter().enumerate() {
         let ended = ts(&h[i]["endedAt"]);
         let next = ts(&h[i + 1]["startedAt"]);
         let gap = next.duration_since(ended).unwrap().as_millis() as u64;
-        assert!(gap + 2 >= *want, "delay {i}: {gap} ms < {want} ms: {s:#}");
-        assert!(gap <= want * 12 / 10 + 3000, "delay {i}: {gap} ms: {s:#}");
+        assert!(
+            gap + 2 >= want / 2,
+            "delay {i}: {gap} ms < {} ms: {s:#}",
+            want / 2
+        );
+        assert!(gap <= want + 3000, "delay {i}: {gap} ms: {s:#}");
         assert_eq!(h[i]["exitCode"], 3);
     }
 }
@@ -241,10 +245,7 @@ fn a_run_that_lasted_resets_the_backoff() {
             .duration_since(ts(&h[i]["endedAt"]))
             .unwrap()
             .as_millis();
-        assert!(
-            (298..=300 * 12 / 10 + 3000).contains(&gap),
-            "delay {i}: {gap} ms"
-        );
+        assert!((148..=300 + 3000).contains(&gap), "delay {i}: {gap} ms");
     }
     assert!(s["lastExitReason"]
         .as_str()

@@ -25,7 +25,8 @@ supervisor is killed, the command's watchdog ends the command's whole tree and `
 the job `killed` (supervisor lost).
 
 Restarts: with on-failure (non-zero exit or a signal) or always, the command is started again after a \
-delay that doubles from the first --backoff value up to the second (plus up to 20% jitter), reset to the \
+delay that doubles from the first --backoff value up to the second, each spread at random over its upper \
+half [d/2, d] (as tether retry --jitter) so that jobs that failed together do not restart in step, reset to the \
 first once a run has lasted --min-uptime; after --max-restarts restarts the job gives up (`failed`, with \
 the reason).
 

@@ -14,7 +14,7 @@
 //!
 //! The supervisor runs the command as a contained tree ([`crate::Command`]), reaps it, copies
 //! its output to the logs with size-bounded rotation ([`RotatingLog`]), and applies the
-//! restart policy ([`RestartPolicy`]; exponential backoff with jitter, [`backoff_delay`],
+//! restart policy ([`RestartPolicy`]; exponential backoff with jitter, [`restart_schedule`],
 //! reset after the minimum uptime; it gives up after `max_restarts` and says so). If the
 //! supervisor is killed, SIGKILL included, the command's watchdog ends the command's tree, and
 //! [`status`] reports the job `killed` with `supervisorLost` (the status names the
@@ -47,9 +47,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use logs::{follow, tail, RotatingLog, Stream};
 pub use spec::{
-    backoff_delay, parse_backoff, parse_env, JobSpec, RestartPolicy, DEFAULT_BACKOFF_MAX,
+    parse_backoff, parse_env, restart_schedule, JobSpec, RestartPolicy, DEFAULT_BACKOFF_MAX,
     DEFAULT_BACKOFF_MIN, DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_SIZE, DEFAULT_MIN_UPTIME,
-    DEFAULT_TIMEOUT, JITTER_FRACTION,
+    DEFAULT_TIMEOUT,
 };
 pub use state::{check_name, is_job_name, StateDir, MAX_NAME_LEN, STATE_DIR_ENV};
 pub use status::{

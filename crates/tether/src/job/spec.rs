@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::retry::{Backoff, Schedule};
 
 /// When the supervisor starts the command again after it exits.
 #[derive(
@@ -111,8 +112,6 @@ pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
 pub const DEFAULT_LOG_KEEP: u32 = 3;
 /// Default time `start` waits for requirements and readiness: 30 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// The share of the delay added at random (at most) as jitter: a fifth.
-pub const JITTER_FRACTION: f64 = 0.2;
 
 impl JobSpec {
     /// A job named `name` running `command`, with the defaults: no restart, backoff 100 ms to
@@ -229,15 +228,26 @@ pub fn parse_env(s: &str) -> Result<(String, String)> {
     }
 }
 
-/// The delay before the restart that follows `quick_failures` consecutive runs shorter than
-/// the minimum uptime (0 after a run that lasted): `min · 2^quick_failures`, at most `max`,
-/// plus up to [`JITTER_FRACTION`] of it at random (`jitter` in `0..1`), still at most `max`.
-/// The jitter spreads restarts of many jobs that failed together.
-pub fn backoff_delay(min: Duration, max: Duration, quick_failures: u32, jitter: f64) -> Duration {
-    let factor = 2f64.powi(quick_failures.min(62) as i32);
-    let base = (min.as_secs_f64() * factor).min(max.as_secs_f64());
-    let with_jitter = base * (1.0 + JITTER_FRACTION * jitter.clamp(0.0, 1.0));
-    Duration::from_secs_f64(with_jitter.min(max.as_secs_f64()).max(0.0))
+/// The restart delays of a spec's backoff range: exponential from `min`, doubling with each
+/// quick failure, capped at `max`, each spread at random over `[d/2, d]` (the one delay rule
+/// of tether, [`Schedule`], as `tether retry --jitter` uses it) so that jobs that failed
+/// together do not restart in step.
+///
+/// ```
+/// use std::time::Duration;
+/// let ms = Duration::from_millis;
+/// let s = tether::job::restart_schedule(ms(100), ms(1000));
+/// assert_eq!(s.bounds(1), (ms(50), ms(100)));
+/// assert_eq!(s.bounds(3), (ms(200), ms(400)));
+/// assert_eq!(s.bounds(9), (ms(500), ms(1000)));
+/// ```
+pub fn restart_schedule(min: Duration, max: Duration) -> Schedule {
+    Schedule {
+        backoff: Backoff::Exponential,
+        delay: min,
+        max_delay: Some(max),
+        jitter: true,
+    }
 }
 
 #[cfg(test)]
@@ -245,16 +255,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_to_the_cap() {
+    fn restart_delays_double_to_the_cap_with_jitter_below() {
         let ms = Duration::from_millis;
-        let (min, max) = (ms(100), ms(1000));
-        assert_eq!(backoff_delay(min, max, 0, 0.0), ms(100));
-        assert_eq!(backoff_delay(min, max, 1, 0.0), ms(200));
-        assert_eq!(backoff_delay(min, max, 3, 0.0), ms(800));
-        assert_eq!(backoff_delay(min, max, 4, 0.0), ms(1000));
-        assert_eq!(backoff_delay(min, max, 100, 1.0), ms(1000));
-        let j = backoff_delay(min, max, 0, 1.0);
-        assert!(j > ms(119) && j <= ms(120), "{j:?}");
+        let s = restart_schedule(ms(100), ms(1000));
+        assert_eq!(s.delay_for(1, 1.0), ms(100));
+        assert_eq!(s.delay_for(1, 0.0), ms(50));
+        assert_eq!(s.delay_for(4, 1.0), ms(800));
+        assert_eq!(s.delay_for(5, 1.0), ms(1000));
+        assert_eq!(s.delay_for(100, 0.0), ms(500));
     }
 
     #[test]

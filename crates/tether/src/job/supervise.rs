@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::logs::{RotatingLog, Stream};
-use super::spec::backoff_delay;
+use super::spec::restart_schedule;
 use super::state::{open_private_write, StateDir};
 use super::status::{
     go_duration, rfc3339, JobState, JobStatus, RunRecord, SupervisorInfo, HISTORY_LEN,
@@ -150,7 +150,7 @@ fn detach_stdio(log: &File) -> Result<()> {
     std::env::set_current_dir("/").map_err(|e| Error::from_io("changing to /", &e))
 }
 
-/// Random bytes as hex (ids, jitter): not secret, only unlikely to repeat.
+/// Random bytes as hex (ids): not secret, only unlikely to repeat.
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     if File::open("/dev/urandom")
@@ -171,12 +171,6 @@ fn random_hex(bytes: usize) -> String {
             .collect();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// A number in `0..1` for the jitter.
-fn random_unit() -> f64 {
-    let h = random_hex(4);
-    u32::from_str_radix(&h, 16).unwrap_or(0) as f64 / u32::MAX as f64
 }
 
 /// How a run ended: the exit, or a stop request.
@@ -404,8 +398,8 @@ impl Supervisor {
                         quick_failures = 0;
                     }
                     let (lo, hi) = self.spec.backoff();
-                    let delay = backoff_delay(lo, hi, quick_failures, random_unit());
                     quick_failures = quick_failures.saturating_add(1);
+                    let delay = restart_schedule(lo, hi).next_delay(quick_failures);
                     self.status.status = JobState::Backoff;
                     self.status.last_exit_reason = Some(reason);
                     self.status.next_start_at = Some(rfc3339(SystemTime::now() + delay));
