@@ -408,7 +408,10 @@ export interface JobsOptions {
   program?: string
 }
 
-/** How to start a job (what `tether start` takes). Durations are in milliseconds. */
+/**
+ * How to start a job (what `tether start` takes). Durations are in milliseconds (whole ones:
+ * a fraction is rounded up).
+ */
 export interface JobStartOptions {
   /** `'no'` (default), `'on-failure'` or `'always'`. */
   restart?: 'no' | 'on-failure' | 'always'
@@ -722,7 +725,10 @@ export interface RetryAttempt {
   error?: string
 }
 
-/** How to retry a command. Durations are in milliseconds. */
+/**
+ * How to retry a command. Durations are in milliseconds (whole ones: a fraction is rounded
+ * up).
+ */
 export interface RetryOptions {
   /** Attempts at most, the first included (default 3; 0: no limit). */
   attempts?: number

@@ -36,7 +36,8 @@ pub struct JobsOptions {
     pub program: Option<String>,
 }
 
-/// How to start a job (what `tether start` takes). Durations are in milliseconds.
+/// How to start a job (what `tether start` takes). Durations are in milliseconds (whole ones:
+/// a fraction is rounded up).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct JobStartOptions {

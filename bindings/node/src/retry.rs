@@ -22,7 +22,8 @@ use crate::args;
 use crate::error::{sync, Fail, Result};
 use crate::{abort, instance, promise};
 
-/// How to retry a command. Durations are in milliseconds.
+/// How to retry a command. Durations are in milliseconds (whole ones: a fraction is rounded
+/// up).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct RetryOptions<'a> {

@@ -236,3 +236,32 @@ test('jobs: no tether program is a NotFoundError that names TETHER_BIN', async (
   await assert.rejects(new Jobs({ stateDir, program: plain }).start('x', ['true']), tether.NotFoundError)
   assert.deepEqual(await jobs.list(), [])
 })
+
+test('jobs: on-failure restarts give up after maxRestarts; requires and pidfile', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const flaky = await jobs.start('flaky', ['sh', '-c', 'sleep 0.05; exit 3'], {
+    restart: 'on-failure',
+    maxRestarts: 2,
+    backoffMinMs: 10,
+    backoffMaxMs: 20,
+  })
+  assert.equal(flaky.status, 'running')
+  const gaveUp = await until(async () => {
+    const s = await jobs.status('flaky')
+    return s.status === 'failed' && s
+  })
+  assert.ok(gaveUp, 'the job gave up')
+  assert.deepEqual([gaveUp.restarts, gaveUp.exitCode, gaveUp.history.length], [2, 3, 3])
+  assert.match(gaveUp.lastExitReason, /gave up after 2 restarts/)
+
+  const pidfile = path.join(dir, 'db.pid')
+  const db = await jobs.start('db', ['sleep', '300'], { pidfile })
+  const check = tether.checkPidfile(pidfile)
+  assert.deepEqual([check.alive, check.pid], [true, db.pid])
+  const web = await jobs.start('web', ['sleep', '300'], { requires: ['db'] })
+  assert.equal(web.status, 'running')
+  await assert.rejects(
+    jobs.start('orphan', ['sleep', '300'], { requires: 'nope', timeoutMs: 200 }),
+    tether.TimedOutError,
+  )
+})

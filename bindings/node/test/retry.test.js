@@ -54,7 +54,7 @@ test('retry: every attempt is made and counted, and the last code is the exit co
   assert.equal(first.timedOut, false)
   assert.equal(first.signal, undefined)
   assert.equal(typeof first.pid, 'number')
-  assert.equal(first.startedAtMs, 0)
+  assert.ok(first.startedAtMs < 100, `${first.startedAtMs}`)
   assert.ok(second.startedAtMs >= first.durationMs + 10, 'the delay came between')
   assert.ok(r.elapsedMs >= 20)
   assert.deepEqual(r.command, ['sh', '-c', `echo x >> ${f}; exit 7`])
@@ -177,4 +177,25 @@ test('retry: bad options', async () => {
   await assert.rejects(tether.retry(['true'], { stdio: 'pipe' }), (e) => e.code === 'ERR_INVALID_ARG_VALUE')
   await assert.rejects(tether.retry(['true'], { jitter: 'yes' }), TypeError)
   await assert.rejects(tether.retry('true', 5), TypeError)
+})
+
+test('retry: a worker terminated mid-retry leaves no tree behind', async (t) => {
+  const { Worker } = require('node:worker_threads')
+  const pids = path.join(tempDir(t), 'pids')
+  const argv = ['sh', '-c', `sleep 300 & echo $$ $! > ${pids}; wait`]
+  const worker = new Worker(
+    `const t = require(${JSON.stringify(require.resolve('..'))})
+     t.retry(${JSON.stringify(argv)}, { stdio: 'ignore' })  // no signal
+     require('node:worker_threads').parentPort.postMessage('started')`,
+    { eval: true },
+  )
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  assert.ok(await eventually(() => read(pids).trim().split(' ').length === 2), 'the tree started')
+  const held = read(pids).trim().split(' ').map((p) => Process.open(Number(p)))
+  await worker.terminate()
+  // The environment's teardown cancelled the retry, which ended the attempt's tree.
+  assert.ok(await eventually(() => held.every((p) => !p.isRunning()), 10_000), 'the tree is gone')
 })
