@@ -2,9 +2,11 @@
 # The Node.js binding (bindings/node): installs its npm packages from the committed lock file
 # (@napi-rs/cli, typescript; ps-list for bench/node.mjs), builds the addon with the unwinding
 # `bindings` profile, checks that the committed index.js and index.d.ts are what napi generates,
-# type-checks the typings and runs the node:test suite.
+# type-checks the typings and runs the node:test suite. Jobs need the `tether` program as their
+# supervisor: it is built (debug; a no-op after scripts/test.sh's build) and named by TETHER_BIN.
 set -euo pipefail
-cd "$(dirname "$0")/../bindings/node"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT/bindings/node"
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq
@@ -21,4 +23,6 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
   exit 1
 fi
 npx tsc -p test/tsconfig.json
+(cd "$ROOT" && cargo build -q -p tether-cli)
+export TETHER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/tether"
 node --test test/*.test.js

@@ -112,6 +112,66 @@ export declare class Child {
 }
 
 /**
+ * The jobs of one state directory, supervised by one `tether` program. Creating it reads the
+ * environment (`$TETHER_STATE_DIR`, …) but touches nothing; each method returns a promise
+ * settled from a thread of its own, so the event loop keeps turning while a start waits for
+ * readiness or a stop for the tree to end. Library errors reject with the `TetherError` of
+ * their kind (`NotFoundError` for an unknown job, `InvalidArgumentError` for a bad name or
+ * option, `RefusedError` for a state directory that is a link or another user's,
+ * `TimedOutError` when readiness did not come).
+ */
+export declare class Jobs {
+  /**
+   * The jobs of `options.stateDir` (default: `$TETHER_STATE_DIR`, else the XDG state
+   * directory), supervised by `options.program` (default: `$TETHER_BIN`, else `tether` in
+   * `PATH`, looked up at each start).
+   */
+  constructor(options?: JobsOptions)
+  /** The state directory, absolute. */
+  get stateDir(): string
+  /**
+   * Start job `name` running `argv` under a supervisor of its own (detached, in its own
+   * session; it outlives this process), and resolve once the command runs and, with
+   * `options.ready`, is ready. A name that is running starts nothing: the promise resolves
+   * with its status and `alreadyRunning`. Rejects with `TimedOutError` when the required
+   * jobs or readiness did not come within `timeoutMs` (the job is then stopped),
+   * `NotFoundError` when there is no `tether` program, and the command's start errors.
+   */
+  start(name: string, argv: string[], options?: JobStartOptions): Promise<JobStatus>
+  /**
+   * The status of job `name`. A job whose supervisor was killed is `'killed'`, with
+   * `supervisorLost`. Rejects with `NotFoundError` when there is no such job.
+   */
+  status(name: string): Promise<JobStatus>
+  /**
+   * The status of every job, by name (an empty list when the state directory does not
+   * exist yet).
+   */
+  list(): Promise<JobStatus[]>
+  /**
+   * Stop job `name`: its supervisor ends the command's whole tree (TERM, `graceMs`, KILL to
+   * what is left) and records `'stopped'`; resolves once the supervisor has exited. A job
+   * that is not running resolves with `alreadyStopped` (nothing was signalled).
+   */
+  stop(name: string, options?: JobStopOptions): Promise<JobStatus>
+  /**
+   * Stop job `name` if it runs and start it again with the spec it was last started with
+   * (as `start` resolves).
+   */
+  restart(name: string, options?: JobStopOptions): Promise<JobStatus>
+  /**
+   * Stop job `name` if it runs and remove its directory (spec, status, logs); resolves
+   * with its last status, `removed` true.
+   */
+  remove(name: string, options?: JobStopOptions): Promise<JobStatus>
+  /**
+   * The last `options.lines` lines (default 10) of job `name`'s stdout log (or, with
+   * `options.stderr`, its stderr log), from the rotated files too when needed, as bytes.
+   */
+  logs(name: string, options?: JobLogsOptions): Promise<Buffer>
+}
+
+/**
  * One process, held by a pidfd: signals reach it or nobody, never a process that later
  * reuses its PID, and what is read by PID is re-checked to be its own.
  */
@@ -310,6 +370,159 @@ export interface HttpOptions {
   headers?: Record<string, string>
 }
 
+/** `logs`' options. */
+export interface JobLogsOptions {
+  /** The command's stderr log rather than its stdout log. */
+  stderr?: boolean
+  /** How many lines, the last ones (default 10), from the rotated files too when needed. */
+  lines?: number
+}
+
+/** One run of a job's command. */
+export interface JobRun {
+  pid: number
+  /** When it started: RFC 3339, UTC, milliseconds. */
+  startedAt: string
+  /** `startedAt` as Unix time in milliseconds. */
+  startedAtMs?: number
+  endedAt?: string
+  /** `endedAt` as Unix time in milliseconds. */
+  endedAtMs?: number
+  exitCode?: number
+  /** The signal that killed it, as the status file spells it (`'SIGKILL'`). */
+  signal?: string
+}
+
+/** Where the jobs' state lives and which program supervises them. */
+export interface JobsOptions {
+  /**
+   * The state directory (default: `$TETHER_STATE_DIR`, else `$XDG_STATE_HOME/tether`, else
+   * `~/.local/state/tether`). Created 0700 at the first start; a directory that is a
+   * symbolic link or another user's is refused (`RefusedError`).
+   */
+  stateDir?: string
+  /**
+   * The `tether` program that supervises the jobs (default: `$TETHER_BIN`, else `tether`
+   * in `PATH`). `start` and `restart` reject with a `NotFoundError` when there is none.
+   */
+  program?: string
+}
+
+/**
+ * How to start a job (what `tether start` takes). Durations are in milliseconds (whole ones:
+ * a fraction is rounded up).
+ */
+export interface JobStartOptions {
+  /** `'no'` (default), `'on-failure'` or `'always'`. */
+  restart?: 'no' | 'on-failure' | 'always'
+  /** Give up after this many restarts (default: never). */
+  maxRestarts?: number
+  /** The first restart delay (default 100); it doubles up to `backoffMaxMs`. */
+  backoffMinMs?: number
+  /** The longest restart delay (default 30000). */
+  backoffMaxMs?: number
+  /** A run this long resets the restart delay to `backoffMinMs` (default 1000). */
+  minUptimeMs?: number
+  /** The command's working directory (default: this process's); made absolute. */
+  cwd?: string
+  /**
+   * Variables set on top of this process's environment (unlike `run`'s `env`, which is the
+   * whole environment). Kept in the job's `spec.json` (mode 0600) for `restart`.
+   */
+  env?: Record<string, string>
+  /** Rotate a log past this many bytes (default 10 MiB). */
+  logMaxSize?: number
+  /** Rotated files kept per log (default 3). */
+  logKeep?: number
+  /**
+   * Readiness targets (as `waitFor` takes them) that must be ready before the start
+   * resolves; if they are not within `timeoutMs`, the job is stopped and the start rejects.
+   */
+  ready?: string | string[]
+  /** Jobs that must be running and ready before the command starts. */
+  requires?: string | string[]
+  /** How long the start waits for `requires` and `ready` (default 30000). */
+  timeoutMs?: number
+  /** A tether PID file written for each run of the command; made absolute. */
+  pidfile?: string
+}
+
+/**
+ * A job's status: the fields of `tether.job/v1` (`STATE/NAME/status.json`), with each time
+ * also in milliseconds (`startedAtMs`, `durationMs`, …), and what the call did.
+ */
+export interface JobStatus {
+  name: string
+  /** This start's unique id (new at each start, kept across restarts). */
+  id: string
+  /** `'pending'`, `'running'`, `'exited'`, `'failed'`, `'killed'`, `'backoff'` or `'stopped'`. */
+  status: 'pending' | 'running' | 'exited' | 'failed' | 'killed' | 'backoff' | 'stopped'
+  /** The command's PID (of the current run, or the last one). */
+  pid?: number
+  /** The command's identity string (`PID:START_TICKS:BOOT8[:INODE]`). */
+  identity?: string
+  /** The last run's exit code, when it exited. */
+  exitCode?: number
+  /** The signal that killed the last run, as the status file spells it (`'SIGTERM'`). */
+  signal?: string
+  /** When the current (or last) run started: RFC 3339, UTC, milliseconds. */
+  startedAt?: string
+  /** `startedAt` as Unix time in milliseconds. */
+  startedAtMs?: number
+  /**
+   * How long the current run has been running, or the last one ran, in Go's form
+   * (`'1m2.5s'`).
+   */
+  duration?: string
+  /** `duration` in milliseconds. */
+  durationMs?: number
+  /** How many times the command was started again. */
+  restarts: number
+  /** Why the last run ended, in words (also why the job gave up or was not started). */
+  lastExitReason?: string
+  /** The readiness targets were met (true at once when there are none). */
+  ready: boolean
+  /** When the next start is due (in `backoff`): RFC 3339. */
+  nextStartAt?: string
+  /** `nextStartAt` as Unix time in milliseconds. */
+  nextStartAtMs?: number
+  supervisor?: JobSupervisor
+  /**
+   * The supervisor was killed although the job was not finished: its watchdog ended the
+   * command, and `status` is `'killed'`.
+   */
+  supervisorLost: boolean
+  /** The program and its arguments. */
+  command: Array<string>
+  /** The restart policy: `'no'`, `'on-failure'` or `'always'`. */
+  restart: string
+  /** When the status was last written: RFC 3339. */
+  updatedAt: string
+  /** `updatedAt` as Unix time in milliseconds. */
+  updatedAtMs?: number
+  /** The latest runs, oldest first (at most 20). */
+  history: Array<JobRun>
+  /** `start`, `restart`: the job was running already; nothing was started. */
+  alreadyRunning: boolean
+  /** `stop`: the job was not running; nothing was signalled. */
+  alreadyStopped: boolean
+  /** `remove`: its directory (spec, status, logs) was removed. */
+  removed: boolean
+}
+
+/** `stop`, `restart` and `remove`'s options. */
+export interface JobStopOptions {
+  /** How long the job's tree gets after TERM before KILL (default 10000). */
+  graceMs?: number
+}
+
+/** A job's supervisor. */
+export interface JobSupervisor {
+  pid: number
+  /** Its identity string (`status` checks it to tell a live supervisor from a lost one). */
+  identity: string
+}
+
 /** Whether the process a PID file names runs. */
 export interface PidFileCheck {
   /** Only `alive` is alive: `stale` and `gone` are not. */
@@ -472,6 +685,124 @@ export interface ProcessWaitOptions {
  * anything else.
  */
 export declare function readPidfile(path: string): PidFileInfo
+
+/**
+ * Run `argv` until it succeeds, as `tether retry` does: each attempt a contained tree run to
+ * its end (nothing it started outlives it), its output inherited (or discarded with `stdio:
+ * 'ignore'`), failures retried after a growing delay unless their code means "do not retry"
+ * (2, 126, 127, 130, 143 by default). Resolves with every attempt and why the retries ended; a
+ * retry that ends with a failing code is a result, not an error. Rejects for bad options
+ * (`InvalidArgumentError`, `TypeError`, `RangeError`) and, with `signal.reason`, when
+ * `options.signal` aborts (the running attempt's tree is ended first). The retry runs on a
+ * thread of its own: the event loop keeps turning.
+ */
+export declare function retry(argv: string[], options?: RetryOptions): Promise<RetryResult>
+
+/** One attempt. */
+export interface RetryAttempt {
+  /** 1 for the first. */
+  number: number
+  /** The command's PID, when it started. */
+  pid?: number
+  /**
+   * Its code: the exit code, 128 + N when signal N killed it, 124 when a limit ended it,
+   * 125/126/127 when it could not be started.
+   */
+  code: number
+  /** The signal that killed it (`'KILL'`), unless a limit ended it. */
+  signal?: string
+  /** The limit that ended it: `'attempt_timeout'` or `'max_time'`. */
+  limit?: string
+  /** A limit ended it (`limit` is set; `code` is 124). */
+  timedOut: boolean
+  /** When it started, in milliseconds after the start of the first attempt. */
+  startedAtMs: number
+  /** How long it ran, in milliseconds. */
+  durationMs: number
+  /** The pause after it before the next attempt, in milliseconds (none after the last). */
+  delayMs?: number
+  /** Why it could not be started, or waiting for it failed. */
+  error?: string
+}
+
+/**
+ * How to retry a command. Durations are in milliseconds (whole ones: a fraction is rounded
+ * up).
+ */
+export interface RetryOptions {
+  /** Attempts at most, the first included (default 3; 0: no limit). */
+  attempts?: number
+  /**
+   * The overall deadline, delays included (default: none). An attempt still running when
+   * it passes is ended (code 124) and nothing more is retried.
+   */
+  maxTimeMs?: number
+  /** How delays grow: `'fixed'`, `'linear'` or `'exponential'` (default). */
+  backoff?: 'fixed' | 'linear' | 'exponential'
+  /** The delay before the first retry (default 1000). */
+  delayMs?: number
+  /** The cap on each delay (default: none). */
+  maxDelayMs?: number
+  /** Spread each delay at random over `[d/2, d]`. */
+  jitter?: boolean
+  /**
+   * Retry only these exit codes (`'1,6-7,28'` or `[1, 6, 7, 28]`); they override the codes
+   * never retried by default (2, 126, 127, 130, 143).
+   */
+  retryOn?: string | number[]
+  /** Never retry these exit codes, on top of the defaults. */
+  stopOn?: string | number[]
+  /**
+   * Each attempt's time limit (default: none), under GNU `timeout`'s contract: a timed-out
+   * attempt has code 124.
+   */
+  attemptTimeoutMs?: number
+  /**
+   * KILL an attempt still running this long after the timeout signal (default 5000; 0:
+   * never).
+   */
+  killAfterMs?: number
+  /** Sent when an attempt's limit passes (default `'TERM'`). */
+  timeoutSignal?: string | number
+  /** Working directory (default: this process's). */
+  cwd?: string
+  /**
+   * The whole environment of the command, as `run` and `child_process` take it (default:
+   * this process's).
+   */
+  env?: Record<string, string>
+  /** `'auto'` (default), `'cgroup'`, `'group'` or `'none'`. */
+  contain?: string
+  /**
+   * Where the command's stdin, stdout and stderr go: `'inherit'` (default) or `'ignore'`;
+   * one value for all three, or a list of three. A retry does not capture.
+   */
+  stdio?: 'inherit' | 'ignore' | Array<'inherit' | 'ignore'>
+  /**
+   * Aborting it ends the running attempt's whole tree (or the wait between attempts) at
+   * once; nothing more is retried and the promise rejects with `signal.reason`.
+   */
+  signal?: AbortSignal
+}
+
+/** How a retry went (the `tether.retry/v1` report, in camelCase). */
+export interface RetryResult {
+  /**
+   * `'succeeded'`, `'exhausted'` (every attempt made), `'not_retried'` (the last code is not
+   * retried) or `'max_time'` (the overall deadline).
+   */
+  outcome: string
+  /** With `not_retried`: the rule, `'default'`, `'stop_on'` or `'not_in_retry_on'`. */
+  rule?: string
+  /** The last attempt's code (0 on success). */
+  exitCode: number
+  /** Every attempt, in order. */
+  attempts: Array<RetryAttempt>
+  /** Wall time of the whole, in milliseconds. */
+  elapsedMs: number
+  /** The command line. */
+  command: Array<string>
+}
 
 /**
  * Run a command to the end as a contained tree, capturing the last `captureLimit` bytes of its

@@ -836,12 +836,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Child = nativeBinding.Child
+module.exports.Jobs = nativeBinding.Jobs
 module.exports.Process = nativeBinding.Process
 module.exports.ProcessIdentity = nativeBinding.ProcessIdentity
 module.exports.checkPidfile = nativeBinding.checkPidfile
 module.exports.get = nativeBinding.get
 module.exports.ports = nativeBinding.ports
 module.exports.readPidfile = nativeBinding.readPidfile
+module.exports.retry = nativeBinding.retry
 module.exports.run = nativeBinding.run
 module.exports.signalName = nativeBinding.signalName
 module.exports.signalNumber = nativeBinding.signalNumber

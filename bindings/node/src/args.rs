@@ -152,3 +152,20 @@ pub(crate) fn port_spec(
     };
     Ok(tether::net::parse_port_spec(&text)?)
 }
+
+/// A duration in whole milliseconds, as the library's queries take them: not negative, finite,
+/// at most 2^53 - 1; a fraction is rounded up (so that a small limit never becomes 0, "none").
+pub(crate) fn whole_millis(n: f64, what: &str) -> Result<u64> {
+    if n.is_finite() && (0.0..=MAX_SAFE).contains(&n) {
+        Ok(n.ceil() as u64)
+    } else {
+        Err(Fail::Range(format!(
+            "{what} must be a number of milliseconds, 0 or more; received {n}"
+        )))
+    }
+}
+
+/// A count: an integer from 0 to `u32::MAX`.
+pub(crate) fn count(n: f64, what: &str) -> Result<u32> {
+    Ok(integer_in(n, 0, u32::MAX as i64, what)? as u32)
+}

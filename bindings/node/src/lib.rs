@@ -1,6 +1,7 @@
 //! The Node.js binding of tether (napi-rs): process snapshots, ports and their owners,
 //! readiness waits cancelled by an `AbortSignal`, signal names and process identities,
-//! `Process` handles, contained `run`/`spawn` and PID files, in camelCase. Everything that can block returns a promise settled from a thread of its own.
+//! `Process` handles, contained `run`/`spawn`, PID files, background `Jobs` and `retry`, in
+//! camelCase. Everything that can block returns a promise settled from a thread of its own.
 //! Library errors are `TetherError`s of their kind (`NotFoundError`, …, code `TETHER_<KIND>`);
 //! the classes and the AbortSignal listening are JavaScript, in `glue.js`.
 
@@ -15,6 +16,7 @@ mod error;
 mod identity;
 mod inspect;
 mod instance;
+mod jobs;
 mod json;
 mod net;
 mod pidfile;
@@ -22,6 +24,7 @@ mod process;
 mod promise;
 mod ready;
 mod results;
+mod retry;
 mod signal;
 
 use napi::bindgen_prelude::Object;

@@ -3,6 +3,10 @@
 import {
   checkPidfile,
   Child,
+  Jobs,
+  retry,
+  RefusedError,
+  TimedOutError,
   get,
   IdentityMismatchError,
   Process,
@@ -28,6 +32,8 @@ import {
   type WaitResult,
   type ProcessInfo,
   type WaitForResult,
+  type JobStatus,
+  type RetryResult,
 } from '..'
 
 async function use(): Promise<void> {
@@ -120,5 +126,67 @@ async function round2(): Promise<void> {
   Process.open('1')
   void [running, rss, timedOut, remaining, out, code, sig, exit, reached, s2, killed, alive, format]
 }
+async function round3(): Promise<void> {
+  const jobs = new Jobs({ stateDir: '/tmp/state', program: '/usr/bin/tether' })
+  const dir: string = jobs.stateDir
+  const s: JobStatus = await jobs.start('web', ['python3', '-m', 'http.server'], {
+    restart: 'on-failure',
+    maxRestarts: 3,
+    backoffMinMs: 100,
+    backoffMaxMs: 5000,
+    minUptimeMs: 1000,
+    cwd: '/srv',
+    env: { PORT: '8000' },
+    logMaxSize: 1 << 20,
+    logKeep: 2,
+    ready: [':8000'],
+    requires: 'db',
+    timeoutMs: 10_000,
+    pidfile: '/run/web.pid',
+  })
+  const state: 'pending' | 'running' | 'exited' | 'failed' | 'killed' | 'backoff' | 'stopped' = s.status
+  const pid: number | undefined = s.pid
+  const started: number | undefined = s.startedAtMs
+  const again: boolean = s.alreadyRunning
+  const all: JobStatus[] = await new Jobs().list()
+  const stopped: boolean = (await jobs.stop('web', { graceMs: 2000 })).alreadyStopped
+  await jobs.restart('web', { graceMs: 100 })
+  const removed: boolean = (await jobs.remove('web')).removed
+  const log: Buffer = await jobs.logs('web', { stderr: true, lines: 20 })
+  const exitCode: number | undefined = (await jobs.status('web')).exitCode
+  const r: RetryResult = await retry(['curl', '-f', 'http://x'], {
+    attempts: 5,
+    maxTimeMs: 60_000,
+    backoff: 'exponential',
+    delayMs: 200,
+    maxDelayMs: 5000,
+    jitter: true,
+    retryOn: [6, 7, 28],
+    stopOn: '22',
+    attemptTimeoutMs: 10_000,
+    killAfterMs: 1000,
+    timeoutSignal: 'INT',
+    cwd: '/',
+    env: { PATH: '/bin' },
+    contain: 'auto',
+    stdio: 'ignore',
+    signal: AbortSignal.timeout(1000),
+  })
+  const code: number = r.exitCode + r.attempts[0].code + r.elapsedMs
+  const timedOut: boolean = r.attempts[0].timedOut
+  try {
+    await jobs.start('x', ['true'])
+  } catch (e) {
+    if (e instanceof TimedOutError || e instanceof RefusedError) void e.kind
+  }
+  // @ts-expect-error a restart policy is one of three
+  void jobs.start('web', ['true'], { restart: 'sometimes' })
+  // @ts-expect-error backoff is fixed, linear or exponential
+  void retry(['true'], { backoff: 'cubic' })
+  // @ts-expect-error logs are bytes
+  const text: string = await jobs.logs('web')
+  void [dir, state, pid, started, again, all, stopped, removed, log, exitCode, code, timedOut, text]
+}
+void round3
 void round2
 void use

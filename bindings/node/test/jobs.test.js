@@ -1,0 +1,267 @@
+'use strict'
+// Background jobs: start → status → logs → stop round trips under a supervisor (the tether
+// program named by TETHER_BIN, which scripts/test-node.sh builds), one copy per name, readiness
+// that never comes, list and remove, the errors. Every test has a state directory of its own
+// and removes its jobs afterwards, also when it fails, then checks that no process of that
+// directory (supervisor or job) is left.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const { tmpdir } = require('node:os')
+const path = require('node:path')
+const { tether } = require('./helpers')
+
+const { Jobs, Process } = tether
+
+/** `s` as a regular expression matching it literally. */
+function literal(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+/** The processes whose command line mentions `text` (supervisors name their state dir). */
+async function mentioning(text) {
+  const found = await tether.snapshot({ cmdline: literal(text), fields: ['pid', 'cmdline'] })
+  return found.filter((p) => p.pid !== process.pid)
+}
+
+/**
+ * A `Jobs` on a temporary state directory of its own. Afterwards: every job is removed, no
+ * process naming the directory is left (checked), and the directory is deleted.
+ */
+function jobsIn(t, options = {}) {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(tmpdir(), 'tether-jobs-')))
+  const stateDir = path.join(dir, 'state')
+  const jobs = new Jobs({ stateDir, ...options })
+  t.after(async () => {
+    try {
+      const all = await new Jobs({ stateDir }).list().catch(() => [])
+      await Promise.all(all.map((j) => jobs.remove(j.name, { graceMs: 1000 }).catch(() => {})))
+      const left = await mentioning(dir)
+      assert.deepEqual(left.map((p) => p.cmdline), [], 'no supervisor or job process is left')
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+  return { jobs, dir, stateDir }
+}
+
+/** Poll an async condition every 20 ms until it holds or `ms` pass; resolves with its answer. */
+async function until(cond, ms = 5000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const ok = await cond()
+    if (ok || Date.now() > end) return ok
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A `setInterval` counter, to prove the event loop turns while something waits. */
+function ticker(t) {
+  const c = { ticks: 0 }
+  const timer = setInterval(() => c.ticks++, 5)
+  t.after(() => clearInterval(timer))
+  return c
+}
+
+test('jobs: start, status, logs, stop, status: the pid is alive, then gone', async (t) => {
+  const { jobs, dir, stateDir } = jobsIn(t)
+  assert.equal(jobs.stateDir, stateDir)
+  const script = 'echo "out $GREETING"; pwd; echo oops >&2; exec sleep 300'
+  const before = Date.now()
+  const s = await jobs.start('web', ['sh', '-c', script], {
+    cwd: dir,
+    env: { GREETING: 'hello' },
+    restart: 'on-failure',
+    maxRestarts: 2,
+    backoffMinMs: 50,
+    backoffMaxMs: 500,
+    minUptimeMs: 100,
+    logMaxSize: 1 << 20,
+    logKeep: 2,
+    timeoutMs: 10_000,
+  })
+  assert.equal(s.name, 'web')
+  assert.equal(s.status, 'running')
+  assert.equal(s.alreadyRunning, false)
+  assert.equal(s.alreadyStopped, false)
+  assert.equal(s.restart, 'on-failure')
+  assert.deepEqual(s.command, ['sh', '-c', script])
+  assert.equal(typeof s.pid, 'number')
+  assert.match(s.identity, new RegExp(`^${s.pid}:`))
+  assert.equal(typeof s.id, 'string')
+  assert.equal(typeof s.supervisor.pid, 'number')
+  assert.match(s.startedAt, /^\d{4}-\d\d-\d\dT.*Z$/)
+  assert.ok(Math.abs(s.startedAtMs - before) < 10_000, `${s.startedAtMs} is about ${before}`)
+  assert.equal(s.history.length, 1)
+  assert.equal(s.history[0].pid, s.pid)
+  const held = Process.open(s.pid)
+  assert.equal(held.isRunning(), true)
+
+  const now = await jobs.status('web')
+  assert.equal(now.status, 'running')
+  assert.equal(now.pid, s.pid)
+  assert.equal(now.id, s.id)
+  assert.equal(typeof now.duration, 'string')
+  assert.ok(now.durationMs >= 0, `durationMs ${now.durationMs}`)
+
+  const out = await until(async () => {
+    const b = await jobs.logs('web')
+    return b.toString().includes(dir) && b
+  })
+  assert.ok(Buffer.isBuffer(out))
+  assert.equal(out.toString(), `out hello\n${dir}\n`)
+  assert.equal((await jobs.logs('web', { lines: 1 })).toString(), `${dir}\n`)
+  assert.ok(await until(async () => (await jobs.logs('web', { stderr: true })).toString() === 'oops\n'))
+
+  const stopped = await jobs.stop('web', { graceMs: 2000 })
+  assert.equal(stopped.status, 'stopped')
+  assert.equal(stopped.alreadyStopped, false)
+  assert.equal(held.isRunning(), false, 'the job process is gone')
+  const after = await jobs.status('web')
+  assert.equal(after.status, 'stopped')
+  const again = await jobs.stop('web')
+  assert.equal(again.alreadyStopped, true)
+  assert.equal(again.status, 'stopped')
+})
+
+test('jobs: starting a running name starts nothing (alreadyRunning)', async (t) => {
+  const { jobs } = jobsIn(t)
+  const marker = (300 + Math.random()).toFixed(6)
+  const first = await jobs.start('one', ['sleep', marker])
+  const starts = await Promise.all([1, 2, 3].map(() => jobs.start('one', ['sleep', marker])))
+  for (const s of starts) {
+    assert.equal(s.alreadyRunning, true)
+    assert.equal(s.pid, first.pid)
+    assert.equal(s.status, 'running')
+  }
+  const sleeps = (await mentioning(`sleep ${marker}`)).filter((p) => p.cmdline[0] === 'sleep')
+  assert.deepEqual(sleeps.map((p) => p.pid), [first.pid], 'exactly one copy runs')
+})
+
+test('jobs: a ready target that never comes fails the start with a timeout and stops the job', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const marker = (300 + Math.random()).toFixed(6)
+  await assert.rejects(
+    jobs.start('never', ['sleep', marker], { ready: `file:${dir}/never`, timeoutMs: 300 }),
+    (e) => e instanceof tether.TimedOutError && e.code === 'TETHER_TIMED_OUT',
+  )
+  const s = await jobs.status('never')
+  assert.ok(!['running', 'pending', 'backoff'].includes(s.status), `status ${s.status}`)
+  assert.equal(s.ready, false)
+  assert.ok(await until(async () => (await mentioning(`sleep ${marker}`)).length === 0), 'the command is gone')
+})
+
+test('jobs: the event loop turns while a start waits for readiness', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const flag = path.join(dir, 'ready')
+  const c = ticker(t)
+  const s = await jobs.start('slow', ['sh', '-c', `sleep 0.4; touch ${flag}; exec sleep 300`], {
+    ready: [`file:${flag}`],
+    timeoutMs: 10_000,
+  })
+  assert.equal(s.status, 'running')
+  assert.equal(s.ready, true)
+  assert.ok(c.ticks >= 10, `${c.ticks} ticks during a start of at least 400 ms`)
+})
+
+test('jobs: list shows the jobs, restart runs a new copy, remove deletes one', async (t) => {
+  const { jobs, stateDir } = jobsIn(t)
+  assert.deepEqual(await jobs.list(), [], 'no state directory yet: no jobs')
+  const a = await jobs.start('a', ['sleep', '300'])
+  await jobs.start('b', ['sleep', '300'])
+  const listed = await jobs.list()
+  assert.deepEqual(listed.map((j) => [j.name, j.status]), [['a', 'running'], ['b', 'running']])
+
+  const held = Process.open(a.pid)
+  const r = await jobs.restart('a', { graceMs: 1000 })
+  assert.equal(r.status, 'running')
+  assert.equal(r.alreadyRunning, false)
+  assert.notEqual(r.pid, a.pid)
+  assert.equal(held.isRunning(), false)
+
+  const heldB = Process.open((await jobs.status('b')).pid)
+  const removed = await jobs.remove('b', { graceMs: 1000 })
+  assert.equal(removed.removed, true)
+  assert.equal(removed.name, 'b')
+  assert.equal(heldB.isRunning(), false)
+  assert.equal(fs.existsSync(path.join(stateDir, 'b')), false)
+  assert.deepEqual((await jobs.list()).map((j) => j.name), ['a'])
+  await assert.rejects(jobs.status('b'), tether.NotFoundError)
+  await assert.rejects(jobs.logs('b'), tether.NotFoundError)
+  await assert.rejects(jobs.stop('b'), tether.NotFoundError)
+  await assert.rejects(jobs.remove('b'), tether.NotFoundError)
+})
+
+test('jobs: bad names, commands and options', async (t) => {
+  const { jobs } = jobsIn(t)
+  const invalid = (e) => e instanceof tether.InvalidArgumentError && e.code === 'TETHER_INVALID_ARGUMENT'
+  await assert.rejects(jobs.start('a/b', ['true']), invalid)
+  await assert.rejects(jobs.start('.hidden', ['true']), invalid)
+  await assert.rejects(jobs.start('ok', []), invalid)
+  await assert.rejects(jobs.start('ok', ['true'], { restart: 'sometimes' }), invalid)
+  await assert.rejects(jobs.start('ok', ['true'], { ready: 'nonsense:' }), invalid)
+  await assert.rejects(jobs.start('ok', ['true'], { backoffMinMs: 500, backoffMaxMs: 1 }), invalid)
+  await assert.rejects(jobs.status('a/b'), invalid)
+  await assert.rejects(jobs.start(42, ['true']), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE')
+  await assert.rejects(jobs.start('ok', ['true'], { timeoutMs: -1 }), RangeError)
+  await assert.rejects(jobs.start('ok', ['true'], { maxRestarts: 1.5 }), RangeError)
+  await assert.rejects(jobs.stop('ok', { graceMs: 'soon' }), TypeError)
+  await assert.rejects(jobs.logs('ok', { lines: -1 }), RangeError)
+  assert.throws(() => new Jobs('state'), TypeError)
+  assert.deepEqual(await jobs.list(), [], 'nothing was started')
+})
+
+test('jobs: a state directory that is a symbolic link is refused', async (t) => {
+  const { dir } = jobsIn(t)
+  const real = path.join(dir, 'real')
+  fs.mkdirSync(real, { mode: 0o700 })
+  const link = path.join(dir, 'link')
+  fs.symlinkSync(real, link)
+  const jobs = new Jobs({ stateDir: link })
+  const refused = (e) => e instanceof tether.RefusedError && /symbolic link/.test(e.message)
+  await assert.rejects(jobs.start('x', ['sleep', '300']), refused)
+  await assert.rejects(jobs.list(), refused)
+  assert.deepEqual(fs.readdirSync(real), [], 'nothing was written through the link')
+})
+
+test('jobs: no tether program is a NotFoundError that names TETHER_BIN', async (t) => {
+  const { stateDir, dir } = jobsIn(t)
+  const jobs = new Jobs({ stateDir, program: path.join(dir, 'no-such-tether') })
+  await assert.rejects(
+    jobs.start('x', ['sleep', '300']),
+    (e) => e instanceof tether.NotFoundError && /TETHER_BIN/.test(e.message),
+  )
+  const plain = path.join(dir, 'tether')
+  fs.writeFileSync(plain, 'not a program')
+  await assert.rejects(new Jobs({ stateDir, program: plain }).start('x', ['true']), tether.NotFoundError)
+  assert.deepEqual(await jobs.list(), [])
+})
+
+test('jobs: on-failure restarts give up after maxRestarts; requires and pidfile', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const flaky = await jobs.start('flaky', ['sh', '-c', 'sleep 0.05; exit 3'], {
+    restart: 'on-failure',
+    maxRestarts: 2,
+    backoffMinMs: 10,
+    backoffMaxMs: 20,
+  })
+  assert.equal(flaky.status, 'running')
+  const gaveUp = await until(async () => {
+    const s = await jobs.status('flaky')
+    return s.status === 'failed' && s
+  })
+  assert.ok(gaveUp, 'the job gave up')
+  assert.deepEqual([gaveUp.restarts, gaveUp.exitCode, gaveUp.history.length], [2, 3, 3])
+  assert.match(gaveUp.lastExitReason, /gave up after 2 restarts/)
+
+  const pidfile = path.join(dir, 'db.pid')
+  const db = await jobs.start('db', ['sleep', '300'], { pidfile })
+  const check = tether.checkPidfile(pidfile)
+  assert.deepEqual([check.alive, check.pid], [true, db.pid])
+  const web = await jobs.start('web', ['sleep', '300'], { requires: ['db'] })
+  assert.equal(web.status, 'running')
+  await assert.rejects(
+    jobs.start('orphan', ['sleep', '300'], { requires: 'nope', timeoutMs: 200 }),
+    tether.TimedOutError,
+  )
+})
