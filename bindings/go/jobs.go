@@ -7,6 +7,7 @@ package tether
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -548,5 +549,5 @@ func (j Jobs) Logs(name string, stderr bool, lines int) ([]byte, error) {
 		return []byte{}, nil
 	}
 	defer C.tether_free_bytes(out, n)
-	return C.GoBytes(unsafe.Pointer(out), C.int(n)), nil
+	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n))), nil
 }

@@ -168,7 +168,7 @@ func TestJobNeverReadyTimesOut(t *testing.T) {
 	}
 
 	// The context's deadline is the readiness timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err = j.Start(ctx, tether.JobSpec{Name: "never2", Command: []string{"sleep", "300"},
 		Ready: []string{"file:/nonexistent/tether-go-never"}})

@@ -136,7 +136,7 @@ func TestRetryCancelledContextEndsTheAttemptsTree(t *testing.T) {
 	}
 
 	// Cancelled while waiting between attempts: at once, not after the delay.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel2()
 	began := time.Now()
 	r, err := tether.Retry(ctx2, tether.RetryOptions{Delay: time.Hour, Stdout: tether.StdioNull}, "false")
