@@ -76,26 +76,40 @@ type Options struct {
 	Context context.Context
 }
 
-// commandQuery is Options as a tether.command-query/v1 document.
+// commandQuery is a tether.command-query/v1 document (Schema empty: the command object of
+// another query, such as tether.retry-query/v1).
+type commandQuery struct {
+	Schema        string            `json:"schema,omitempty"`
+	Argv          []string          `json:"argv"`
+	Cwd           string            `json:"cwd,omitempty"`
+	EnvClear      bool              `json:"env_clear"`
+	Env           map[string]string `json:"env,omitempty"`
+	Stdin         Stdio             `json:"stdin,omitempty"`
+	Stdout        Stdio             `json:"stdout,omitempty"`
+	Stderr        Stdio             `json:"stderr,omitempty"`
+	Contain       Containment       `json:"contain,omitempty"`
+	TimeoutMS     *uint64           `json:"timeout_ms,omitempty"`
+	TimeoutSignal string            `json:"timeout_signal,omitempty"`
+	KillAfterMS   *uint64           `json:"kill_after_ms,omitempty"`
+	CaptureLimit  *uint64           `json:"capture_limit,omitempty"`
+}
+
+// query is Options as a tether.command-query/v1 document.
 func (o *Options) query() (string, error) {
-	if o.Name == "" {
-		return "", invalid("Options.Name is empty: name a program")
+	q, err := o.command()
+	if err != nil {
+		return "", err
 	}
-	q := struct {
-		Schema        string            `json:"schema"`
-		Argv          []string          `json:"argv"`
-		Cwd           string            `json:"cwd,omitempty"`
-		EnvClear      bool              `json:"env_clear"`
-		Env           map[string]string `json:"env,omitempty"`
-		Stdin         Stdio             `json:"stdin,omitempty"`
-		Stdout        Stdio             `json:"stdout,omitempty"`
-		Stderr        Stdio             `json:"stderr,omitempty"`
-		Contain       Containment       `json:"contain,omitempty"`
-		TimeoutMS     *uint64           `json:"timeout_ms,omitempty"`
-		TimeoutSignal string            `json:"timeout_signal,omitempty"`
-		KillAfterMS   *uint64           `json:"kill_after_ms,omitempty"`
-		CaptureLimit  *uint64           `json:"capture_limit,omitempty"`
-	}{Schema: "tether.command-query/v1", Argv: append([]string{o.Name}, o.Args...), Cwd: o.Dir,
+	q.Schema = "tether.command-query/v1"
+	return jsonString(q)
+}
+
+// command is Options as a command query.
+func (o *Options) command() (*commandQuery, error) {
+	if o.Name == "" {
+		return nil, invalid("Options.Name is empty: name a program")
+	}
+	q := &commandQuery{Argv: append([]string{o.Name}, o.Args...), Cwd: o.Dir,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Contain: o.Contain}
 	if o.Env != nil {
 		q.EnvClear = true
@@ -103,30 +117,29 @@ func (o *Options) query() (string, error) {
 		for _, kv := range o.Env {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok {
-				return "", invalid(fmt.Sprintf("Env entry %q is not KEY=VALUE", kv))
+				return nil, invalid(fmt.Sprintf("Env entry %q is not KEY=VALUE", kv))
 			}
 			q.Env[k] = v
 		}
 	}
 	var err error
 	if q.TimeoutMS, err = millis("Timeout", o.Timeout); err != nil {
-		return "", err
+		return nil, err
 	}
 	if q.KillAfterMS, err = millis("KillAfter", o.KillAfter); err != nil {
-		return "", err
+		return nil, err
 	}
 	if o.TimeoutSignal != 0 {
 		q.TimeoutSignal = fmt.Sprint(int(o.TimeoutSignal))
 	}
 	if o.CaptureLimit < 0 {
-		return "", invalid(fmt.Sprintf("CaptureLimit is negative (%d)", o.CaptureLimit))
+		return nil, invalid(fmt.Sprintf("CaptureLimit is negative (%d)", o.CaptureLimit))
 	}
 	if o.CaptureLimit > 0 {
 		n := uint64(o.CaptureLimit)
 		q.CaptureLimit = &n
 	}
-	doc, err := jsonString(q)
-	return doc, err
+	return q, nil
 }
 
 // ExitStatus is how a process ended: its exit code, or the signal that killed it.

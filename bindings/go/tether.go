@@ -1,6 +1,7 @@
 // Package tether is the Go binding of tether, process primitives that get identity,
 // containment and waiting right: process snapshots and lookups, identities that survive PID
-// reuse, who holds a port, and readiness waits.
+// reuse, who holds a port, readiness waits, contained runs (Run, Start), background jobs
+// (Jobs, supervised by the tether program) and retries (Retry).
 //
 // It calls the tether library through its C ABI (cgo), linked statically from this
 // repository's sources: build the library with `go generate` in this directory, which runs

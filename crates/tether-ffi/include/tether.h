@@ -12,11 +12,13 @@
  *   call on the same thread; every fallible call clears them first.
  * - Structured data is JSON with a "schema" id: query documents in (tether.ps-query/v1,
  *   tether.get-query/v1, tether.ports-query/v1, tether.wait-for-query/v1,
- *   tether.command-query/v1, tether.stop-query/v1; their JSON Schemas are in schemas/), the
- *   reports of the tether command-line tool out (tether.ps/v1, tether.info/v1, tether.ports/v1,
- *   tether.who/v1, tether.wait-for/v1, tether.identity/v1, tether.wait/v1, tether.stop/v1,
- *   tether.alive/v1) and the ABI's own (tether.child-wait/v1, tether.children/v1,
- *   tether.run-output/v1, whose captured output is base64).
+ *   tether.command-query/v1, tether.stop-query/v1, tether.job-query/v1,
+ *   tether.retry-query/v1; their JSON Schemas are in schemas/), the reports of the tether
+ *   command-line tool out (tether.ps/v1, tether.info/v1, tether.ports/v1, tether.who/v1,
+ *   tether.wait-for/v1, tether.identity/v1, tether.wait/v1, tether.stop/v1, tether.alive/v1,
+ *   tether.job/v1, tether.jobs/v1, tether.job-logs/v1, tether.retry/v1) and the ABI's own
+ *   (tether.child-wait/v1, tether.children/v1, tether.run-output/v1, whose captured output
+ *   is base64).
  * - Handles (TetherProcess, TetherChild, TetherCancel) are opaque and freed with their
  *   *_free function, which accepts NULL; no call may use a handle while or after it is freed.
  *   Timeouts are int64_t milliseconds, negative meaning none; signals are numbers.
@@ -24,8 +26,14 @@
  *   are TETHER_E_INVALID_ARGUMENT.
  * - No panic crosses the boundary: it is caught and returned as TETHER_E_INTERNAL. Build the
  *   library with `cargo build --profile bindings -p tether-ffi` (a profile that unwinds).
+ * - Bytes returned with a length (tether_job_logs_bytes) are freed with tether_free_bytes().
  * - Every function may be called from any thread. Blocking calls (tether_wait_for,
- *   tether_process_wait, tether_child_wait, tether_run) take an optional cancel token.
+ *   tether_process_wait, tether_child_wait, tether_run, tether_retry) take an optional cancel
+ *   token. The job calls block too (start until the job is ready, stop until it is stopped).
+ * - Jobs are supervised by the tether program (tether __job-supervisor), which outlives the
+ *   caller: the job calls that start one take its path (NULL: $TETHER_BIN, else tether in
+ *   PATH), and every job call an optional state directory (NULL: $TETHER_STATE_DIR, else
+ *   $XDG_STATE_HOME/tether, else ~/.local/state/tether).
  *
  * Link: target/bindings/libtether.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc (static), or
  * -L target/bindings -ltether (shared).
@@ -286,6 +294,126 @@ int32_t tether_snapshot(const char *query_json, char **out);
 // `query_json` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
 int32_t tether_get(const char *query_json, char **out);
 
+// Start a job: a detached supervisor (the `tether` program, `tether __job-supervisor`) runs
+// the command contained, logs its output, restarts it as asked, and outlives the caller.
+// Blocks until the command runs and, with `ready` targets, is ready.
+//
+// `state_dir` may be NULL (`$TETHER_STATE_DIR`, else `$XDG_STATE_HOME/tether`, else
+// `~/.local/state/tether`). `query_json` is a `tether.job-query/v1` document:
+// `{"schema":"tether.job-query/v1","name":"web","argv":["python3","-m","http.server"]}`
+// (optional: cwd, env {NAME: value}, restart `no` | `on-failure` | `always`, max_restarts,
+// backoff_min_ms, backoff_max_ms, min_uptime_ms, log_max_size, log_keep, ready [targets],
+// requires [jobs], timeout_ms (default 30000), pidfile). `tether_program` may be NULL
+// (`$TETHER_BIN`, else `tether` in `PATH`).
+//
+// `*out` receives a `tether.job/v1` document (as `tether start --json`): the job's status
+// and `already_running`, true when the name was running already (then nothing was started,
+// and the call still succeeds). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`), no tether
+// program (`TETHER_E_NOT_FOUND`, naming `TETHER_BIN`), a state directory that is a symbolic
+// link or another user's (`TETHER_E_REFUSED`), readiness not reached within timeout_ms
+// (`TETHER_E_TIMED_OUT`; the job is stopped), the command failing to start or exiting before
+// it was ready.
+//
+// # Safety
+// `state_dir`, `query_json` and `tether_program` are NULL or NUL-terminated strings; `out` is
+// NULL or valid for writes.
+int32_t tether_job_start(const char *state_dir,
+                         const char *query_json,
+                         const char *tether_program,
+                         char **out);
+
+// The status of job `name` as a `tether.job/v1` document (as `tether status NAME --json`).
+// A job whose supervisor is gone while its status was not final is reported `killed`, with
+// `supervisorLost`. Errors: no such job (`TETHER_E_NOT_FOUND`), a bad name
+// (`TETHER_E_INVALID_ARGUMENT`), a refused state directory (`TETHER_E_REFUSED`).
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` a NUL-terminated string; `out` is
+// NULL or valid for writes.
+int32_t tether_job_status(const char *state_dir, const char *name, char **out);
+
+// Every job of the state directory, by name, as a `tether.jobs/v1` document (as
+// `tether list --json`): `state_dir` and `jobs`, empty when there are none.
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_job_list(const char *state_dir, char **out);
+
+// Stop job `name`: its supervisor ends the command's tree (TERM, `grace_ms`, KILL to what is
+// left; negative `grace_ms`: 10 s, as `tether stop`) and records `stopped`. Blocks until the
+// supervisor has exited. `*out` receives a `tether.job/v1` document with `already_stopped`,
+// true when the job was not running (nothing was signalled; still a success). Errors: no
+// such job (`TETHER_E_NOT_FOUND`), the supervisor not done within the grace plus 15 s
+// (`TETHER_E_TIMED_OUT`).
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` a NUL-terminated string; `out` is
+// NULL or valid for writes.
+int32_t tether_job_stop(const char *state_dir, const char *name, int64_t grace_ms, char **out);
+
+// Stop job `name` if it runs (as `tether_job_stop`) and start it again with the spec it was
+// last started with. `tether_program` as for `tether_job_start`. `*out` receives a
+// `tether.job/v1` document (as `tether restart --json`). Errors as for `tether_job_stop` and
+// `tether_job_start`.
+//
+// # Safety
+// `state_dir` and `tether_program` are NULL or NUL-terminated strings, `name` a
+// NUL-terminated string; `out` is NULL or valid for writes.
+int32_t tether_job_restart(const char *state_dir,
+                           const char *name,
+                           int64_t grace_ms,
+                           const char *tether_program,
+                           char **out);
+
+// Stop job `name` if it runs (as `tether_job_stop`) and remove its directory: spec, status
+// and logs. `*out` receives its last status as a `tether.job/v1` document with `removed`
+// (as `tether rm --json`). Errors: no such job (`TETHER_E_NOT_FOUND`), or it could not be
+// stopped.
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` a NUL-terminated string; `out` is
+// NULL or valid for writes.
+int32_t tether_job_remove(const char *state_dir, const char *name, int64_t grace_ms, char **out);
+
+// The last `lines` lines of job `name`'s log (`stream` `"stdout"` or `"stderr"`), from the
+// rotated files too when needed, as a `tether.job-logs/v1` document (as
+// `tether logs --json`: `name`, `stream`, `path`, `lines` without their newlines, invalid
+// UTF-8 replaced). For the exact bytes, see `tether_job_logs_bytes`. Errors: no such job or
+// log (`TETHER_E_NOT_FOUND`), a bad stream or negative `lines`
+// (`TETHER_E_INVALID_ARGUMENT`).
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` and `stream` NUL-terminated strings;
+// `out` is NULL or valid for writes.
+int32_t tether_job_logs(const char *state_dir,
+                        const char *name,
+                        const char *stream,
+                        int64_t lines,
+                        char **out);
+
+// The last `lines` lines of job `name`'s log as its exact bytes (newlines included):
+// `*out` receives them and `*out_len` their count; free them with `tether_free_bytes(*out,
+// *out_len)`. An empty log gives `*out` NULL and `*out_len` 0. Arguments and errors as
+// `tether_job_logs`; on failure `*out` is NULL and `*out_len` 0.
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` and `stream` NUL-terminated strings;
+// `out` and `out_len` are NULL or valid for writes.
+int32_t tether_job_logs_bytes(const char *state_dir,
+                              const char *name,
+                              const char *stream,
+                              int64_t lines,
+                              uint8_t **out,
+                              size_t *out_len);
+
+// Free bytes returned by a `tether_*` function with their length (`tether_job_logs_bytes`).
+// NULL does nothing.
+//
+// # Safety
+// `bytes` is NULL or a buffer returned by tether, with the length returned with it, that has
+// not been freed yet.
+void tether_free_bytes(uint8_t *bytes, size_t len);
+
 // List sockets and every process holding each. `query_json` is a `tether.ports-query/v1`
 // document: `{"schema":"tether.ports-query/v1","protos":["tcp"],"port":8080}` (optional:
 // protos tcp/udp/unix, all_states, port 1-65535, pids as PID or identity strings, each of
@@ -429,6 +557,32 @@ void tether_process_free(struct TetherProcess *process);
 int32_t tether_wait_for(const char *query_json,
                         const struct TetherCancel *cancel,
                         char **out);
+
+// Run a command until it succeeds, as `tether retry` does: each attempt runs contained (its
+// whole tree ends with it), a failing attempt whose code is retried is followed, after a
+// delay, by the next. Blocks the calling thread. The command's output is inherited or
+// discarded (`null`), never captured.
+//
+// `query_json` is a `tether.retry-query/v1` document:
+// `{"schema":"tether.retry-query/v1","command":{"argv":["curl","-fsS","http://x"]},"attempts":5}`
+// (`command` as `tether.command-query/v1`, without `schema` and time limit; optional:
+// attempts (default 3, 0: no limit), max_time_ms, backoff `fixed` | `linear` |
+// `exponential`, delay_ms (default 1000), max_delay_ms, jitter, retry_on / stop_on (code
+// lists such as `"1,6-7,28"`), attempt_timeout_ms, kill_after_ms (default 5000)).
+//
+// A retry that ends with a failing code is not an error: `*out` receives a `tether.retry/v1`
+// document (as `tether retry --json`) with every attempt, the `outcome` (`succeeded`,
+// `exhausted`, `not_retried`, `max_time`, `cancelled`) and `exit_code`. `cancel` may be NULL;
+// triggered, the running attempt's whole tree is ended (or the wait between attempts cut
+// short) at once, and the call still succeeds, with outcome `cancelled` — unlike the other
+// blocking calls, which return `TETHER_E_CANCELLED`, because the attempts made are the
+// result. Errors: bad input (`TETHER_E_INVALID_ARGUMENT`) only; a command that cannot start
+// is an attempt with code 127, 126 or 125. Signals received by the process are not handled.
+//
+// # Safety
+// `query_json` is NULL or a NUL-terminated string; `cancel` is NULL or a live token; `out` is
+// NULL or valid for writes.
+int32_t tether_retry(const char *query_json, const struct TetherCancel *cancel, char **out);
 
 // The number of a signal given by name or number: `"TERM"`, `"SIGTERM"`, `"term"`, `"15"`,
 // `"RTMIN+2"`. Unknown names and numbers outside 1..SIGRTMAX (or glibc's reserved 32, 33) are

@@ -23,11 +23,13 @@ mod error;
 mod handle;
 mod identity;
 mod inspect;
+mod job;
 mod json;
 mod net;
 mod pidfile;
 mod process;
 mod ready;
+mod retry;
 mod signal;
 mod strings;
 mod version;
@@ -49,6 +51,10 @@ pub use identity::{
     TETHER_IDENTITY_REUSED, TETHER_IDENTITY_SAME,
 };
 pub use inspect::{tether_get, tether_snapshot};
+pub use job::{
+    tether_free_bytes, tether_job_list, tether_job_logs, tether_job_logs_bytes, tether_job_remove,
+    tether_job_restart, tether_job_start, tether_job_status, tether_job_stop,
+};
 pub use net::{tether_ports, tether_who};
 pub use pidfile::{tether_pidfile_check, tether_pidfile_read};
 pub use process::{
@@ -57,6 +63,7 @@ pub use process::{
     tether_process_terminate_tree, tether_process_wait, TetherProcess,
 };
 pub use ready::tether_wait_for;
+pub use retry::tether_retry;
 pub use signal::{tether_signal_name, tether_signal_number};
 pub use strings::tether_free_string;
 pub use version::{tether_abi_version, tether_version, TETHER_ABI_VERSION};

@@ -2,7 +2,8 @@
 //! and `include/tether.h`, exercises every function of the ABI with its error paths. It runs
 //! twice: as built, and built with AddressSanitizer, LeakSanitizer and UBSan, which must find
 //! no memory error, no undefined behaviour and no leak (the Rust side allocates through
-//! malloc, so LeakSanitizer sees its leaks too). Not valgrind: Debian 12's valgrind (3.19)
+//! malloc, so LeakSanitizer sees its leaks too). Jobs need the `tether` program: `$TETHER_BIN`,
+//! else the one built from the current sources. Not valgrind: Debian 12's valgrind (3.19)
 //! does not know `pidfd_open`, which every process operation of tether uses.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,36 @@ fn static_lib() -> PathBuf {
     let lib = dir.join("libtether.a");
     assert!(lib.exists(), "{} was not built", lib.display());
     lib
+}
+
+/// The `tether` program that supervises jobs: `$TETHER_BIN` when set (scripts/test-c.sh sets
+/// it), else the one built now from the current sources in the same profile.
+fn tether_bin(lib: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os("TETHER_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let dir = lib.parent().expect("profile dir");
+    let profile = dir.file_name().and_then(|n| n.to_str()).expect("profile");
+    let profile = if profile == "debug" { "dev" } else { profile };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "tether-cli",
+            "--bin",
+            "tether",
+            "--profile",
+            profile,
+        ])
+        .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building the tether program failed: {status}"
+    );
+    dir.join("tether")
 }
 
 fn compile(lib: &Path, name: &str, flags: &[&str]) -> PathBuf {
@@ -75,8 +106,9 @@ fn run(cmd: &mut Command) -> String {
 #[test]
 fn c_program_exercises_every_function() {
     let lib = static_lib();
+    let bin = tether_bin(&lib);
     let plain = compile(&lib, "test_tether", &[]);
-    let out = run(&mut Command::new(&plain));
+    let out = run(Command::new(&plain).env("TETHER_BIN", &bin));
     let passed: u32 = out
         .split_whitespace()
         .next()
@@ -93,6 +125,7 @@ fn c_program_exercises_every_function() {
         ],
     );
     run(Command::new(&checked)
+        .env("TETHER_BIN", &bin)
         .env(
             "ASAN_OPTIONS",
             "detect_leaks=1:abort_on_error=0:exitcode=99",

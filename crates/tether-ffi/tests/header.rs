@@ -35,6 +35,10 @@ fn committed_header_is_current() {
         "tether_process_open",
         "tether_run",
         "tether_pidfile_check",
+        "tether_job_start",
+        "tether_job_logs_bytes",
+        "tether_free_bytes",
+        "tether_retry",
     ] {
         assert!(fresh.contains(name), "{name} is missing from the header");
     }

@@ -877,6 +877,431 @@ static void test_pidfile(void) {
                  "invalid_argument", "NULL path");
 }
 
+/* Whether process pid has ended (gone, or a zombie), within ms milliseconds. Only signal 0,
+ * which sends nothing, goes to it. */
+static int pid_gone(pid_t pid, int ms) {
+    for (int waited = 0;; waited += 10) {
+        if (kill(pid, 0) == -1 && errno == ESRCH) return 1;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *close_paren = strrchr(buf, ')');
+            if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z') return 1;
+        }
+        if (waited >= ms) return 0;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The number of lines in a file (0 when it does not exist). */
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* The PID written in a file, waiting up to 5 s for it to appear. */
+static pid_t read_pid_file(const char *path) {
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(path, "r");
+        int pid = 0;
+        if (f) {
+            int ok = fscanf(f, "%d", &pid) == 1;
+            fclose(f);
+            if (ok && pid > 1) return pid;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static char job_state[64];
+
+static int job_start_doc(const char *doc, char **out) {
+    return tether_job_start(job_state, doc, NULL, out);
+}
+
+#define JOB(name, argv, rest) \
+    "{\"schema\":\"tether.job-query/v1\",\"name\":\"" name "\",\"argv\":" argv rest "}"
+
+/* A job's logs until they contain want (the supervisor writes them as the command prints),
+ * up to 5 s; the last document read is left in *out. */
+static int job_logs_until(const char *name, const char *stream, const char *want, char **out) {
+    for (int i = 0; i < 500; i++) {
+        *out = NULL;
+        int rc = tether_job_logs(job_state, name, stream, 10, out);
+        if (rc != TETHER_OK || strstr(*out, want)) return rc;
+        tether_free_string(*out);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    *out = NULL;
+    return tether_job_logs(job_state, name, stream, 10, out);
+}
+
+static void test_jobs(void) {
+    const char *bin = getenv("TETHER_BIN");
+    CHECK(bin != NULL && access(bin, X_OK) == 0,
+          "TETHER_BIN names the tether program (scripts/test-c.sh sets it): %s",
+          bin ? bin : "(unset)");
+    snprintf(job_state, sizeof job_state, "/tmp/tether-c-jobs-XXXXXX");
+    CHECK(mkdtemp(job_state) != NULL, "a temporary state dir");
+    char *out = NULL;
+
+    /* No jobs yet. */
+    EXPECT_OK(tether_job_list(job_state, &out), out, "tether.jobs/v1", "list, empty");
+    CHECK(out && strstr(out, "\"jobs\":[]") && strstr(out, job_state), "%s", out);
+    tether_free_string(out);
+
+    /* Start: running, with a live PID, its output in the logs. */
+    out = NULL;
+    EXPECT_OK(tether_job_start(job_state,
+                               JOB("web", "[\"sh\",\"-c\",\"echo hello-out; echo hello-err >&2;"
+                                          " exec sleep 300\"]", ""),
+                               NULL, &out),
+              out, "tether.job/v1", "job start");
+    char buf[128];
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0, "%s", out);
+    CHECK(out && strstr(out, "\"already_running\":false"), "%s", out);
+    long pid = json_int(out, "pid");
+    CHECK(pid > 1 && kill((pid_t)pid, 0) == 0, "the job's PID %ld is alive", pid);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "web", &out), out, "tether.job/v1", "job status");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0 &&
+              json_int(out, "pid") == pid && strstr(out, "\"startedAt\":\""),
+          "%s", out);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(job_logs_until("web", "stdout", "hello-out", &out), out, "tether.job-logs/v1",
+              "job logs");
+    CHECK(out && strstr(out, "\"lines\":[\"hello-out\"]") && strstr(out, "\"stream\":\"stdout\""),
+          "%s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(job_logs_until("web", "stderr", "hello-err", &out), out, "tether.job-logs/v1",
+              "job logs, stderr");
+    CHECK(out && strstr(out, "\"lines\":[\"hello-err\"]"), "%s", out);
+    tether_free_string(out);
+    uint8_t *bytes = (uint8_t *)1;
+    size_t len = 99;
+    CHECK(tether_job_logs_bytes(job_state, "web", "stdout", 5, &bytes, &len) == TETHER_OK &&
+              len == 10 && bytes && memcmp(bytes, "hello-out\n", 10) == 0,
+          "log bytes (%zu)", len);
+    tether_free_bytes(bytes, len);
+    bytes = (uint8_t *)1;
+    len = 99;
+    CHECK(tether_job_logs_bytes(job_state, "web", "stdout", 0, &bytes, &len) == TETHER_OK &&
+              len == 0 && bytes == NULL,
+          "no lines asked: no bytes");
+    tether_free_bytes(NULL, 0);
+
+    /* Started again while it runs: nothing new, the same process. */
+    out = NULL;
+    EXPECT_OK(tether_job_start(job_state, JOB("web", "[\"sleep\",\"300\"]", ""), NULL, &out),
+              out, "tether.job/v1", "job start of a running name");
+    CHECK(out && strstr(out, "\"already_running\":true") && json_int(out, "pid") == pid, "%s",
+          out);
+    tether_free_string(out);
+
+    out = NULL;
+    EXPECT_OK(tether_job_list(job_state, &out), out, "tether.jobs/v1", "list");
+    CHECK(out && strstr(out, "\"name\":\"web\""), "%s", out);
+    tether_free_string(out);
+
+    /* Stop: stopped, the process gone; stopping again is a success that says so. */
+    out = NULL;
+    EXPECT_OK(tether_job_stop(job_state, "web", 2000, &out), out, "tether.job/v1", "job stop");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "stopped") == 0 &&
+              strstr(out, "\"already_stopped\":false"),
+          "%s", out);
+    tether_free_string(out);
+    CHECK(pid_gone((pid_t)pid, 3000), "the stopped job's PID %ld is gone", pid);
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "web", &out), out, "tether.job/v1", "status, stopped");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "stopped") == 0, "%s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_job_stop(job_state, "web", -1, &out), out, "tether.job/v1", "stop again");
+    CHECK(out && strstr(out, "\"already_stopped\":true"), "%s", out);
+    tether_free_string(out);
+
+    /* Restart: running again, a new process. */
+    out = NULL;
+    EXPECT_OK(tether_job_restart(job_state, "web", 2000, bin, &out), out, "tether.job/v1",
+              "job restart");
+    long pid2 = json_int(out, "pid");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0 && pid2 > 1 &&
+              pid2 != pid && kill((pid_t)pid2, 0) == 0,
+          "%s", out);
+    tether_free_string(out);
+
+    /* Remove: stopped and gone. */
+    out = NULL;
+    EXPECT_OK(tether_job_remove(job_state, "web", 2000, &out), out, "tether.job/v1",
+              "job remove");
+    CHECK(out && strstr(out, "\"removed\":true"), "%s", out);
+    tether_free_string(out);
+    CHECK(pid_gone((pid_t)pid2, 3000), "the removed job's PID %ld is gone", pid2);
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_status(job_state, "web", &out), out, TETHER_E_NOT_FOUND, "not_found",
+                 "status of a removed job");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_remove(job_state, "web", -1, &out), out, TETHER_E_NOT_FOUND,
+                 "not_found", "remove a removed job");
+
+    /* Readiness that never comes: a timeout, and the job is stopped. */
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_start(job_state,
+                                  JOB("never", "[\"sleep\",\"300\"]",
+                                      ",\"ready\":[\"file:/nonexistent/tether-c-never\"],"
+                                      "\"timeout_ms\":300"),
+                                  bin, &out),
+                 out, TETHER_E_TIMED_OUT, "timed_out", "a job never ready");
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "never", &out), out, "tether.job/v1",
+              "status of the job never ready");
+    json_string(out, "status", buf, sizeof buf);
+    long never_pid = json_int(out, "pid");
+    CHECK(strcmp(buf, "running") != 0 && strcmp(buf, "pending") != 0 &&
+              (never_pid < 0 || pid_gone((pid_t)never_pid, 3000)),
+          "%s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_job_remove(job_state, "never", -1, &out), out, "tether.job/v1",
+              "remove the job never ready");
+    tether_free_string(out);
+
+    /* No tether program: not found, saying how to name one. */
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_start(job_state, JOB("x", "[\"true\"]", ""), "/nonexistent/tether",
+                                  &out),
+                 out, TETHER_E_NOT_FOUND, "not_found", "no tether program");
+    CHECK(strstr(tether_last_error_message(), "TETHER_BIN") != NULL, "the message names it");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_restart(job_state, "web", -1, "/nonexistent/tether", &out), out,
+                 TETHER_E_NOT_FOUND, "not_found", "restart, no job");
+
+    /* Bad input. */
+    test_bad_documents(job_start_doc, "tether.job-query/v1", "job_start");
+    const char *bad[] = {
+        JOB("a/b", "[\"true\"]", ""),
+        JOB(".hidden", "[\"true\"]", ""),
+        JOB("", "[\"true\"]", ""),
+        JOB("ok", "[]", ""),
+        JOB("ok", "[\"true\"]", ",\"restart\":\"sometimes\""),
+        JOB("ok", "[\"true\"]", ",\"ready\":[\"nonsense\"]"),
+        JOB("ok", "[\"true\"]", ",\"backoff_min_ms\":5,\"backoff_max_ms\":1"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_job_start(job_state, bad[i], bin, &out), out,
+                     TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad[i]);
+    }
+    const char *bad_names[] = {"a/b", "..", "", "x y"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_job_status(job_state, bad_names[i], &out), out,
+                     TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad_names[i]);
+    }
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_status(job_state, NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "status, NULL name");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_stop(job_state, NULL, -1, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "stop, NULL name");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_stop(job_state, "web", INT64_MAX, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "stop, grace out of range");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_remove(job_state, NULL, -1, &out), out, TETHER_E_INVALID_ARGUMENT,
+                 "invalid_argument", "remove, NULL name");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_restart(job_state, NULL, -1, NULL, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "restart, NULL name");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_logs(job_state, "web", "stdin", 10, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "logs, a bad stream");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_logs(job_state, "web", NULL, 10, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "logs, NULL stream");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_logs(job_state, "web", "stdout", -1, &out), out,
+                 TETHER_E_INVALID_ARGUMENT, "invalid_argument", "logs, negative lines");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_logs(job_state, "nope", "stdout", 10, &out), out, TETHER_E_NOT_FOUND,
+                 "not_found", "logs of no job");
+    CHECK(tether_job_status(job_state, "web", NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+    CHECK(tether_job_list(job_state, NULL) == TETHER_E_INVALID_ARGUMENT, "NULL out");
+    bytes = (uint8_t *)1;
+    CHECK(tether_job_logs_bytes(job_state, "web", "stdout", 1, &bytes, NULL) ==
+                  TETHER_E_INVALID_ARGUMENT && bytes == NULL,
+          "NULL out_len");
+    len = 7;
+    CHECK(tether_job_logs_bytes(job_state, "nope", "stdout", 1, &bytes, &len) ==
+                  TETHER_E_NOT_FOUND && bytes == NULL && len == 0,
+          "log bytes of no job");
+
+    /* A state dir that is a symbolic link is refused. */
+    char link[96];
+    snprintf(link, sizeof link, "%s-link", job_state);
+    CHECK(symlink(job_state, link) == 0, "symlink %s", link);
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_list(link, &out), out, TETHER_E_REFUSED, "refused",
+                 "list in a symlinked state dir");
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_start(link, JOB("x", "[\"true\"]", ""), bin, &out), out,
+                 TETHER_E_REFUSED, "refused", "start in a symlinked state dir");
+    unlink(link);
+
+    /* Nothing may be left: remove whatever a failed check left behind, then the dir. */
+    const char *names[] = {"web", "never", "x", "ok"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        out = NULL;
+        tether_job_remove(job_state, names[i], 0, &out);
+        tether_free_string(out);
+    }
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", job_state);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+#define RETRY(argv, rest)                                                                   \
+    "{\"schema\":\"tether.retry-query/v1\",\"command\":{\"argv\":" argv                      \
+    ",\"stdout\":\"null\"},\"delay_ms\":10" rest "}"
+
+static int retry_no_cancel(const char *doc, char **out) { return tether_retry(doc, NULL, out); }
+
+static void test_retry(void) {
+    char dir[] = "/tmp/tether-c-retry-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "a temporary dir");
+    char doc[1024], file[96], buf[64];
+    char *out = NULL;
+
+    /* Every attempt fails: 3 attempts, exhausted, the last code. */
+    snprintf(file, sizeof file, "%s/count", dir);
+    snprintf(doc, sizeof doc, RETRY("[\"sh\",\"-c\",\"echo x >> %s; exit 7\"]", ",\"attempts\":3"),
+             file);
+    EXPECT_OK(tether_retry(doc, NULL, &out), out, "tether.retry/v1", "retry, exhausted");
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "exhausted") == 0 &&
+              json_int(out, "exit_code") == 7,
+          "%s", out);
+    CHECK(out && strstr(out, "\"number\":3") && !strstr(out, "\"number\":4"), "%s", out);
+    CHECK(count_lines(file) == 3, "3 attempts ran: %d", count_lines(file));
+    tether_free_string(out);
+
+    /* Succeeds on the 2nd attempt. */
+    snprintf(file, sizeof file, "%s/second", dir);
+    snprintf(doc, sizeof doc,
+             RETRY("[\"sh\",\"-c\",\"echo x >> %s; [ $(wc -l < %s) -ge 2 ]\"]", ",\"attempts\":5"),
+             file, file);
+    out = NULL;
+    EXPECT_OK(tether_retry(doc, NULL, &out), out, "tether.retry/v1", "retry, 2nd succeeds");
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "succeeded") == 0 &&
+              json_int(out, "exit_code") == 0 && strstr(out, "\"number\":2") &&
+              !strstr(out, "\"number\":3"),
+          "%s", out);
+    CHECK(count_lines(file) == 2, "2 attempts ran: %d", count_lines(file));
+    tether_free_string(out);
+
+    /* A code never retried by default (2): one attempt. */
+    out = NULL;
+    EXPECT_OK(tether_retry(RETRY("[\"sh\",\"-c\",\"exit 2\"]", ""), NULL, &out), out,
+              "tether.retry/v1", "retry, not retried");
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "not_retried") == 0 &&
+              strcmp(json_string(out, "rule", buf, sizeof buf), "default") == 0 &&
+              json_int(out, "exit_code") == 2 && !strstr(out, "\"number\":2"),
+          "%s", out);
+    tether_free_string(out);
+
+    /* Attempts that time out: code 124. */
+    out = NULL;
+    EXPECT_OK(tether_retry(RETRY("[\"sleep\",\"300\"]",
+                                 ",\"attempts\":2,\"attempt_timeout_ms\":100"),
+                           NULL, &out),
+              out, "tether.retry/v1", "retry, attempt timeout");
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "exhausted") == 0 &&
+              json_int(out, "exit_code") == 124 &&
+              strstr(out, "\"limit\":\"attempt_timeout\""),
+          "%s", out);
+    tether_free_string(out);
+
+    /* A command that cannot start is an attempt (127), not an error. */
+    out = NULL;
+    EXPECT_OK(tether_retry(RETRY("[\"/nonexistent/tether-c-test\"]", ""), NULL, &out), out,
+              "tether.retry/v1", "retry, no such program");
+    CHECK(json_int(out, "exit_code") == 127, "%s", out);
+    tether_free_string(out);
+
+    /* Cancelled from another thread while an attempt runs: its whole tree ends at once. */
+    snprintf(file, sizeof file, "%s/grandchild", dir);
+    snprintf(doc, sizeof doc,
+             RETRY("[\"sh\",\"-c\",\"sleep 300 & echo $! > %s; wait\"]", ",\"attempts\":3"),
+             file);
+    TetherCancel *token = tether_cancel_new();
+    struct canceller c = {token, 300};
+    pthread_t t;
+    pthread_create(&t, NULL, trigger_later, &c);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    out = NULL;
+    EXPECT_OK(tether_retry(doc, token, &out), out, "tether.retry/v1", "retry, cancelled");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "cancelled") == 0 &&
+              strcmp(json_string(out, "interrupted_during", buf, sizeof buf), "attempt") == 0 &&
+              !strstr(out, "\"number\":2"),
+          "%s", out);
+    CHECK(t1.tv_sec - t0.tv_sec < 10, "cancelled at once (%lds)", (long)(t1.tv_sec - t0.tv_sec));
+    pid_t grandchild = read_pid_file(file);
+    CHECK(grandchild > 1 && pid_gone(grandchild, 3000), "the attempt's grandchild %d is gone",
+          (int)grandchild);
+    tether_free_string(out);
+    /* Already triggered: no attempt runs to its end. */
+    out = NULL;
+    EXPECT_OK(tether_retry(RETRY("[\"sleep\",\"300\"]", ""), token, &out), out,
+              "tether.retry/v1", "retry with a triggered token");
+    CHECK(strcmp(json_string(out, "outcome", buf, sizeof buf), "cancelled") == 0, "%s", out);
+    tether_free_string(out);
+    tether_cancel_free(token);
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "every attempt was reaped");
+
+    /* Bad input. */
+    test_bad_documents(retry_no_cancel, "tether.retry-query/v1", "retry");
+    const char *bad[] = {
+        RETRY("[]", ""),
+        RETRY("[\"true\"]", ",\"backoff\":\"cubic\""),
+        RETRY("[\"true\"]", ",\"retry_on\":\"0\""),
+        RETRY("[\"true\"]", ",\"retry_on\":\"3\",\"stop_on\":\"3\""),
+        RETRY("[\"true\"]", ",\"delay_ms\":-1"),
+        RETRY("[\"true\"]", ",\"attempts\":\"many\""),
+        "{\"schema\":\"tether.retry-query/v1\",\"command\":{\"argv\":[\"true\"],"
+        "\"stdout\":\"capture\"}}",
+        "{\"schema\":\"tether.retry-query/v1\",\"command\":{\"argv\":[\"true\"],"
+        "\"timeout_ms\":5}}",
+        "{\"schema\":\"tether.retry-query/v1\",\"command\":{\"argv\":[\"true\"],\"bogus\":1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        out = (char *)1;
+        EXPECT_ERROR(tether_retry(bad[i], NULL, &out), out, TETHER_E_INVALID_ARGUMENT,
+                     "invalid_argument", bad[i]);
+    }
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "%s", cmd);
+}
+
 int main(void) {
     FILE *f = fopen("/proc/self/comm", "r");
     if (!f || !fgets(comm, sizeof comm, f)) {
@@ -901,6 +1326,8 @@ int main(void) {
     test_child();
     test_run();
     test_pidfile();
+    test_jobs();
+    test_retry();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,235 @@
+package tether_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tether.dev/tether"
+)
+
+// TestMain points TETHER_BIN at the tether program built from this repository when it is
+// not set (scripts/test-go.sh sets it): jobs need it to supervise them.
+func TestMain(m *testing.M) {
+	if os.Getenv("TETHER_BIN") == "" {
+		if p, err := filepath.Abs("../../target/debug/tether"); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				os.Setenv("TETHER_BIN", p)
+			}
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// jobs is a Jobs in a state directory of the test's own, whose jobs are removed when the
+// test ends, also when it fails.
+func jobs(t *testing.T) tether.Jobs {
+	t.Helper()
+	if os.Getenv("TETHER_BIN") == "" {
+		t.Fatal("jobs need the tether program: cargo build -p tether-cli, or set TETHER_BIN")
+	}
+	j := tether.Jobs{StateDir: t.TempDir()}
+	t.Cleanup(func() {
+		list, err := j.List()
+		if err != nil {
+			t.Errorf("listing the jobs to remove them: %v", err)
+			return
+		}
+		for _, s := range list {
+			if _, err := j.Remove(s.Name, 0); err != nil {
+				t.Errorf("removing job %s: %v", s.Name, err)
+			}
+		}
+	})
+	return j
+}
+
+// pidGone reports whether pid has ended (gone, or a zombie), waiting up to 10 s. Only
+// signal 0, which sends nothing, goes to it.
+func pidGone(pid int) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) || zombie(pid) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil && !zombie(pid) }
+
+func TestJobRoundTrip(t *testing.T) {
+	j := jobs(t)
+	ctx := context.Background()
+	spec := tether.JobSpec{Name: "web", Command: []string{"sh", "-c", "echo hello-out; echo hello-err >&2; exec sleep 300"},
+		Env: map[string]string{"GREETING": "hi"}, Restart: tether.RestartOnFailure}
+	s, err := j.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != tether.JobRunning || !alive(s.PID) || s.AlreadyRunning || s.Name != "web" || s.ID == "" {
+		t.Fatalf("started: %+v", s)
+	}
+	if s.StartedAt.IsZero() || time.Since(s.StartedAt) > time.Minute || s.UpdatedAt.IsZero() ||
+		s.Supervisor == nil || s.Restart != tether.RestartOnFailure || s.Identity == "" {
+		t.Fatalf("started: %+v", s)
+	}
+	pid := s.PID
+
+	st, err := j.Status("web")
+	if err != nil || st.Status != tether.JobRunning || st.PID != pid {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+
+	// The logs show the command's output, as it wrote it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := j.Logs("web", false, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errOut, err := j.Logs("web", true, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(out, []byte("hello-out\n")) && bytes.Equal(errOut, []byte("hello-err\n")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs: %q, %q", out, errOut)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out, err := j.Logs("web", false, 0); err != nil || len(out) != 0 {
+		t.Fatalf("no lines: %q, %v", out, err)
+	}
+
+	// Started again while it runs: nothing new.
+	again, err := j.Start(ctx, tether.JobSpec{Name: "web", Command: []string{"sleep", "300"}})
+	if err != nil || !again.AlreadyRunning || again.PID != pid {
+		t.Fatalf("start again: %+v, %v", again, err)
+	}
+
+	list, err := j.List()
+	if err != nil || len(list) != 1 || list[0].Name != "web" || list[0].PID != pid {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+
+	stopped, err := j.Stop("web", 5*time.Second)
+	if err != nil || stopped.Status != tether.JobStopped || stopped.AlreadyStopped {
+		t.Fatalf("stop: %+v, %v", stopped, err)
+	}
+	if !pidGone(pid) {
+		t.Fatalf("the stopped job's PID %d is alive", pid)
+	}
+	if st, err := j.Status("web"); err != nil || st.Status != tether.JobStopped || len(st.History) != 1 ||
+		st.History[0].PID != pid || st.History[0].EndedAt.IsZero() {
+		t.Fatalf("status after stop: %+v, %v", st, err)
+	}
+	if st, err := j.Stop("web", -1); err != nil || !st.AlreadyStopped {
+		t.Fatalf("stop again: %+v, %v", st, err)
+	}
+
+	restarted, err := j.Restart("web", time.Second)
+	if err != nil || restarted.Status != tether.JobRunning || restarted.PID == pid || !alive(restarted.PID) {
+		t.Fatalf("restart: %+v, %v", restarted, err)
+	}
+
+	removed, err := j.Remove("web", time.Second)
+	if err != nil || !removed.Removed {
+		t.Fatalf("remove: %+v, %v", removed, err)
+	}
+	if !pidGone(restarted.PID) {
+		t.Fatalf("the removed job's PID %d is alive", restarted.PID)
+	}
+	_, err = j.Status("web")
+	wantErr(t, err, tether.ErrNotFound, "status of a removed job")
+	_, err = j.Logs("web", false, 1)
+	wantErr(t, err, tether.ErrNotFound, "logs of a removed job")
+}
+
+func TestJobNeverReadyTimesOut(t *testing.T) {
+	j := jobs(t)
+	_, err := j.Start(context.Background(), tether.JobSpec{Name: "never", Command: []string{"sleep", "300"},
+		Ready: []string{"file:/nonexistent/tether-go-never"}, Timeout: 300 * time.Millisecond})
+	wantErr(t, err, tether.ErrTimeout, "a job never ready")
+	s, err := j.Status("never")
+	if err != nil || s.Status == tether.JobRunning || s.Status == tether.JobPending || (s.PID != 0 && !pidGone(s.PID)) {
+		t.Fatalf("after the timeout: %+v, %v", s, err)
+	}
+
+	// The context's deadline is the readiness timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = j.Start(ctx, tether.JobSpec{Name: "never2", Command: []string{"sleep", "300"},
+		Ready: []string{"file:/nonexistent/tether-go-never"}})
+	wantErr(t, err, tether.ErrTimeout, "a job never ready by the context's deadline")
+	wantErr(t, err, context.DeadlineExceeded, "a job never ready by the context's deadline")
+	cancelled, stop := context.WithCancel(context.Background())
+	stop()
+	_, err = j.Start(cancelled, tether.JobSpec{Name: "x", Command: []string{"true"}})
+	wantErr(t, err, context.Canceled, "a cancelled context")
+}
+
+func TestJobsBadInput(t *testing.T) {
+	j := jobs(t)
+	ctx := context.Background()
+	for _, spec := range []tether.JobSpec{
+		{Name: "a/b", Command: []string{"true"}},
+		{Name: ".hidden", Command: []string{"true"}},
+		{Name: "", Command: []string{"true"}},
+		{Name: "ok"},
+		{Name: "ok", Command: []string{"true"}, Restart: "sometimes"},
+		{Name: "ok", Command: []string{"true"}, Ready: []string{"nonsense"}},
+		{Name: "ok", Command: []string{"true"}, BackoffMin: time.Second, BackoffMax: time.Millisecond},
+		{Name: "ok", Command: []string{"true"}, Timeout: -time.Second},
+		{Name: "ok", Command: []string{"true"}, LogKeep: -1},
+		{Name: "ok", Command: []string{"true"}, Env: map[string]string{"A=B": "1"}},
+		{Name: "ok", Command: []string{"tr\x00ue"}},
+	} {
+		_, err := j.Start(ctx, spec)
+		wantErr(t, err, tether.ErrInvalid, spec.Name)
+	}
+	for _, name := range []string{"a/b", "..", "", "x y"} {
+		_, err := j.Status(name)
+		wantErr(t, err, tether.ErrInvalid, "status "+name)
+		_, err = j.Stop(name, -1)
+		wantErr(t, err, tether.ErrInvalid, "stop "+name)
+		_, err = j.Remove(name, -1)
+		wantErr(t, err, tether.ErrInvalid, "remove "+name)
+	}
+	_, err := j.Logs("web", false, -1)
+	wantErr(t, err, tether.ErrInvalid, "negative lines")
+	_, err = j.Status("nope")
+	wantErr(t, err, tether.ErrNotFound, "no such job")
+	_, err = j.Restart("nope", -1)
+	wantErr(t, err, tether.ErrNotFound, "restart no such job")
+
+	// No tether program: not found, saying how to name one.
+	missing := tether.Jobs{StateDir: j.StateDir, Program: "/nonexistent/tether"}
+	_, err = missing.Start(ctx, tether.JobSpec{Name: "x", Command: []string{"true"}})
+	wantErr(t, err, tether.ErrNotFound, "no tether program")
+	if !strings.Contains(err.Error(), "TETHER_BIN") {
+		t.Fatalf("the message does not name TETHER_BIN: %v", err)
+	}
+
+	// A state directory that is a symbolic link is refused.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(j.StateDir, link); err != nil {
+		t.Fatal(err)
+	}
+	linked := tether.Jobs{StateDir: link}
+	_, err = linked.List()
+	wantErr(t, err, tether.ErrRefused, "a symlinked state dir")
+	_, err = linked.Start(ctx, tether.JobSpec{Name: "x", Command: []string{"true"}})
+	wantErr(t, err, tether.ErrRefused, "start in a symlinked state dir")
+}
