@@ -201,13 +201,8 @@ pub fn start(state: &StateDir, spec: &JobSpec, launcher: &Launcher) -> Result<St
             &e,
         )
     })?;
-    // The supervisor works from `/`: the command's directory is made explicit.
-    let mut spec = spec.clone();
-    if spec.cwd.is_none() {
-        spec.cwd =
-            Some(std::env::current_dir().map_err(|e| Error::from_io("the current directory", &e))?);
-    }
-    let text = serde_json::to_vec(&spec).unwrap_or_default();
+    // The supervisor works from `/`: `anchored` made the command's directory explicit.
+    let text = serde_json::to_vec(spec).unwrap_or_default();
     if let Some(mut stdin) = stdin {
         stdin
             .write_all(&text)
