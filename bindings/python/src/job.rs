@@ -334,7 +334,7 @@ impl PyJobs {
         name: &str,
         argv: &Bound<'_, PyAny>,
         restart: Option<String>,
-        max_restarts: Option<u32>,
+        max_restarts: Option<&Bound<'_, PyAny>>,
         backoff: Option<&Bound<'_, PyAny>>,
         backoff_min: Option<&Bound<'_, PyAny>>,
         backoff_max: Option<&Bound<'_, PyAny>>,
@@ -342,7 +342,7 @@ impl PyJobs {
         cwd: Option<&Bound<'_, PyAny>>,
         env: Option<&Bound<'_, PyAny>>,
         log_max_size: Option<&Bound<'_, PyAny>>,
-        log_keep: Option<u32>,
+        log_keep: Option<&Bound<'_, PyAny>>,
         ready: Option<&Bound<'_, PyAny>>,
         requires: Option<&Bound<'_, PyAny>>,
         timeout: Option<&Bound<'_, PyAny>>,
@@ -350,7 +350,7 @@ impl PyJobs {
     ) -> PyResult<PyJobStatus> {
         let mut q = JobQuery::new(name, text_argv(argv)?);
         q.restart = restart;
-        q.max_restarts = max_restarts;
+        q.max_restarts = convert::opt_count(max_restarts, "max_restarts")?;
         let (mut min, mut max) = (
             millis(backoff_min, "backoff_min")?,
             millis(backoff_max, "backoff_max")?,
@@ -382,7 +382,7 @@ impl PyJobs {
             .filter(|s| !s.is_none())
             .map(|s| crate::command::size(s, "log_max_size").map(|n| n as u64))
             .transpose()?;
-        q.log_keep = log_keep;
+        q.log_keep = convert::opt_count(log_keep, "log_keep")?;
         q.ready = match ready.filter(|r| !r.is_none()) {
             Some(r) => crate::ready::targets(r)?.1,
             None => Vec::new(),
@@ -494,9 +494,6 @@ impl PyJobs {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "tether.Jobs(state_dir={:?})",
-            self.state.path().display().to_string()
-        )
+        format!("tether.Jobs(state_dir='{}')", self.state.path().display())
     }
 }

@@ -253,7 +253,7 @@ fn stream(
 pub fn retry(
     py: Python<'_>,
     args: &Bound<'_, PyAny>,
-    attempts: Option<u32>,
+    attempts: Option<&Bound<'_, PyAny>>,
     max_time: Option<&Bound<'_, PyAny>>,
     backoff: Option<String>,
     delay: Option<&Bound<'_, PyAny>>,
@@ -270,7 +270,7 @@ pub fn retry(
     stderr: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyRetryResult> {
     let mut q = RetryQuery::new(text_argv(args)?);
-    q.attempts = attempts;
+    q.attempts = convert::opt_count(attempts, "attempts")?;
     q.max_time_ms = millis(max_time, "max_time")?;
     q.backoff = backoff;
     q.delay_ms = millis(delay, "delay")?;

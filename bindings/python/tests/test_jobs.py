@@ -91,6 +91,19 @@ def test_a_readiness_that_never_comes_fails_the_start_and_stops_the_job(jobs, tm
     assert not alive(s.identity) and gone(s.supervisor)
 
 
+def test_readiness_requirements_and_an_explicit_program(jobs, tmp_path):
+    flag = tmp_path / "up"
+    db = jobs.start(
+        "db", ["sh", "-c", f"sleep 0.3; touch {flag}; exec sleep 300"], ready=f"file:{flag}"
+    )
+    assert db.ready and db.status == "running" and flag.exists()
+    # The same state directory, the program named explicitly rather than by $TETHER_BIN.
+    other = tether.Jobs(jobs.state_dir, program=os.environ["TETHER_BIN"])
+    app = other.start("app", ["sleep", "300"], requires=["db"], timeout=10, log_keep=1)
+    assert app.status == "running" and alive(app.identity)
+    assert repr(other) == f"tether.Jobs(state_dir='{jobs.state_dir}')"
+
+
 def test_list_restart_and_remove(jobs):
     a = jobs.start("a", ["sleep", "300"])
     jobs.start("b", ["sleep", "300"], env={"X": "1"}, restart="on-failure", backoff=(0.05, 1))
@@ -134,6 +147,8 @@ def test_bad_input_is_the_usual_error(jobs, tmp_path):
         jobs.start("ok", ["true"], backoff=(5, 1))
     with pytest.raises(ValueError):
         jobs.start("ok", ["true"], timeout=-1)
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], max_restarts=-1)
     with pytest.raises(TypeError):
         jobs.start("ok", ["true"], backoff=(1, 2), backoff_min=1)
     with pytest.raises(TypeError):

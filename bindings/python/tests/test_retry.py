@@ -104,6 +104,7 @@ def test_bad_options_are_the_usual_errors():
         dict(attempt_timeout="soon"),
         dict(retry_on=[]),
         dict(stdout=tether.PIPE),
+        dict(attempts=-1),
     ):
         with pytest.raises(ValueError):
             tether.retry(["true"], **kwargs)
