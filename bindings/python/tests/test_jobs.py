@@ -173,6 +173,12 @@ def test_a_state_dir_that_is_a_symlink_is_refused(tmp_path):
     assert os.listdir(real) == []
 
 
+def test_the_state_dir_defaults_to_the_environments(tmp_path, monkeypatch):
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "from-env"))
+    assert tether.Jobs().state_dir == tmp_path / "from-env"
+    assert tether.Jobs(tmp_path / "given").state_dir == tmp_path / "given"
+
+
 def test_a_missing_tether_program_is_named(tmp_path):
     j = tether.Jobs(tmp_path / "state", program=tmp_path / "no-such-tether")
     with pytest.raises(tether.ProgramNotFound) as e:
