@@ -92,8 +92,8 @@ pub struct PyRetryResult {
     /// The command line, as given.
     args: Py<PyAny>,
     /// `"succeeded"`, `"exhausted"` (every attempt made), `"not_retried"` (the last code is
-    /// not retried: see `rule`), `"max_time"` (the overall deadline) or `"cancelled"`
-    /// (Ctrl-C).
+    /// not retried: see `rule`) or `"max_time"` (the overall deadline); `"cancelled"` is
+    /// the library's word for a cancelled retry, which Ctrl-C turns into `KeyboardInterrupt`.
     outcome: &'static str,
     /// With `"not_retried"`: `"default"`, `"stop_on"` or `"not_in_retry_on"`.
     rule: Option<&'static str>,
