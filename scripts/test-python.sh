@@ -17,6 +17,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check 'maturin>=1.5,<2' 'pytest>=7'
 
+# Jobs need the tether program (their supervisor, `tether __job-supervisor`): the debug build,
+# which scripts/test.sh has built already by the time it runs this script.
+cargo build -q -p tether-cli
+export TETHER_BIN="$PWD/target/debug/tether"
+
 rm -rf target/wheels-python
 "$venv/bin/maturin" build -q -m bindings/python/Cargo.toml --out target/wheels-python
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \

@@ -30,7 +30,7 @@ const STDOUT: i64 = -2;
 const DEVNULL: i64 = -3;
 
 /// One argument: `str`, `bytes` or an `os.PathLike`.
-fn os_string(v: &Bound<'_, PyAny>) -> PyResult<OsString> {
+pub(crate) fn os_string(v: &Bound<'_, PyAny>) -> PyResult<OsString> {
     if let Ok(b) = v.cast::<PyBytes>() {
         return Ok(OsString::from_vec(b.as_bytes().to_vec()));
     }
@@ -55,7 +55,7 @@ fn os_string(v: &Bound<'_, PyAny>) -> PyResult<OsString> {
 
 /// The command line: a sequence of arguments (a single `str`, `bytes` or path is the program
 /// alone, as in `subprocess`).
-fn argv(args: &Bound<'_, PyAny>) -> PyResult<Vec<OsString>> {
+pub(crate) fn argv(args: &Bound<'_, PyAny>) -> PyResult<Vec<OsString>> {
     let items: Vec<OsString> = if args.is_instance_of::<PyString>()
         || args.is_instance_of::<PyBytes>()
         || args.hasattr("__fspath__")?
@@ -75,9 +75,25 @@ fn argv(args: &Bound<'_, PyAny>) -> PyResult<Vec<OsString>> {
     Ok(items)
 }
 
+/// The command line as text, for the queries of jobs and retry (their commands are JSON
+/// strings): as [`argv`], and each argument valid UTF-8.
+pub(crate) fn text_argv(args: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    argv(args)?
+        .into_iter()
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| invalid(format!("argument {a:?} is not valid UTF-8")))
+        })
+        .collect()
+}
+
 /// A standard stream: `None` (inherited), `DEVNULL`, `PIPE` (when `pipe_ok`), a file
 /// descriptor or an object with `fileno()` (the child gets a copy).
-fn stdio(v: Option<&Bound<'_, PyAny>>, what: &str, pipe_ok: bool) -> PyResult<Option<Stdio>> {
+pub(crate) fn stdio(
+    v: Option<&Bound<'_, PyAny>>,
+    what: &str,
+    pipe_ok: bool,
+) -> PyResult<Option<Stdio>> {
     let Some(v) = v.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
@@ -387,7 +403,7 @@ pub fn run(
 }
 
 /// A byte count: an int, or a size string (`"64K"`, `"1M"`).
-fn size(v: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+pub(crate) fn size(v: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
     let n: u64 = if v.is_instance_of::<PyString>() {
         tether::size::parse_size(&v.extract::<String>()?).py_err()?
     } else if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {

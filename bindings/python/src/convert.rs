@@ -110,6 +110,24 @@ pub fn pid(value: &Bound<'_, PyAny>) -> PyResult<u32> {
     tether::signal::rails::validate_pid(int_saturating(value)?).py_err()
 }
 
+/// A count (`attempts`, `max_restarts`, …): an `int` from 0 to 2^32-1; `None` stays `None`.
+/// A negative or huge one is `InvalidArgument`, not `OverflowError`.
+pub fn opt_count(value: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<u32>> {
+    let Some(v) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, not {}",
+            v.get_type().name()?
+        )));
+    }
+    let n = int_saturating(v)?;
+    u32::try_from(n)
+        .map(Some)
+        .map_err(|_| invalid(format!("{what} must be from 0 to {}, not {n}", u32::MAX)))
+}
+
 /// A Python `int` as an `i64`, saturating: an int beyond the range is `i64::MIN` or
 /// `i64::MAX`, so that range checks report it rather than an `OverflowError`.
 pub fn int_saturating(value: &Bound<'_, PyAny>) -> PyResult<i64> {

@@ -17,10 +17,12 @@ mod error;
 mod identity;
 mod inspect;
 mod interrupt;
+mod job;
 mod net;
 mod pidfile;
 mod process;
 mod ready;
+mod retry;
 mod signal;
 
 /// For the test suite: panics with `message`, to prove that a Rust panic reaches Python as an
@@ -53,8 +55,14 @@ fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<command::PyChild>()?;
     m.add_class::<pidfile::PyPidFile>()?;
     m.add_class::<pidfile::PyPidFileStatus>()?;
+    m.add_class::<job::PyJobs>()?;
+    m.add_class::<job::PyJobStatus>()?;
+    m.add_class::<job::PyJobRun>()?;
+    m.add_class::<retry::PyRetryResult>()?;
+    m.add_class::<retry::PyRetryAttempt>()?;
     m.add_function(wrap_pyfunction!(command::run, m)?)?;
     m.add_function(wrap_pyfunction!(command::spawn, m)?)?;
+    m.add_function(wrap_pyfunction!(retry::retry, m)?)?;
     m.add_function(wrap_pyfunction!(pidfile::pidfile_read, m)?)?;
     m.add_function(wrap_pyfunction!(pidfile::pidfile_check, m)?)?;
     m.add_function(wrap_pyfunction!(inspect::snapshot, m)?)?;

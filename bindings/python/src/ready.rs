@@ -144,7 +144,7 @@ fn target(v: &Bound<'_, PyAny>) -> PyResult<(Target, String)> {
 }
 
 /// The targets: one target, or an iterable of them.
-fn targets(v: &Bound<'_, PyAny>) -> PyResult<(Vec<Target>, Vec<String>)> {
+pub(crate) fn targets(v: &Bound<'_, PyAny>) -> PyResult<(Vec<Target>, Vec<String>)> {
     let items: Vec<Bound<'_, PyAny>> =
         if v.is_instance_of::<PyString>() || v.is_instance_of::<PyInt>() {
             vec![v.clone()]

@@ -17,6 +17,10 @@ The Python binding of the tether Rust library, shaped for psutil users::
     with tether.spawn(["server", "--port", "8080"]) as child:     # leaving the block ends the tree
         tether.wait_for(8080, timeout=30, watch_pid=child.identity)
     tether.Process(1234).terminate_tree(grace=5)                  # TERM, 5 s, KILL: the whole tree
+    r = tether.retry(["curl", "-f", url], attempts=5, delay=0.5)   # until it succeeds; r.outcome
+    jobs = tether.Jobs()                                          # background jobs, no daemon
+    web = jobs.start("web", ["python3", "-m", "http.server"], ready=":8000", restart="on-failure")
+    jobs.stop("web")
 
 Every call that reads /proc, the socket tables or waits releases the GIL. Errors are
 ``tether.Error`` subclasses that also derive from the matching built-in exception
@@ -44,6 +48,9 @@ from ._tether import (
     Child,
     CompletedProcess,
     Containment,
+    JobRun,
+    Jobs,
+    JobStatus,
     Owner,
     PidFile,
     PidFileStatus,
@@ -52,6 +59,8 @@ from ._tether import (
     PortHolders,
     ProcessIdentity,
     ProcessInfo,
+    RetryAttempt,
+    RetryResult,
     Socket,
     TargetResult,
     WaitResult,
@@ -61,6 +70,7 @@ from ._tether import (
     pidfile_read,
     ports,
     process_iter,
+    retry,
     run,
     signal_name,
     signal_number,
@@ -112,6 +122,14 @@ __all__ = [
     "Child",
     "PIPE",
     "DEVNULL",
+    # retry
+    "retry",
+    "RetryResult",
+    "RetryAttempt",
+    # background jobs
+    "Jobs",
+    "JobStatus",
+    "JobRun",
     # PID files
     "pidfile_read",
     "pidfile_check",

@@ -1,0 +1,212 @@
+"""tether.Jobs: background jobs held by a supervisor (the `tether` program, $TETHER_BIN, which
+scripts/test-python.sh builds and names). Every test has its own state directory and removes
+its jobs when it ends, passed or failed: no supervisor or job process is left behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+import tether
+
+from test_process import until
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    """Jobs in a fresh state directory; every job (and so its supervisor and tree) is removed
+    at the end, and the supervisors are checked gone."""
+    j = tether.Jobs(tmp_path / "state")
+    try:
+        yield j
+    finally:
+        supervisors = []
+        try:
+            left = j.list()
+        except tether.NoSuchProcess:
+            left = []  # the state directory was never created
+        for s in left:
+            supervisors.append(s.supervisor)
+            j.remove(s.name, grace=1)
+        assert all(gone(s) for s in supervisors)
+
+
+def alive(identity) -> bool:
+    return identity is not None and identity.check() is tether.IdentityCheck.SAME
+
+
+def gone(identity) -> bool:
+    """The process is gone, or soon: an exited supervisor (detached, so a child of init) is a
+    zombie until init reaps it, and a zombie still holds its identity."""
+    return until(lambda: not alive(identity), limit=30)
+
+
+def test_start_status_logs_stop_round_trip(jobs, marker):
+    s = jobs.start("web", ["sh", "-c", f"echo hello; echo oops >&2; exec sleep 300 # {marker}"])
+    assert isinstance(s, tether.JobStatus)
+    assert s.name == "web" and s.status == "running" and s and not s.already_running
+    assert s.pid and alive(s.identity) and s.identity.pid == s.pid
+    assert alive(s.supervisor) and s.restart == "no" and s.restarts == 0
+    assert s.command[0] == "sh" and abs(s.started_at - time.time()) < 60
+    assert repr(s).startswith("tether.JobStatus(name='web', status='running', pid=")
+    with pytest.raises(AttributeError):
+        s.status = "stopped"  # frozen
+
+    st = jobs.status("web")
+    assert st.status == "running" and st.pid == s.pid and st.id == s.id
+    assert st.duration is not None and st.duration >= 0
+    assert until(lambda: b"hello\n" in jobs.logs("web"))
+    assert until(lambda: jobs.logs("web", stderr=True, lines=1) == b"oops\n")
+
+    stopped = jobs.stop("web", grace=5)
+    assert stopped.status == "stopped" and not stopped.already_stopped and not stopped
+    assert stopped.signal is not None or stopped.exit_code is not None
+    assert not alive(s.identity) and gone(s.supervisor)
+    assert jobs.status("web").status == "stopped"
+    again = jobs.stop("web")
+    assert again.already_stopped and again.status == "stopped"
+    # The logs stay until the job is removed.
+    assert b"hello" in jobs.logs("web")
+
+
+def test_starting_a_running_name_starts_nothing(jobs, marker):
+    first = jobs.start("one", ["sh", "-c", f"sleep 300; : {marker}"])
+    second = jobs.start("one", ["sh", "-c", f"sleep 300; : {marker}"])
+    assert second.already_running and second.pid == first.pid and second.id == first.id
+    assert "already_running=True" in repr(second)
+    assert [p.pid for p in tether.process_iter(["pid"], cmdline=marker)] == [first.pid]
+
+
+def test_a_readiness_that_never_comes_fails_the_start_and_stops_the_job(jobs, tmp_path):
+    never = tmp_path / "never-there"
+    began = time.monotonic()
+    with pytest.raises(tether.TimeoutExpired):
+        jobs.start("slow", ["sleep", "300"], ready=f"file:{never}", timeout=0.5)
+    assert time.monotonic() - began < 20
+    s = jobs.status("slow")
+    assert not s and s.status in ("failed", "stopped", "killed")
+    assert not alive(s.identity) and gone(s.supervisor)
+
+
+def test_readiness_requirements_and_an_explicit_program(jobs, tmp_path):
+    flag = tmp_path / "up"
+    db = jobs.start(
+        "db", ["sh", "-c", f"sleep 0.3; touch {flag}; exec sleep 300"], ready=f"file:{flag}"
+    )
+    assert db.ready and db.status == "running" and flag.exists()
+    # The same state directory, the program named explicitly rather than by $TETHER_BIN.
+    other = tether.Jobs(jobs.state_dir, program=os.environ["TETHER_BIN"])
+    app = other.start("app", ["sleep", "300"], requires=["db"], timeout=10, log_keep=1)
+    assert app.status == "running" and alive(app.identity)
+    assert repr(other) == f"tether.Jobs(state_dir='{jobs.state_dir}')"
+
+
+def test_list_restart_and_remove(jobs):
+    a = jobs.start("a", ["sleep", "300"])
+    jobs.start("b", ["sleep", "300"], env={"X": "1"}, restart="on-failure", backoff=(0.05, 1))
+    assert [s.name for s in jobs.list()] == ["a", "b"]
+    assert all(s.status == "running" for s in jobs.list())
+
+    r = jobs.restart("a", grace=2)
+    assert r.status == "running" and r.pid != a.pid and not alive(a.identity)
+
+    gone = jobs.remove("b", grace=2)
+    assert gone.removed and gone.name == "b" and not alive(gone.identity)
+    assert not (jobs.state_dir / "b").exists()
+    with pytest.raises(tether.NoSuchProcess):
+        jobs.status("b")
+    assert [s.name for s in jobs.list()] == ["a"]
+
+
+def test_a_failing_job_is_restarted_as_the_policy_says(jobs):
+    s = jobs.start(
+        "flaky", ["sh", "-c", "exit 3"], restart="on-failure", max_restarts=2,
+        backoff_min=0.05, backoff_max=0.1, min_uptime=10,
+    )
+    assert s.restart == "on-failure"
+    until(lambda: jobs.status("flaky").status == "failed", limit=30)
+    done = jobs.status("flaky")
+    assert done.restarts == 2 and done.exit_code == 3 and done.last_exit_reason
+    assert len(done.history) == 3 and all(r.exit_code == 3 for r in done.history)
+    assert all(r.ended_at >= r.started_at for r in done.history)
+
+
+def test_bad_input_is_the_usual_error(jobs, tmp_path):
+    with pytest.raises(tether.InvalidArgument):
+        jobs.start("a/b", ["true"])
+    with pytest.raises(ValueError):
+        jobs.start("ok", [])
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], restart="sometimes")
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], ready="nonsense:")
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], backoff=(5, 1))
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], timeout=-1)
+    with pytest.raises(ValueError):
+        jobs.start("ok", ["true"], max_restarts=-1)
+    with pytest.raises(TypeError):
+        jobs.start("ok", ["true"], backoff=(1, 2), backoff_min=1)
+    with pytest.raises(TypeError):
+        jobs.start("ok", ["true"], backoff=1)
+    with pytest.raises(TypeError):
+        jobs.start("ok", ["true"], env=["A=1"])
+    with pytest.raises(tether.NoSuchProcess):
+        jobs.status("nothing")
+    with pytest.raises(tether.NoSuchProcess):
+        jobs.stop("nothing")
+    assert jobs.list() == []
+
+
+def test_a_state_dir_that_is_a_symlink_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(tether.Refused) as e:
+        tether.Jobs(link).start("a", ["sleep", "300"])
+    assert "link" in str(e.value)
+    assert os.listdir(real) == []
+
+
+def test_the_state_dir_defaults_to_the_environments(tmp_path, monkeypatch):
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "from-env"))
+    assert tether.Jobs().state_dir == tmp_path / "from-env"
+    assert tether.Jobs(tmp_path / "given").state_dir == tmp_path / "given"
+
+
+def test_a_missing_tether_program_is_named(tmp_path):
+    j = tether.Jobs(tmp_path / "state", program=tmp_path / "no-such-tether")
+    with pytest.raises(tether.ProgramNotFound) as e:
+        j.start("a", ["sleep", "300"])
+    assert isinstance(e.value, FileNotFoundError) and e.value.kind == "not_found"
+    assert "TETHER_BIN" in str(e.value)
+
+
+def test_blocking_job_calls_release_the_gil(jobs):
+    ticks = []
+    stop = threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    # TERM is ignored: the stop lasts the whole grace, then KILL.
+    jobs.start("stubborn", ["sh", "-c", "trap '' TERM; sleep 300 & wait; sleep 300"])
+    t = threading.Thread(target=counter)
+    t.start()
+    try:
+        before = len(ticks)
+        began = time.monotonic()
+        s = jobs.stop("stubborn", grace=0.5)
+        assert time.monotonic() - began >= 0.4
+        assert len(ticks) - before >= 5
+        assert s.status == "stopped"
+    finally:
+        stop.set()
+        t.join()
