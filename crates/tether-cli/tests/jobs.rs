@@ -54,18 +54,29 @@ impl State {
         json(&o)["job"].clone()
     }
 
-    /// Wait until the status of `name` satisfies `ok` (up to 30 s: the machine may be loaded).
+    /// Wait until the status of `name` satisfies `ok`.
     fn wait_status(&self, name: &str, ok: impl Fn(&Value) -> bool) -> Value {
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            let o = self.tether(&["status", name, "--json"]);
-            let s = json(&o);
-            if code(&o) == 0 && ok(&s["job"]) {
-                return s["job"].clone();
-            }
-            assert!(Instant::now() < until, "status never matched: {s:#}");
-            std::thread::sleep(Duration::from_millis(20));
+        wait_status_in(&self.dir, name, ok)
+    }
+}
+
+/// Wait until the status of job `name` in state directory `dir` satisfies `ok` (up to 30 s:
+/// the machine may be loaded).
+fn wait_status_in(dir: &Path, name: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = Command::new(bin())
+            .args(["status", name, "--json", "--state-dir"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tether status");
+        let s = json(&o);
+        if code(&o) == 0 && ok(&s["job"]) {
+            return s["job"].clone();
         }
+        assert!(Instant::now() < until, "status never matched: {s:#}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -544,4 +555,92 @@ fn pidfile_names_each_run() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let o = common::tether(&["alive", "--pidfile", pfs]);
     assert_eq!(code(&o), 1);
+}
+
+/// The PID of a job's command once it runs (the status names it), for a start still waiting
+/// for readiness.
+fn running_pid(dir: &Path, name: &str) -> u32 {
+    let s = wait_status_in(dir, name, |s| s["status"] == "running" && s["pid"].is_u64());
+    s["pid"].as_u64().unwrap() as u32
+}
+
+fn gone(pid: u32) -> bool {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+        // Gone, or a zombie its watchdog has not reaped yet.
+        if stat.map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        }) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn a_start_interrupted_before_ready_stops_the_job() {
+    // Ctrl-C on `tether start` while it waits for readiness: the supervisor sees the pipe
+    // close, stops the job and says why.
+    let st = State::new();
+    let mut start = Command::new(bin())
+        .args([
+            "start",
+            "job",
+            "--ready",
+            "file:/nonexistent/tether-never",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--state-dir")
+        .arg(&st.dir)
+        .args(["--", "sleep", "1000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = running_pid(&st.dir, "job");
+    // SAFETY: kill(2) on our own child, which has not been waited for.
+    unsafe { libc::kill(start.id() as i32, libc::SIGINT) };
+    start.wait().unwrap();
+    let s = st.wait_status("job", |s| s["status"] == "stopped");
+    let reason = s["lastExitReason"].as_str().unwrap();
+    assert!(reason.contains("start was cancelled"), "{reason}");
+    assert!(gone(pid), "the job's command {pid} still runs");
+}
+
+#[test]
+fn start_cancellable_stops_the_job_and_returns() {
+    use tether::job::{self, JobSpec, Launcher, StateDir};
+    let st = State::new();
+    let state = StateDir::resolve(Some(&st.dir)).unwrap();
+    let mut spec = JobSpec::new("job", ["sleep", "1000"]);
+    spec.ready = vec!["file:/nonexistent/tether-never".into()];
+    spec.timeout_ms = 60_000;
+    let launcher = Launcher::tether(Some(Path::new(&bin()))).unwrap();
+    let cancel = tether::ready::Cancel::new().unwrap();
+    let canceller = {
+        let cancel = cancel.clone();
+        let dir = st.dir.clone();
+        std::thread::spawn(move || {
+            let pid = running_pid(&dir, "job");
+            cancel.cancel();
+            pid
+        })
+    };
+    let t = Instant::now();
+    let e = job::start_cancellable(&state, &spec, &launcher, &cancel).unwrap_err();
+    let pid = canceller.join().unwrap();
+    assert!(e.message().contains("was cancelled"), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    // When it returns, the supervisor has stopped the job.
+    let s = st.status("job");
+    assert_eq!(s["status"], "stopped", "{s:#}");
+    assert!(gone(pid), "the job's command {pid} still runs");
 }

@@ -33,7 +33,8 @@ the reason).
 --requires waits (up to --timeout) for each named job to be running and ready before the command starts. \
 --ready takes `tether wait-for` targets (:PORT, HOST:PORT, URLs, file:PATH, log:PATH=REGEX, unix:PATH, \
 cmd:COMMAND): start returns once all are ready, and fails, stopping the job, if they are not ready \
-within --timeout or the command exits first.
+within --timeout or the command exits first. Interrupting start while it waits (Ctrl-C, or start \
+killed) stops the job too: a job is either ready for a caller that heard so, or stopped.
 
 Environment values given with --env are kept in STATE/NAME/spec.json (mode 0600) for `tether restart`.
 

@@ -59,6 +59,7 @@ pub use status::{
 pub use supervise::supervise;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::ready::Cancel;
 use crate::signal::Signal;
 use crate::Process;
 use supervise::{kind_from_str, Message, StopRequest};
@@ -177,6 +178,30 @@ pub struct StartOutcome {
 /// come within [`JobSpec::timeout_ms`] (the job is then stopped); the command's start errors
 /// (`NotFound` for a missing program, …); `System` when it exited before it was ready.
 pub fn start(state: &StateDir, spec: &JobSpec, launcher: &Launcher) -> Result<StartOutcome> {
+    start_inner(state, spec, launcher, None)
+}
+
+/// [`start`] that another thread can end early (a binding's context, abort signal or Ctrl-C):
+/// when `cancel` is cancelled before the job is running and ready, the supervisor stops the
+/// job (its tree ends; status `stopped`, reason "the start was cancelled …"), this waits for
+/// the supervisor to finish, and returns a `TimedOut` error saying the start was cancelled. The
+/// same happens when the caller of `start` dies while it waits: a job is either started and
+/// ready for someone who heard it, or stopped.
+pub fn start_cancellable(
+    state: &StateDir,
+    spec: &JobSpec,
+    launcher: &Launcher,
+    cancel: &Cancel,
+) -> Result<StartOutcome> {
+    start_inner(state, spec, launcher, Some(cancel))
+}
+
+fn start_inner(
+    state: &StateDir,
+    spec: &JobSpec,
+    launcher: &Launcher,
+    cancel: Option<&Cancel>,
+) -> Result<StartOutcome> {
     spec.validate()?;
     let spec = &spec.anchored()?;
     let dir = state.create_job_dir(&spec.name)?;
@@ -211,25 +236,39 @@ pub fn start(state: &StateDir, spec: &JobSpec, launcher: &Launcher) -> Result<St
     let Some(out) = stdout else {
         return Err(Error::new(ErrorKind::System, "no pipe from the supervisor"));
     };
-    let wait = Duration::from_millis(spec.timeout_ms).saturating_add(START_MARGIN);
-    let line = read_line_until(out, Instant::now() + wait)?;
-    let log = supervise::supervisor_log(&dir);
-    let msg: Message = match line {
-        Some(l) => serde_json::from_slice(&l).map_err(|e| {
+    let until =
+        Instant::now() + Duration::from_millis(spec.timeout_ms).saturating_add(START_MARGIN);
+    let mut words = Words::new(out);
+    let mut supervisor = None;
+    let msg = loop {
+        let line = match words.next(until, cancel)? {
+            Word::Line(l) => l,
+            Word::Cancelled => {
+                // Closing the pipe is the supervisor's word to stop the job.
+                drop(words);
+                return Err(cancelled(&spec.name, supervisor.as_ref()));
+            }
+            Word::End => {
+                let log = supervise::supervisor_log(&dir);
+                return Err(Error::new(
+                    ErrorKind::System,
+                    format!(
+                        "the supervisor of job '{}' ended without a word (see {})",
+                        spec.name,
+                        log.display()
+                    ),
+                ));
+            }
+        };
+        let msg: Message = serde_json::from_slice(&line).map_err(|e| {
             Error::new(
                 ErrorKind::System,
                 format!("bad word from the supervisor: {e}"),
             )
-        })?,
-        None => {
-            return Err(Error::new(
-                ErrorKind::System,
-                format!(
-                    "the supervisor of job '{}' ended without a word (see {})",
-                    spec.name,
-                    log.display()
-                ),
-            ))
+        })?;
+        match msg {
+            Message::Supervising(s) => supervisor = Some(*s),
+            m => break m,
         }
     };
     match msg {
@@ -248,34 +287,87 @@ pub fn start(state: &StateDir, spec: &JobSpec, launcher: &Launcher) -> Result<St
             })
         }
         Message::Failed { kind, message, .. } => Err(Error::new(kind_from_str(&kind), message)),
+        // Taken by the loop above; a second one is a bad word.
+        Message::Supervising(_) => Err(Error::new(
+            ErrorKind::System,
+            "bad word from the supervisor: it named itself twice",
+        )),
     }
 }
 
-/// Read one line from the supervisor's pipe, up to `until`; `None` at EOF without one.
-fn read_line_until(f: std::process::ChildStdout, until: Instant) -> Result<Option<Vec<u8>>> {
-    let mut f = std::fs::File::from(std::os::fd::OwnedFd::from(f));
-    let mut line = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let hits = crate::sys::os::supervise::poll_fds(&[(f.as_fd(), false)], Some(until))
-            .map_err(|e| Error::from_io("poll", &e))?;
-        if !hits.first().copied().unwrap_or(false) {
-            return Err(Error::new(
-                ErrorKind::TimedOut,
-                "no word from the job's supervisor in time",
-            ));
+/// Wait for the supervisor of a cancelled start (when it had said who it is) to stop the job,
+/// and say so. A supervisor that had not said so yet starts no command: it sees the closed pipe
+/// first.
+fn cancelled(name: &str, supervisor: Option<&SupervisorInfo>) -> Error {
+    let sup = supervisor
+        .and_then(|s| s.identity.parse().ok())
+        .and_then(|id| Process::from_identity(&id).ok());
+    if let Some(p) = sup {
+        // The supervisor gives the tree 5 s after TERM, then KILL.
+        let _ = p.wait(Some(Duration::from_secs(5) + STOP_MARGIN));
+    }
+    Error::new(
+        ErrorKind::TimedOut,
+        format!("the start of job '{name}' was cancelled; the job was stopped"),
+    )
+}
+
+/// What the supervisor's pipe gave.
+enum Word {
+    /// A line (without its newline).
+    Line(Vec<u8>),
+    /// End of file: the supervisor is gone.
+    End,
+    /// The canceller was cancelled first.
+    Cancelled,
+}
+
+/// The lines the supervisor writes to `start`.
+struct Words {
+    f: std::fs::File,
+    buf: Vec<u8>,
+}
+
+impl Words {
+    fn new(f: std::process::ChildStdout) -> Words {
+        Words {
+            f: std::fs::File::from(std::os::fd::OwnedFd::from(f)),
+            buf: Vec::new(),
         }
-        match f.read(&mut buf) {
-            Ok(0) => return Ok(None),
-            Ok(n) => {
-                line.extend_from_slice(&buf[..n]);
-                if let Some(i) = line.iter().position(|&c| c == b'\n') {
-                    line.truncate(i);
-                    return Ok(Some(line));
-                }
+    }
+
+    /// The next line, up to `until` (then `TimedOut`), unless `cancel` is cancelled first.
+    fn next(&mut self, until: Instant, cancel: Option<&Cancel>) -> Result<Word> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            if let Some(i) = self.buf.iter().position(|&c| c == b'\n') {
+                let rest = self.buf.split_off(i + 1);
+                let mut line = std::mem::replace(&mut self.buf, rest);
+                line.truncate(i);
+                return Ok(Word::Line(line));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::from_io("reading from the supervisor", &e)),
+            if cancel.is_some_and(Cancel::is_cancelled) {
+                return Ok(Word::Cancelled);
+            }
+            let mut fds = vec![(self.f.as_fd(), false)];
+            fds.extend(cancel.map(|c| (c.as_fd(), false)));
+            let hits = crate::sys::os::supervise::poll_fds(&fds, Some(until))
+                .map_err(|e| Error::from_io("poll", &e))?;
+            if !hits.iter().any(|h| *h) {
+                return Err(Error::new(
+                    ErrorKind::TimedOut,
+                    "no word from the job's supervisor in time",
+                ));
+            }
+            if !hits[0] {
+                continue;
+            }
+            match self.f.read(&mut chunk) {
+                Ok(0) => return Ok(Word::End),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_io("reading from the supervisor", &e)),
+            }
         }
     }
 }

@@ -40,6 +40,9 @@ const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) enum Message {
+    /// First, once the supervisor holds the job's lock: who supervises it (so that a start
+    /// that is cancelled can wait for this supervisor to end the job).
+    Supervising(Box<SupervisorInfo>),
     /// Running (and ready, when readiness was asked for).
     Started(Box<JobStatus>),
     /// Another supervisor holds the job: nothing was started.
@@ -73,19 +76,44 @@ pub(crate) fn kind_from_str(s: &str) -> ErrorKind {
     }
 }
 
-/// The one-line report to `start`, sent once.
+/// The reason a job ends with when its start was cancelled.
+pub(crate) const START_CANCELLED: &str =
+    "the start was cancelled (its caller closed the pipe) before the job was ready";
+
+/// The report to `start`: at most one `Supervising` line, then the one final word.
 struct Reporter(Option<File>);
 
 impl Reporter {
+    /// Send the final word (once; later calls do nothing).
     fn send(&mut self, m: &Message) {
-        if let Some(mut f) = self.0.take() {
-            let mut line = serde_json::to_vec(m).unwrap_or_default();
-            line.push(b'\n');
-            let _ = f.write_all(&line);
+        if let Some(f) = self.0.take() {
+            Reporter::write_line(&f, m);
         }
+    }
+    /// Send a line that is not the final word.
+    fn note(&mut self, m: &Message) {
+        if let Some(f) = &self.0 {
+            Reporter::write_line(f, m);
+        }
+    }
+    fn write_line(mut f: &File, m: &Message) {
+        let mut line = serde_json::to_vec(m).unwrap_or_default();
+        line.push(b'\n');
+        let _ = f.write_all(&line);
     }
     fn pending(&self) -> bool {
         self.0.is_some()
+    }
+    /// The pipe to `start`, while the final word is pending: it polls as an error once
+    /// `start` closed its end (cancelled, or died) — see [`Reporter::abandoned`].
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.0.as_ref().map(|f| f.as_fd())
+    }
+    /// `start` is no longer listening: the start was cancelled, and the job must not run on.
+    fn abandoned(&self) -> bool {
+        self.fd().is_some_and(|fd| {
+            poll_fds(&[(fd, false)], Some(Instant::now())).is_ok_and(|h| h.first() == Some(&true))
+        })
     }
     fn fail(&mut self, e: &Error, status: Option<&JobStatus>) {
         self.send(&Message::Failed {
@@ -219,6 +247,7 @@ impl Supervisor {
             pid: me.pid(),
             identity: me.identity().to_string(),
         };
+        reporter.note(&Message::Supervising(Box::new(sup.clone())));
         let mut status = JobStatus::new(&spec, random_hex(8), sup);
         let status_path = dir.join(STATUS_FILE);
         status.write(&status_path)?;
@@ -260,7 +289,7 @@ impl Supervisor {
 
     fn run(&mut self, sigfd: &SignalFd, reporter: &mut Reporter) -> Result<i32> {
         let deadline = Instant::now() + Duration::from_millis(self.spec.timeout_ms);
-        match self.wait_requirements(sigfd, deadline) {
+        match self.wait_requirements(sigfd, reporter, deadline) {
             Ok(None) => {}
             Ok(Some(stopped)) => {
                 self.finish(JobState::Stopped, stopped.clone());
@@ -275,6 +304,10 @@ impl Supervisor {
         }
         let mut quick_failures = 0u32;
         loop {
+            if reporter.abandoned() {
+                self.finish(JobState::Stopped, START_CANCELLED.to_string());
+                return Ok(0);
+            }
             let mut child = match self.spawn() {
                 Ok(c) => c,
                 Err(e) => {
@@ -479,6 +512,9 @@ impl Supervisor {
             if let Some(r) = &ready {
                 fds.push((r.wake.as_fd(), Slot::Ready));
             }
+            if let Some(f) = reporter.fd() {
+                fds.push((f, Slot::Starter));
+            }
             let polled: Vec<(BorrowedFd<'_>, bool)> =
                 fds.iter().map(|(f, _)| (*f, false)).collect();
             let hits = poll_fds(&polled, None).map_err(|e| Error::from_io("poll", &e))?;
@@ -503,6 +539,13 @@ impl Supervisor {
                             let _ = child.stop(&stop_options(grace));
                             self.drain(&mut out, &mut err, &mut buf);
                             return Ok(Ended::Stopped(why));
+                        }
+                    }
+                    Slot::Starter => {
+                        if reporter.abandoned() {
+                            let _ = child.stop(&stop_options(Duration::from_secs(5)));
+                            self.drain(&mut out, &mut err, &mut buf);
+                            return Ok(Ended::Stopped(START_CANCELLED.to_string()));
                         }
                     }
                     Slot::Ready => {
@@ -595,7 +638,12 @@ impl Supervisor {
     /// Wait until every required job runs and is ready (woken by changes in their
     /// directories, re-checked at least every 500 ms), or fail at the deadline. `Some(reason)`
     /// when a stop was asked for meanwhile.
-    fn wait_requirements(&mut self, sigfd: &SignalFd, deadline: Instant) -> Result<Option<String>> {
+    fn wait_requirements(
+        &mut self,
+        sigfd: &SignalFd,
+        reporter: &Reporter,
+        deadline: Instant,
+    ) -> Result<Option<String>> {
         if self.spec.requires.is_empty() {
             return Ok(None);
         }
@@ -630,9 +678,14 @@ impl Supervisor {
                 ));
             }
             let until = deadline.min(now + Duration::from_millis(500));
-            let hits = poll_fds(&[(w.as_fd(), false), (sigfd.as_fd(), false)], Some(until))
-                .map_err(|e| Error::from_io("poll", &e))?;
+            let mut fds = vec![(w.as_fd(), false), (sigfd.as_fd(), false)];
+            fds.extend(reporter.fd().map(|f| (f, false)));
+            let hits = poll_fds(&fds, Some(until)).map_err(|e| Error::from_io("poll", &e))?;
+            drop(fds);
             let _ = w.drain();
+            if reporter.abandoned() {
+                return Ok(Some(START_CANCELLED.to_string()));
+            }
             if hits.get(1) == Some(&true) {
                 if let Some((sig, from)) = sigfd.read() {
                     return Ok(Some(format!(
@@ -658,6 +711,7 @@ enum Slot {
     Out,
     Err,
     Ready,
+    Starter,
 }
 
 /// Read once from a readable pipe into the log; at EOF (or an error) the pipe is dropped.
