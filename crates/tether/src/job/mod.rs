@@ -521,6 +521,19 @@ pub fn restart(
     start(state, &spec, launcher)
 }
 
+/// [`restart`] whose start can be cancelled, as [`start_cancellable`]'s.
+pub fn restart_cancellable(
+    state: &StateDir,
+    name: &str,
+    grace: Duration,
+    launcher: &Launcher,
+    cancel: &Cancel,
+) -> Result<StartOutcome> {
+    let spec = spec(state, name)?;
+    stop(state, name, grace)?;
+    start_cancellable(state, &spec, launcher, cancel)
+}
+
 /// Stop job `name` (if it runs) and remove its directory, logs included. Returns its last
 /// status.
 pub fn remove(state: &StateDir, name: &str, grace: Duration) -> Result<JobStatus> {
