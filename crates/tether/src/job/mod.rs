@@ -516,9 +516,7 @@ pub fn restart(
     grace: Duration,
     launcher: &Launcher,
 ) -> Result<StartOutcome> {
-    let spec = spec(state, name)?;
-    stop(state, name, grace)?;
-    start(state, &spec, launcher)
+    restart_inner(state, name, grace, launcher, None)
 }
 
 /// [`restart`] whose start can be cancelled, as [`start_cancellable`]'s.
@@ -529,9 +527,19 @@ pub fn restart_cancellable(
     launcher: &Launcher,
     cancel: &Cancel,
 ) -> Result<StartOutcome> {
+    restart_inner(state, name, grace, launcher, Some(cancel))
+}
+
+fn restart_inner(
+    state: &StateDir,
+    name: &str,
+    grace: Duration,
+    launcher: &Launcher,
+    cancel: Option<&Cancel>,
+) -> Result<StartOutcome> {
     let spec = spec(state, name)?;
     stop(state, name, grace)?;
-    start_cancellable(state, &spec, launcher, cancel)
+    start_inner(state, &spec, launcher, cancel)
 }
 
 /// Stop job `name` (if it runs) and remove its directory, logs included. Returns its last
