@@ -71,6 +71,20 @@ pub fn run_cancellable<T: Send>(
     cancel: &Cancel,
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
+    run_cancellable_or_undo(py, cancel, work, drop)
+}
+
+/// [`run_cancellable`] for work whose effect must not outlive an interrupted call (a job's
+/// start): when a signal handler raises, the worker's result (a cancelled one, or one that was
+/// done before the cancel was seen) goes to `undo`, with the GIL released, before the exception
+/// propagates. Handlers also run once more after the worker is done, so that a signal that came
+/// during the last step is not left for the caller after a result it never hears of.
+pub fn run_cancellable_or_undo<T: Send>(
+    py: Python<'_>,
+    cancel: &Cancel,
+    work: impl FnOnce() -> T + Send,
+    undo: impl FnOnce(T) + Send,
+) -> PyResult<T> {
     if !in_main_thread(py)? {
         return Ok(py.detach(work));
     }
@@ -94,7 +108,13 @@ pub fn run_cancellable<T: Send>(
             });
             rx = back;
             match got {
-                Ok(result) => return Ok(result),
+                Ok(result) => {
+                    if let Err(e) = py.check_signals() {
+                        py.detach(move || undo(result));
+                        return Err(e);
+                    }
+                    return Ok(result);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // The worker panicked: the scope passes the panic on when it ends.
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -105,8 +125,13 @@ pub fn run_cancellable<T: Send>(
             }
             if let Err(e) = py.check_signals() {
                 cancel.cancel();
-                // The run ends its tree and returns; what it says is dropped for the exception.
-                let _ = py.detach(move || rx.recv());
+                // The run ends its tree and returns; what it says goes to `undo`, not to the
+                // caller, who gets the exception.
+                py.detach(move || {
+                    if let Ok(result) = rx.recv() {
+                        undo(result);
+                    }
+                });
                 return Err(e);
             }
         }

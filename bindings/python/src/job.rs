@@ -13,7 +13,8 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
-use tether::job::{self, JobStatus, Launcher, RunRecord, StateDir, Stream};
+use tether::job::{self, JobStatus, Launcher, RunRecord, StartOutcome, StateDir, Stream};
+use tether::ready::Cancel;
 use tether::{Error, ErrorKind};
 use tether_report::query::JobQuery;
 
@@ -21,9 +22,14 @@ use crate::command::{os_string, text_argv};
 use crate::convert;
 use crate::error::{invalid, to_py, IntoPyResult};
 use crate::identity::PyIdentity;
+use crate::interrupt::run_cancellable_or_undo;
 
 /// The grace a stop gives the job's tree after TERM, by default (`tether stop`'s).
 const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// The grace after TERM when an interrupted start that had finished is undone: the library's
+/// supervisor gives a cancelled start's tree as much.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
 /// One run of a job's command, as its status's `history` keeps it.
 #[pyclass(name = "JobRun", module = "tether", frozen, get_all)]
@@ -256,6 +262,35 @@ impl PyJobs {
     }
 }
 
+/// Run `start` (a job's start or restart, cancelled by the token it is given) with the GIL
+/// released, interruptible in the main thread as the binding's runs are ([`run_cancellable`]):
+/// when a signal handler raises (Ctrl-C), the start is cancelled (the library's supervisor stops
+/// the job and the call returns once it has) and the exception propagates. A start that was done
+/// before the cancel was seen is undone: the job is stopped, since its caller never hears that it
+/// runs (one that was running already is left alone).
+fn start_interruptible(
+    py: Python<'_>,
+    state: &StateDir,
+    name: &str,
+    start: impl FnOnce(&Cancel) -> tether::Result<StartOutcome> + Send,
+) -> PyResult<StartOutcome> {
+    let cancel = Cancel::new().py_err()?;
+    let token = cancel.clone();
+    run_cancellable_or_undo(
+        py,
+        &cancel,
+        move || start(&token),
+        |done| {
+            if let Ok(o) = done {
+                if !o.already_running {
+                    let _ = job::stop(state, name, CANCEL_GRACE);
+                }
+            }
+        },
+    )?
+    .py_err()
+}
+
 /// The launcher's `NotFound` as `ProgramNotFound` (a `FileNotFoundError`), as `run` raises for
 /// a missing program.
 fn program_not_found(py: Python<'_>, e: &Error) -> PyErr {
@@ -321,7 +356,8 @@ impl PyJobs {
     /// readiness (default 30 s: then the job is stopped and `TimeoutExpired` raised);
     /// `pidfile` a PID file written for each run.
     ///
-    /// Blocks until the job runs (ready); the GIL is released meanwhile.
+    /// Blocks until the job runs (ready); the GIL is released meanwhile. Ctrl-C in the main
+    /// thread cancels the start: the job is stopped, then `KeyboardInterrupt` propagates.
     #[pyo3(signature = (
         name, argv, *, restart=None, max_restarts=None, backoff=None, backoff_min=None,
         backoff_max=None, min_uptime=None, cwd=None, env=None, log_max_size=None,
@@ -396,7 +432,9 @@ impl PyJobs {
         let spec = q.to_spec().py_err()?;
         let launcher = self.launcher(py)?;
         let state = &self.state;
-        let out = py.detach(|| job::start(state, &spec, &launcher)).py_err()?;
+        let out = start_interruptible(py, state, &spec.name, |cancel| {
+            job::start_cancellable(state, &spec, &launcher, cancel)
+        })?;
         let mut s = PyJobStatus::new(py, &out.status)?;
         s.already_running = out.already_running;
         Ok(s)
@@ -435,7 +473,8 @@ impl PyJobs {
     }
 
     /// Stop job `name` (if it runs, with `grace`) and start it again with the options it was
-    /// last started with; returns its new status.
+    /// last started with; returns its new status. Ctrl-C in the main thread cancels the start
+    /// as it does `start`'s (the job is stopped, then `KeyboardInterrupt` propagates).
     #[pyo3(signature = (name, grace=None))]
     fn restart(
         &self,
@@ -446,9 +485,9 @@ impl PyJobs {
         let grace = convert::opt_duration(grace, "grace")?.unwrap_or(DEFAULT_GRACE);
         let launcher = self.launcher(py)?;
         let state = &self.state;
-        let out = py
-            .detach(|| job::restart(state, name, grace, &launcher))
-            .py_err()?;
+        let out = start_interruptible(py, state, name, |cancel| {
+            job::restart_cancellable(state, name, grace, &launcher, cancel)
+        })?;
         let mut s = PyJobStatus::new(py, &out.status)?;
         s.already_running = out.already_running;
         Ok(s)

@@ -3,7 +3,7 @@
 //! process logic lives here; the pure-Python `tether/__init__.py` re-exports this module.
 //!
 //! Every call that reads /proc, the socket tables or waits releases the GIL; in the main
-//! thread, waits and runs end on Ctrl-C ([`interrupt`]). Rust panics
+//! thread, waits, runs and job starts end on Ctrl-C ([`interrupt`]). Rust panics
 //! become `pyo3_runtime.PanicException` (PyO3 catches them at every entry point; the wheel is
 //! built with the workspace's unwinding `bindings` profile so that they can be caught).
 

@@ -5,6 +5,10 @@ its jobs when it ends, passed or failed: no supervisor or job process is left be
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -210,3 +214,77 @@ def test_blocking_job_calls_release_the_gil(jobs):
     finally:
         stop.set()
         t.join()
+
+
+# Run in a child Python process (the tests signal only processes they create): it starts (or
+# restarts) a job whose readiness never comes, with a 60 s timeout; a helper thread polls the
+# job's status until its command runs, then sends SIGINT to this process, as Ctrl-C would.
+INTERRUPTED_START = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import tether
+    what, state, never = sys.argv[1], sys.argv[2], sys.argv[3]
+    jobs = tether.Jobs(state)
+    if what == "restart":
+        open(never, "w").close()
+        jobs.start("slow", ["sleep", "300"], ready=f"file:{never}", timeout=60)
+        old = jobs.status("slow").pid
+        os.remove(never)
+    else:
+        old = None
+
+    def interrupt():
+        while True:
+            try:
+                s = jobs.status("slow")
+                if s.status == "running" and s.pid and s.pid != old:
+                    break
+            except tether.NoSuchProcess:
+                pass
+            time.sleep(0.02)
+        print("running", s.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    began = time.monotonic()
+    try:
+        if what == "restart":
+            jobs.restart("slow", grace=1)
+        else:
+            jobs.start("slow", ["sleep", "300"], ready=f"file:{never}", timeout=60)
+        print("returned", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", round(time.monotonic() - began, 1), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("what", ["start", "restart"])
+def test_ctrl_c_cancels_a_start_and_stops_the_job(jobs, tmp_path, what):
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED_START)
+    never = tmp_path / "never-there"
+    p = subprocess.Popen(
+        [sys.executable, str(script), what, str(jobs.state_dir), str(never)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    lines = out.split("\n")
+    assert lines[0].startswith("running ") and lines[1].startswith("interrupted "), (out, err)
+    pid = int(lines[0].split()[1])
+    # Well before the 60 s timeout: the interrupt, then the supervisor's stop (TERM ends sleep).
+    assert float(lines[1].split()[1]) < 30
+    s = jobs.status("slow")
+    assert s.status == "stopped" and not s and s.pid == pid
+    assert "cancelled" in (s.last_exit_reason or "")
+    assert not alive(s.identity) and gone(s.supervisor)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

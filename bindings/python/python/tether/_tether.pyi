@@ -659,7 +659,9 @@ Target = Union[str, int]
 
 class Jobs:
     """Background jobs without a daemon, kept in a state directory, each held by a supervisor
-    (the ``tether`` program: ``program``, else ``$TETHER_BIN``, else ``tether`` in ``PATH``)."""
+    (the ``tether`` program: ``program``, else ``$TETHER_BIN``, else ``tether`` in ``PATH``).
+    Ctrl-C in the main thread cancels a ``start`` or ``restart`` that waits: the job is stopped,
+    then ``KeyboardInterrupt`` propagates."""
 
     def __init__(
         self,
