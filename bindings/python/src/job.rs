@@ -263,7 +263,7 @@ impl PyJobs {
 }
 
 /// Run `start` (a job's start or restart, cancelled by the token it is given) with the GIL
-/// released, interruptible in the main thread as the binding's runs are ([`run_cancellable`]):
+/// released, interruptible in the main thread as the binding's runs are (`interrupt::run_cancellable`):
 /// when a signal handler raises (Ctrl-C), the start is cancelled (the library's supervisor stops
 /// the job and the call returns once it has) and the exception propagates. A start that was done
 /// before the cancel was seen is undone: the job is stopped, since its caller never hears that it
