@@ -136,6 +136,9 @@ export declare class Jobs {
    * with its status and `alreadyRunning`. Rejects with `TimedOutError` when the required
    * jobs or readiness did not come within `timeoutMs` (the job is then stopped),
    * `NotFoundError` when there is no `tether` program, and the command's start errors.
+   * Aborting `options.signal` before the job is running and ready cancels the start: the
+   * supervisor stops the job, and once it has finished the promise rejects with
+   * `signal.reason` (an already aborted signal rejects at once and starts nothing).
    */
   start(name: string, argv: string[], options?: JobStartOptions): Promise<JobStatus>
   /**
@@ -156,9 +159,9 @@ export declare class Jobs {
   stop(name: string, options?: JobStopOptions): Promise<JobStatus>
   /**
    * Stop job `name` if it runs and start it again with the spec it was last started with
-   * (as `start` resolves).
+   * (as `start` resolves). Aborting `options.signal` cancels the new start as `start`'s does.
    */
-  restart(name: string, options?: JobStopOptions): Promise<JobStatus>
+  restart(name: string, options?: JobRestartOptions): Promise<JobStatus>
   /**
    * Stop job `name` if it runs and remove its directory (spec, status, logs); resolves
    * with its last status, `removed` true.
@@ -378,6 +381,17 @@ export interface JobLogsOptions {
   lines?: number
 }
 
+/** `restart`'s options. */
+export interface JobRestartOptions {
+  /** How long the running job's tree gets after TERM before KILL (default 10000). */
+  graceMs?: number
+  /**
+   * Aborting it before the new run is running and ready cancels the start, as `start`'s
+   * `signal` does (the stop of the old run, once begun, is not undone).
+   */
+  signal?: AbortSignal
+}
+
 /** One run of a job's command. */
 export interface JobRun {
   pid: number
@@ -445,6 +459,12 @@ export interface JobStartOptions {
   timeoutMs?: number
   /** A tether PID file written for each run of the command; made absolute. */
   pidfile?: string
+  /**
+   * Aborting it before the job is running and ready cancels the start: the supervisor stops
+   * the job (status `'stopped'`), and once it has finished the promise rejects with
+   * `signal.reason`. An abort after that changes nothing.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -510,7 +530,7 @@ export interface JobStatus {
   removed: boolean
 }
 
-/** `stop`, `restart` and `remove`'s options. */
+/** `stop` and `remove`'s options. */
 export interface JobStopOptions {
   /** How long the job's tree gets after TERM before KILL (default 10000). */
   graceMs?: number

@@ -6,7 +6,10 @@
 //! else `$TETHER_BIN`, else `tether` in `PATH`). The options of a start become a
 //! `tether.job-query/v1` query, whose `to_spec()` holds the defaults and checks. Every method
 //! returns a promise settled from a thread of its own (a start waits for readiness, a stop for
-//! the tree to end).
+//! the tree to end). A start (or restart) takes an `AbortSignal`: an abort raises its canceller
+//! (`job::start_cancellable`), the supervisor stops the job, and once it has finished the
+//! promise rejects with `signal.reason`, as `run` does; a worker that is terminated mid-start
+//! cancels it the same way.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -16,12 +19,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use napi::bindgen_prelude::{Buffer, Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use tether::job::{self, Launcher, StateDir, Stream};
+use tether::job::{self, Launcher, StartOutcome, StateDir, Stream};
+use tether::ready::Cancel;
+use tether::ErrorKind;
 use tether_report::query::JobQuery;
 
 use crate::args;
-use crate::error::{sync, Result};
-use crate::promise;
+use crate::error::{sync, Fail, Result};
+use crate::{abort, instance, promise};
 
 /// Where the jobs' state lives and which program supervises them.
 #[napi(object, object_to_js = false)]
@@ -40,7 +45,7 @@ pub struct JobsOptions {
 /// a fraction is rounded up).
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
-pub struct JobStartOptions {
+pub struct JobStartOptions<'a> {
     /// `'no'` (default), `'on-failure'` or `'always'`.
     #[napi(ts_type = "'no' | 'on-failure' | 'always'")]
     pub restart: Option<String>,
@@ -72,14 +77,31 @@ pub struct JobStartOptions {
     pub timeout_ms: Option<f64>,
     /// A tether PID file written for each run of the command; made absolute.
     pub pidfile: Option<String>,
+    /// Aborting it before the job is running and ready cancels the start: the supervisor stops
+    /// the job (status `'stopped'`), and once it has finished the promise rejects with
+    /// `signal.reason`. An abort after that changes nothing.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Unknown<'a>>,
 }
 
-/// `stop`, `restart` and `remove`'s options.
+/// `stop` and `remove`'s options.
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct JobStopOptions {
     /// How long the job's tree gets after TERM before KILL (default 10000).
     pub grace_ms: Option<f64>,
+}
+
+/// `restart`'s options.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct JobRestartOptions<'a> {
+    /// How long the running job's tree gets after TERM before KILL (default 10000).
+    pub grace_ms: Option<f64>,
+    /// Aborting it before the new run is running and ready cancels the start, as `start`'s
+    /// `signal` does (the stop of the old run, once begun, is not undone).
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Unknown<'a>>,
 }
 
 /// `logs`' options.
@@ -258,11 +280,16 @@ fn list_of(v: Option<Either<String, Vec<String>>>) -> Vec<String> {
     }
 }
 
-/// The query of a start: names as `tether.job-query/v1` has them, checked by its `to_spec()`.
-fn query(name: &Unknown, argv: &Unknown, options: Option<Unknown>) -> Result<JobQuery> {
+/// The query of a start (names as `tether.job-query/v1` has them, checked by its `to_spec()`),
+/// and the signal to listen to.
+fn query<'a>(
+    name: &Unknown,
+    argv: &Unknown,
+    options: Option<Unknown<'a>>,
+) -> Result<(JobQuery, Option<Unknown<'a>>)> {
     let name = args::string(name, "name")?;
     let argv = args::strings(argv, "argv")?;
-    let o: JobStartOptions = args::options(options, "options")?.unwrap_or_default();
+    let o: JobStartOptions<'a> = args::options(options, "options")?.unwrap_or_default();
     let ms = |v: Option<f64>, what: &str| v.map(|v| args::whole_millis(v, what)).transpose();
     let mut q = JobQuery::new(&name, argv);
     q.cwd = o.cwd;
@@ -291,16 +318,66 @@ fn query(name: &Unknown, argv: &Unknown, options: Option<Unknown>) -> Result<Job
     q.requires = list_of(o.requires);
     q.timeout_ms = ms(o.timeout_ms, "options.timeoutMs")?;
     q.pidfile = o.pidfile;
-    Ok(q)
+    Ok((q, o.signal))
 }
 
-/// The grace of a stop, restart or remove (default: the library's terminate default, 10 s).
-fn grace(options: Option<Unknown>) -> Result<Duration> {
-    let o: JobStopOptions = args::options(options, "options")?.unwrap_or_default();
-    match o.grace_ms {
+/// A grace in milliseconds (default: the library's terminate default, 10 s).
+fn grace_of(grace_ms: Option<f64>) -> Result<Duration> {
+    match grace_ms {
         Some(g) => args::millis(g, "options.graceMs"),
         None => Ok(tether::terminate::StopOptions::default().grace),
     }
+}
+
+/// The grace of a stop or remove.
+fn grace(options: Option<Unknown>) -> Result<Duration> {
+    let o: JobStopOptions = args::options(options, "options")?.unwrap_or_default();
+    grace_of(o.grace_ms)
+}
+
+/// A start (or restart) that can be cancelled: by `signal`, or when this environment goes away
+/// (a worker terminated mid-start). `work` gets the canceller and runs on a thread of its own;
+/// the promise resolves with the job's status, or, when the start was cancelled (the supervisor
+/// has stopped the job and finished by then), rejects with `signal.reason`. `prepare` checks
+/// the arguments first, on this thread; a signal that has aborted already rejects at once and
+/// starts nothing.
+fn cancellable<'env, 'a, T: Send + 'static>(
+    env: &'env Env,
+    thread: &str,
+    prepare: impl FnOnce() -> Result<(T, Option<Unknown<'a>>)>,
+    work: impl FnOnce(T, &Cancel) -> Result<StartOutcome> + Send + 'static,
+) -> napi::Result<Object<'env>> {
+    let prepared = sync(env, || {
+        let (input, signal) = prepare()?;
+        let cancel = Cancel::new()?;
+        let c = cancel.clone();
+        let handle = abort::listen(env, signal, move || c.cancel())?;
+        Ok((input, cancel, handle))
+    });
+    let (input, cancel, handle) = match prepared {
+        Ok(p) => p,
+        Err(e) => return promise::rejected(env, Fail::Napi(e)),
+    };
+    let c = cancel.clone();
+    let id = instance::wait_started(env, move || c.cancel())?;
+    promise::spawn(
+        env,
+        thread,
+        move || {
+            let started = work(input, &cancel);
+            // The library says a cancelled start timed out; any other failure is its own.
+            let timed_out = |e: &tether::Error| e.kind() == ErrorKind::TimedOut;
+            let cancelled =
+                matches!(&started, Err(Fail::Tether(e)) if timed_out(e)) && cancel.is_cancelled();
+            Ok((started, cancelled))
+        },
+        move |env, result| {
+            instance::wait_ended(env, id)?;
+            let (started, cancelled) = result.unwrap_or_else(|fail| (Err(fail), false));
+            abort::finish(env, handle, cancelled)?;
+            Ok(JobStatus::from(started?))
+        },
+    )
 }
 
 /// The jobs of one state directory, supervised by one `tether` program. Creating it reads the
@@ -345,6 +422,9 @@ impl Jobs {
     /// with its status and `alreadyRunning`. Rejects with `TimedOutError` when the required
     /// jobs or readiness did not come within `timeoutMs` (the job is then stopped),
     /// `NotFoundError` when there is no `tether` program, and the command's start errors.
+    /// Aborting `options.signal` before the job is running and ready cancels the start: the
+    /// supervisor stops the job, and once it has finished the promise rejects with
+    /// `signal.reason` (an already aborted signal rejects at once and starts nothing).
     #[napi(
         ts_args_type = "name: string, argv: string[], options?: JobStartOptions",
         ts_return_type = "Promise<JobStatus>"
@@ -356,20 +436,16 @@ impl Jobs {
         argv: Unknown,
         options: Option<Unknown>,
     ) -> napi::Result<Object<'env>> {
-        let q = match query(&name, &argv, options) {
-            Ok(q) => q,
-            Err(fail) => return promise::rejected(env, fail),
-        };
         let (state, program) = (Arc::clone(&self.state), self.program.clone());
-        promise::spawn(
+        cancellable(
             env,
             "tether-job-start",
-            move || {
+            || query(&name, &argv, options),
+            move |q, cancel| {
                 let spec = q.to_spec()?;
                 let launcher = Launcher::tether(program.as_deref())?;
-                Ok(job::start(&state, &spec, &launcher)?)
+                Ok(job::start_cancellable(&state, &spec, &launcher, cancel)?)
             },
-            |_, started| Ok(JobStatus::from(started?)),
         )
     }
 
@@ -422,9 +498,9 @@ impl Jobs {
     }
 
     /// Stop job `name` if it runs and start it again with the spec it was last started with
-    /// (as `start` resolves).
+    /// (as `start` resolves). Aborting `options.signal` cancels the new start as `start`'s does.
     #[napi(
-        ts_args_type = "name: string, options?: JobStopOptions",
+        ts_args_type = "name: string, options?: JobRestartOptions",
         ts_return_type = "Promise<JobStatus>"
     )]
     pub fn restart<'env>(
@@ -433,17 +509,22 @@ impl Jobs {
         name: Unknown,
         options: Option<Unknown>,
     ) -> napi::Result<Object<'env>> {
-        let grace = match grace(options) {
-            Ok(g) => g,
-            Err(fail) => return promise::rejected(env, fail),
-        };
-        let program = self.program.clone();
-        self.by_name(env, "tether-job-restart", &name, move |state, name| {
-            let launcher = Launcher::tether(program.as_deref())?;
-            Ok(JobStatus::from(job::restart(
-                state, &name, grace, &launcher,
-            )?))
-        })
+        let (state, program) = (Arc::clone(&self.state), self.program.clone());
+        cancellable(
+            env,
+            "tether-job-restart",
+            || {
+                let name = args::string(&name, "name")?;
+                let o: JobRestartOptions = args::options(options, "options")?.unwrap_or_default();
+                Ok(((name, grace_of(o.grace_ms)?), o.signal))
+            },
+            move |(name, grace), cancel| {
+                let launcher = Launcher::tether(program.as_deref())?;
+                Ok(job::restart_cancellable(
+                    &state, &name, grace, &launcher, cancel,
+                )?)
+            },
+        )
     }
 
     /// Stop job `name` if it runs and remove its directory (spec, status, logs); resolves

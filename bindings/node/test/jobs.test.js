@@ -265,3 +265,93 @@ test('jobs: on-failure restarts give up after maxRestarts; requires and pidfile'
     tether.TimedOutError,
   )
 })
+
+/** Poll `jobs.status(name)` until the command of a new run (not `oldPid`) is running. */
+async function runningRun(jobs, name, oldPid) {
+  return until(async () => {
+    const s = await jobs.status(name).catch(() => null)
+    return s && s.status === 'running' && s.pid && s.pid !== oldPid && s
+  }, 10_000)
+}
+
+test('jobs: an AbortSignal cancels a start waiting for readiness: the job is stopped, then it rejects', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const ac = new AbortController()
+  const reason = new Error('enough')
+  const starting = jobs.start('never', ['sleep', '300'], {
+    ready: `file:${dir}/never`,
+    timeoutMs: 60_000,
+    signal: ac.signal,
+  })
+  const running = await runningRun(jobs, 'never')
+  assert.ok(running, 'the command runs while the start waits for readiness')
+  assert.equal(running.ready, false)
+  const held = Process.open(running.pid)
+  const t0 = Date.now()
+  ac.abort(reason)
+  await assert.rejects(starting, (e) => e === reason)
+  const took = Date.now() - t0
+  assert.ok(took < 10_000, `rejected after ${took} ms, well before the 60 s timeout`)
+  assert.equal(held.isRunning(), false, 'the job process is gone when the promise rejects')
+  const s = await jobs.status('never')
+  assert.equal(s.status, 'stopped')
+  assert.equal(s.ready, false)
+  assert.equal(s.pid, running.pid)
+})
+
+test('jobs: an aborted signal rejects at once and starts nothing', async (t) => {
+  const { jobs } = jobsIn(t)
+  const t0 = Date.now()
+  await assert.rejects(
+    jobs.start('x', ['sleep', '300'], { signal: AbortSignal.abort('before'), timeoutMs: 60_000 }),
+    (e) => e === 'before',
+  )
+  await assert.rejects(jobs.restart('x', { signal: AbortSignal.abort('before') }), (e) => e === 'before')
+  assert.ok(Date.now() - t0 < 1000, 'at once')
+  assert.deepEqual(await jobs.list(), [], 'no job was started')
+  await assert.rejects(jobs.start('x', ['true'], { signal: 'no' }), TypeError)
+  await assert.rejects(jobs.restart('x', { signal: 42 }), TypeError)
+})
+
+test('jobs: an AbortSignal cancels a restart waiting for readiness', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const flag = path.join(dir, 'ready')
+  fs.writeFileSync(flag, '')
+  const first = await jobs.start('web', ['sleep', '300'], { ready: `file:${flag}`, timeoutMs: 60_000 })
+  fs.rmSync(flag)
+  const ac = new AbortController()
+  const restarting = jobs.restart('web', { graceMs: 1000, signal: ac.signal })
+  const running = await runningRun(jobs, 'web', first.pid)
+  assert.ok(running, 'the new run started')
+  const held = Process.open(running.pid)
+  const t0 = Date.now()
+  ac.abort()
+  await assert.rejects(restarting, (e) => e === ac.signal.reason && e.name === 'AbortError')
+  assert.ok(Date.now() - t0 < 10_000, 'well before the 60 s timeout')
+  assert.equal(held.isRunning(), false)
+  assert.equal((await jobs.status('web')).status, 'stopped')
+})
+
+test('jobs: a worker terminated mid-start cancels the start: the job is stopped', async (t) => {
+  const { Worker } = require('node:worker_threads')
+  const { jobs, dir, stateDir } = jobsIn(t)
+  const worker = new Worker(
+    `const t = require(${JSON.stringify(require.resolve('..'))})
+     new t.Jobs({ stateDir: ${JSON.stringify(stateDir)} })
+       .start('w', ['sleep', '300'], { ready: ${JSON.stringify(`file:${dir}/never`)}, timeoutMs: 60_000 })
+       .catch(() => {})  // no signal
+     require('node:worker_threads').parentPort.postMessage('started')`,
+    { eval: true },
+  )
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  const running = await runningRun(jobs, 'w')
+  assert.ok(running, 'the command runs')
+  const held = Process.open(running.pid)
+  await worker.terminate()
+  // The environment's teardown cancelled the start; the supervisor stopped the job.
+  assert.ok(await until(async () => (await jobs.status('w')).status === 'stopped', 10_000), 'stopped')
+  assert.ok(await until(() => !held.isRunning(), 10_000), 'the job process is gone')
+})

@@ -32,6 +32,7 @@ import {
   type WaitResult,
   type ProcessInfo,
   type WaitForResult,
+  type JobRestartOptions,
   type JobStatus,
   type RetryResult,
 } from '..'
@@ -143,6 +144,7 @@ async function round3(): Promise<void> {
     requires: 'db',
     timeoutMs: 10_000,
     pidfile: '/run/web.pid',
+    signal: AbortSignal.timeout(60_000),
   })
   const state: 'pending' | 'running' | 'exited' | 'failed' | 'killed' | 'backoff' | 'stopped' = s.status
   const pid: number | undefined = s.pid
@@ -150,7 +152,8 @@ async function round3(): Promise<void> {
   const again: boolean = s.alreadyRunning
   const all: JobStatus[] = await new Jobs().list()
   const stopped: boolean = (await jobs.stop('web', { graceMs: 2000 })).alreadyStopped
-  await jobs.restart('web', { graceMs: 100 })
+  const restartOptions: JobRestartOptions = { graceMs: 100, signal: new AbortController().signal }
+  await jobs.restart('web', restartOptions)
   const removed: boolean = (await jobs.remove('web')).removed
   const log: Buffer = await jobs.logs('web', { stderr: true, lines: 20 })
   const exitCode: number | undefined = (await jobs.status('web')).exitCode
@@ -183,6 +186,10 @@ async function round3(): Promise<void> {
   void jobs.start('web', ['true'], { restart: 'sometimes' })
   // @ts-expect-error backoff is fixed, linear or exponential
   void retry(['true'], { backoff: 'cubic' })
+  // @ts-expect-error a signal is an AbortSignal
+  void jobs.start('web', ['true'], { signal: 'abort' })
+  // @ts-expect-error stop takes no signal
+  void jobs.stop('web', { signal: AbortSignal.abort() })
   // @ts-expect-error logs are bytes
   const text: string = await jobs.logs('web')
   void [dir, state, pid, started, again, all, stopped, removed, log, exitCode, code, timedOut, text]
