@@ -307,15 +307,48 @@ func graceMS(grace time.Duration) C.int64_t {
 	return C.int64_t((grace + time.Millisecond - 1) / time.Millisecond)
 }
 
+// startCall runs a start or restart (call, given a cancel token) that ctx's end cancels:
+// the supervisor then stops the job. A start so cancelled is an error matching ctx.Err()
+// (after a deadline, ErrTimeout too).
+func startCall(ctx context.Context, call func(token *C.TetherCancel, out **C.char) C.int32_t) (string, error) {
+	token := C.tether_cancel_new()
+	if token == nil {
+		return "", &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
+	}
+	defer C.tether_cancel_free(token)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.tether_cancel_trigger(token)
+		close(fired)
+	})
+	out, err := callString(func(o **C.char) C.int32_t { return call(token, o) })
+	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
+	if !stop() {
+		<-fired
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code == int(C.TETHER_E_CANCELLED) && ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			timedOut := &Error{Code: int(C.TETHER_E_TIMED_OUT), Kind: e.Kind, Message: e.Message}
+			return "", fmt.Errorf("%w: %w", timedOut, ctx.Err())
+		}
+		return "", fmt.Errorf("%w: %w", err, ctx.Err())
+	}
+	return out, err
+}
+
 // Start starts a job and waits until its command runs and, with Ready targets, is ready.
 // A name that is running already starts nothing: the status then has AlreadyRunning, and the
 // error is nil.
 //
-// The start cannot be interrupted once under way: ctx is checked first, and its deadline,
-// when nearer than spec.Timeout, is the readiness timeout (the error then matches
-// context.DeadlineExceeded too). Errors: ErrInvalid (a bad spec), ErrNotFound (no tether
-// program, or the command's program is missing), ErrRefused (the state directory),
-// ErrTimeout (Requires or Ready did not come in time; the job was stopped).
+// When ctx is done before the job is running and ready, the supervisor stops the job (its
+// tree ends; status JobStopped) and Start returns, once the supervisor has finished, an error
+// matching ctx.Err() (at once when the supervisor had not said who it is yet: it starts no
+// command and records JobStopped a moment later). The deadline of ctx, when nearer than spec.Timeout, is the readiness
+// timeout (the error then matches ErrTimeout and context.DeadlineExceeded). Errors:
+// ErrInvalid (a bad spec), ErrNotFound (no tether program, or the command's program is
+// missing), ErrRefused (the state directory), ErrTimeout (Requires or Ready did not come in
+// time; the job was stopped).
 func (j Jobs) Start(ctx context.Context, spec JobSpec) (JobStatus, error) {
 	if err := ctx.Err(); err != nil {
 		return JobStatus{}, err
@@ -398,9 +431,11 @@ func (j Jobs) Start(ctx context.Context, spec JobSpec) (JobStatus, error) {
 		return JobStatus{}, err
 	}
 	defer free()
-	out, err := callString(func(o **C.char) C.int32_t { return C.tether_job_start(args[0], args[1], args[2], o) })
+	out, err := startCall(ctx, func(token *C.TetherCancel, o **C.char) C.int32_t {
+		return C.tether_job_start(args[0], args[1], args[2], token, o)
+	})
 	if err != nil {
-		if byContext && errors.Is(err, ErrTimeout) {
+		if byContext && errors.Is(err, ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 			return JobStatus{}, fmt.Errorf("%w: %w", err, context.DeadlineExceeded)
 		}
 		return JobStatus{}, err
@@ -479,8 +514,13 @@ func (j Jobs) Stop(name string, grace time.Duration) (JobStatus, error) {
 }
 
 // Restart stops job name if it runs (as Stop) and starts it again with the spec it was last
-// started with (as Start, with j.Program).
-func (j Jobs) Restart(name string, grace time.Duration) (JobStatus, error) {
+// started with (as Start, with j.Program). The stop is not interrupted; when ctx is done
+// before the new start is running and ready, the job is stopped and the error matches
+// ctx.Err(), as for Start (the spec's Timeout stays the readiness timeout).
+func (j Jobs) Restart(ctx context.Context, name string, grace time.Duration) (JobStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return JobStatus{}, err
+	}
 	if err := jobName(name); err != nil {
 		return JobStatus{}, err
 	}
@@ -489,8 +529,8 @@ func (j Jobs) Restart(name string, grace time.Duration) (JobStatus, error) {
 		return JobStatus{}, err
 	}
 	defer free()
-	out, err := callString(func(o **C.char) C.int32_t {
-		return C.tether_job_restart(args[0], args[1], graceMS(grace), args[2], o)
+	out, err := startCall(ctx, func(token *C.TetherCancel, o **C.char) C.int32_t {
+		return C.tether_job_restart(args[0], args[1], graceMS(grace), args[2], token, o)
 	})
 	if err != nil {
 		return JobStatus{}, err

@@ -139,7 +139,7 @@ func TestJobRoundTrip(t *testing.T) {
 		t.Fatalf("stop again: %+v, %v", st, err)
 	}
 
-	restarted, err := j.Restart("web", time.Second)
+	restarted, err := j.Restart(ctx, "web", time.Second)
 	if err != nil || restarted.Status != tether.JobRunning || restarted.PID == pid || !alive(restarted.PID) {
 		t.Fatalf("restart: %+v, %v", restarted, err)
 	}
@@ -180,6 +180,71 @@ func TestJobNeverReadyTimesOut(t *testing.T) {
 	wantErr(t, err, context.Canceled, "a cancelled context")
 }
 
+// cancelWhenRunning calls cancel once job name's command runs (up to 10 s), and returns its
+// PID (0 when it never ran).
+func cancelWhenRunning(j tether.Jobs, name string, cancel context.CancelFunc) int {
+	defer cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if s, err := j.Status(name); err == nil && s.Status == tether.JobRunning && s.PID > 0 {
+			return s.PID
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0
+}
+
+func TestJobStartCancelled(t *testing.T) {
+	j := jobs(t)
+	spec := tether.JobSpec{Name: "waiting", Command: []string{"sleep", "300"},
+		Ready: []string{"file:/nonexistent/tether-go-never"}, Timeout: 60 * time.Second}
+	// cancelled runs Start (restart false) or Restart with a context cancelled once the job's
+	// command runs, and checks that it ended soon, stopped, with its command gone.
+	cancelled := func(what string, restart bool) int {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		pids := make(chan int, 1)
+		go func() { pids <- cancelWhenRunning(j, spec.Name, cancel) }()
+		began := time.Now()
+		var err error
+		if restart {
+			_, err = j.Restart(ctx, spec.Name, time.Second)
+		} else {
+			_, err = j.Start(ctx, spec)
+		}
+		took := time.Since(began)
+		pid := <-pids
+		if pid == 0 {
+			t.Fatalf("%s: the job's command never ran (%v)", what, err)
+		}
+		wantErr(t, err, context.Canceled, what)
+		if !strings.Contains(err.Error(), "cancelled") {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if took > 10*time.Second {
+			t.Fatalf("%s took %v, the timeout is %v", what, took, spec.Timeout)
+		}
+		s, err := j.Status(spec.Name)
+		if err != nil || s.Status != tether.JobStopped {
+			t.Fatalf("%s: status %+v, %v", what, s, err)
+		}
+		if !pidGone(pid) {
+			t.Fatalf("%s: the job's PID %d is alive", what, pid)
+		}
+		t.Logf("%s: returned after %v", what, took.Round(time.Millisecond))
+		return pid
+	}
+	first := cancelled("a cancelled start", false)
+	if again := cancelled("a cancelled restart", true); again == first {
+		t.Fatalf("the restart ran the same PID %d", again)
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	_, err := j.Restart(done, spec.Name, time.Second)
+	wantErr(t, err, context.Canceled, "a restart with a cancelled context")
+}
+
 func TestJobsBadInput(t *testing.T) {
 	j := jobs(t)
 	ctx := context.Background()
@@ -211,7 +276,7 @@ func TestJobsBadInput(t *testing.T) {
 	wantErr(t, err, tether.ErrInvalid, "negative lines")
 	_, err = j.Status("nope")
 	wantErr(t, err, tether.ErrNotFound, "no such job")
-	_, err = j.Restart("nope", -1)
+	_, err = j.Restart(ctx, "nope", -1)
 	wantErr(t, err, tether.ErrNotFound, "restart no such job")
 
 	// No tether program: not found, saying how to name one.

@@ -306,6 +306,13 @@ int32_t tether_get(const char *query_json, char **out);
 // requires [jobs], timeout_ms (default 30000), pidfile). `tether_program` may be NULL
 // (`$TETHER_BIN`, else `tether` in `PATH`).
 //
+// `cancel` may be NULL. When it is triggered before the job is running and ready, the
+// supervisor stops the job (its tree ends; status `stopped`), the call waits for the
+// supervisor to finish, and returns `TETHER_E_CANCELLED` (the message says the start was
+// cancelled and the job stopped). A token triggered before the supervisor has said who it is
+// (one triggered before the call, say) returns at once: that supervisor starts no command and
+// records `stopped` a moment later. A trigger after the start succeeded changes nothing.
+//
 // `*out` receives a `tether.job/v1` document (as `tether start --json`): the job's status
 // and `already_running`, true when the name was running already (then nothing was started,
 // and the call still succeeds). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`), no tether
@@ -315,11 +322,12 @@ int32_t tether_get(const char *query_json, char **out);
 // it was ready.
 //
 // # Safety
-// `state_dir`, `query_json` and `tether_program` are NULL or NUL-terminated strings; `out` is
-// NULL or valid for writes.
+// `state_dir`, `query_json` and `tether_program` are NULL or NUL-terminated strings; `cancel`
+// is NULL or a live token; `out` is NULL or valid for writes.
 int32_t tether_job_start(const char *state_dir,
                          const char *query_json,
                          const char *tether_program,
+                         const struct TetherCancel *cancel,
                          char **out);
 
 // The status of job `name` as a `tether.job/v1` document (as `tether status NAME --json`).
@@ -352,17 +360,19 @@ int32_t tether_job_list(const char *state_dir, char **out);
 int32_t tether_job_stop(const char *state_dir, const char *name, int64_t grace_ms, char **out);
 
 // Stop job `name` if it runs (as `tether_job_stop`) and start it again with the spec it was
-// last started with. `tether_program` as for `tether_job_start`. `*out` receives a
-// `tether.job/v1` document (as `tether restart --json`). Errors as for `tether_job_stop` and
-// `tether_job_start`.
+// last started with. `tether_program` and `cancel` (may be NULL) as for `tether_job_start`:
+// the stop is not interrupted, the start is (`TETHER_E_CANCELLED`, the job stopped). `*out`
+// receives a `tether.job/v1` document (as `tether restart --json`). Errors as for
+// `tether_job_stop` and `tether_job_start`.
 //
 // # Safety
 // `state_dir` and `tether_program` are NULL or NUL-terminated strings, `name` a
-// NUL-terminated string; `out` is NULL or valid for writes.
+// NUL-terminated string; `cancel` is NULL or a live token; `out` is NULL or valid for writes.
 int32_t tether_job_restart(const char *state_dir,
                            const char *name,
                            int64_t grace_ms,
                            const char *tether_program,
+                           const struct TetherCancel *cancel,
                            char **out);
 
 // Stop job `name` if it runs (as `tether_job_stop`) and remove its directory: spec, status

@@ -59,6 +59,14 @@ impl Failure {
             error: Error::new(ErrorKind::TimedOut, "cancelled"),
         }
     }
+    /// A call ended by its cancel token, with the library's word on it (kept as the message;
+    /// the kind is `timed_out`, as for every `TETHER_E_CANCELLED`).
+    pub(crate) fn cancelled_with(error: &Error) -> Failure {
+        Failure {
+            code: TETHER_E_CANCELLED,
+            error: Error::new(ErrorKind::TimedOut, error.message()),
+        }
+    }
 }
 
 impl From<Error> for Failure {

@@ -7,10 +7,12 @@ use std::ptr;
 use std::time::Duration;
 
 use tether::job::{self, JobStatus, Launcher, StartOutcome, StateDir, Stream};
+use tether::ready::Cancel;
 use tether::terminate::StopOptions;
 use tether_report::query::JobQuery;
 use tether_report::{JobLogsReport, JobReport, JobsReport};
 
+use crate::cancel::TetherCancel;
 use crate::error::{call_string, guard, Failure, TETHER_OK};
 use crate::json::{query, report};
 use crate::strings::arg;
@@ -69,6 +71,25 @@ fn started(r: StartOutcome) -> Result<String, Failure> {
     report(&rep)
 }
 
+/// Run a start (or restart) `f`, cancellable by `token` when one is given: the library's
+/// canceller is linked to it, and a start it cancelled (the supervisor stopped the job and has
+/// finished) is `TETHER_E_CANCELLED`.
+fn start_with(
+    token: Option<&TetherCancel>,
+    f: impl FnOnce(Option<&Cancel>) -> tether::Result<StartOutcome>,
+) -> Result<String, Failure> {
+    let Some(token) = token else {
+        return started(f(None)?);
+    };
+    let c = Cancel::new()?;
+    let _link = token.link(&c);
+    match f(Some(&c)) {
+        Ok(r) => started(r),
+        Err(e) if c.is_cancelled() => Err(Failure::cancelled_with(&e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Start a job: a detached supervisor (the `tether` program, `tether __job-supervisor`) runs
 /// the command contained, logs its output, restarts it as asked, and outlives the caller.
 /// Blocks until the command runs and, with `ready` targets, is ready.
@@ -81,6 +102,13 @@ fn started(r: StartOutcome) -> Result<String, Failure> {
 /// requires [jobs], timeout_ms (default 30000), pidfile). `tether_program` may be NULL
 /// (`$TETHER_BIN`, else `tether` in `PATH`).
 ///
+/// `cancel` may be NULL. When it is triggered before the job is running and ready, the
+/// supervisor stops the job (its tree ends; status `stopped`), the call waits for the
+/// supervisor to finish, and returns `TETHER_E_CANCELLED` (the message says the start was
+/// cancelled and the job stopped). A token triggered before the supervisor has said who it is
+/// (one triggered before the call, say) returns at once: that supervisor starts no command and
+/// records `stopped` a moment later. A trigger after the start succeeded changes nothing.
+///
 /// `*out` receives a `tether.job/v1` document (as `tether start --json`): the job's status
 /// and `already_running`, true when the name was running already (then nothing was started,
 /// and the call still succeeds). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`), no tether
@@ -90,15 +118,18 @@ fn started(r: StartOutcome) -> Result<String, Failure> {
 /// it was ready.
 ///
 /// # Safety
-/// `state_dir`, `query_json` and `tether_program` are NULL or NUL-terminated strings; `out` is
-/// NULL or valid for writes.
+/// `state_dir`, `query_json` and `tether_program` are NULL or NUL-terminated strings; `cancel`
+/// is NULL or a live token; `out` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn tether_job_start(
     state_dir: *const c_char,
     query_json: *const c_char,
     tether_program: *const c_char,
+    cancel: *const TetherCancel,
     out: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: the caller's contract.
+    let token = unsafe { cancel.as_ref() };
     // SAFETY: the caller's contract.
     unsafe {
         call_string(out, || {
@@ -106,7 +137,10 @@ pub unsafe extern "C" fn tether_job_start(
             let spec = q.to_spec()?;
             let state = self::state_dir(state_dir)?;
             let launcher = launcher(tether_program)?;
-            started(job::start(&state, &spec, &launcher)?)
+            start_with(token, |c| match c {
+                Some(c) => job::start_cancellable(&state, &spec, &launcher, c),
+                None => job::start(&state, &spec, &launcher),
+            })
         })
     }
 }
@@ -184,21 +218,25 @@ pub unsafe extern "C" fn tether_job_stop(
 }
 
 /// Stop job `name` if it runs (as `tether_job_stop`) and start it again with the spec it was
-/// last started with. `tether_program` as for `tether_job_start`. `*out` receives a
-/// `tether.job/v1` document (as `tether restart --json`). Errors as for `tether_job_stop` and
-/// `tether_job_start`.
+/// last started with. `tether_program` and `cancel` (may be NULL) as for `tether_job_start`:
+/// the stop is not interrupted, the start is (`TETHER_E_CANCELLED`, the job stopped). `*out`
+/// receives a `tether.job/v1` document (as `tether restart --json`). Errors as for
+/// `tether_job_stop` and `tether_job_start`.
 ///
 /// # Safety
 /// `state_dir` and `tether_program` are NULL or NUL-terminated strings, `name` a
-/// NUL-terminated string; `out` is NULL or valid for writes.
+/// NUL-terminated string; `cancel` is NULL or a live token; `out` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn tether_job_restart(
     state_dir: *const c_char,
     name: *const c_char,
     grace_ms: i64,
     tether_program: *const c_char,
+    cancel: *const TetherCancel,
     out: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: the caller's contract.
+    let token = unsafe { cancel.as_ref() };
     // SAFETY: the caller's contract.
     unsafe {
         call_string(out, || {
@@ -206,7 +244,10 @@ pub unsafe extern "C" fn tether_job_restart(
             let name = arg(name, "name")?;
             let grace = grace(grace_ms)?;
             let launcher = launcher(tether_program)?;
-            started(job::restart(&state, name, grace, &launcher)?)
+            start_with(token, |c| match c {
+                Some(c) => job::restart_cancellable(&state, name, grace, &launcher, c),
+                None => job::restart(&state, name, grace, &launcher),
+            })
         })
     }
 }

@@ -927,7 +927,7 @@ static pid_t read_pid_file(const char *path) {
 static char job_state[64];
 
 static int job_start_doc(const char *doc, char **out) {
-    return tether_job_start(job_state, doc, NULL, out);
+    return tether_job_start(job_state, doc, NULL, NULL, out);
 }
 
 #define JOB(name, argv, rest) \
@@ -946,6 +946,31 @@ static int job_logs_until(const char *name, const char *stream, const char *want
     }
     *out = NULL;
     return tether_job_logs(job_state, name, stream, 10, out);
+}
+
+/* Triggers a token once job `name`'s command runs (up to 10 s), and records its PID. */
+struct job_canceller {
+    const char *name;
+    TetherCancel *token;
+    long pid;
+};
+
+static void *cancel_when_running(void *arg) {
+    struct job_canceller *c = arg;
+    for (int i = 0; i < 1000 && c->pid <= 1; i++) {
+        char *out = NULL, buf[32];
+        if (tether_job_status(job_state, c->name, &out) == TETHER_OK &&
+            strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0)
+            c->pid = json_int(out, "pid");
+        tether_free_string(out);
+        if (c->pid <= 1) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    CHECK(c->pid > 1, "job %s's command ran", c->name);
+    CHECK(tether_cancel_trigger(c->token) == TETHER_OK, "trigger the job's start");
+    return NULL;
 }
 
 static void test_jobs(void) {
@@ -967,7 +992,7 @@ static void test_jobs(void) {
     EXPECT_OK(tether_job_start(job_state,
                                JOB("web", "[\"sh\",\"-c\",\"echo hello-out; echo hello-err >&2;"
                                           " exec sleep 300\"]", ""),
-                               NULL, &out),
+                               NULL, NULL, &out),
               out, "tether.job/v1", "job start");
     char buf[128];
     CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0, "%s", out);
@@ -1009,7 +1034,8 @@ static void test_jobs(void) {
 
     /* Started again while it runs: nothing new, the same process. */
     out = NULL;
-    EXPECT_OK(tether_job_start(job_state, JOB("web", "[\"sleep\",\"300\"]", ""), NULL, &out),
+    EXPECT_OK(tether_job_start(job_state, JOB("web", "[\"sleep\",\"300\"]", ""), NULL, NULL,
+                               &out),
               out, "tether.job/v1", "job start of a running name");
     CHECK(out && strstr(out, "\"already_running\":true") && json_int(out, "pid") == pid, "%s",
           out);
@@ -1039,7 +1065,7 @@ static void test_jobs(void) {
 
     /* Restart: running again, a new process. */
     out = NULL;
-    EXPECT_OK(tether_job_restart(job_state, "web", 2000, bin, &out), out, "tether.job/v1",
+    EXPECT_OK(tether_job_restart(job_state, "web", 2000, bin, NULL, &out), out, "tether.job/v1",
               "job restart");
     long pid2 = json_int(out, "pid");
     CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "running") == 0 && pid2 > 1 &&
@@ -1067,7 +1093,7 @@ static void test_jobs(void) {
                                   JOB("never", "[\"sleep\",\"300\"]",
                                       ",\"ready\":[\"file:/nonexistent/tether-c-never\"],"
                                       "\"timeout_ms\":300"),
-                                  bin, &out),
+                                  bin, NULL, &out),
                  out, TETHER_E_TIMED_OUT, "timed_out", "a job never ready");
     out = NULL;
     EXPECT_OK(tether_job_status(job_state, "never", &out), out, "tether.job/v1",
@@ -1083,14 +1109,68 @@ static void test_jobs(void) {
               "remove the job never ready");
     tether_free_string(out);
 
+    /* A start waiting for readiness that never comes, cancelled from another thread once the
+     * command runs: TETHER_E_CANCELLED long before the timeout, the job stopped, its command
+     * gone. */
+    struct job_canceller jc = {"waiting", tether_cancel_new(), 0};
+    pthread_t jt;
+    pthread_create(&jt, NULL, cancel_when_running, &jc);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_start(job_state,
+                                  JOB("waiting", "[\"sleep\",\"300\"]",
+                                      ",\"ready\":[\"file:/nonexistent/tether-c-never\"],"
+                                      "\"timeout_ms\":60000"),
+                                  bin, jc.token, &out),
+                 out, TETHER_E_CANCELLED, "timed_out", "a cancelled job start");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(jt, NULL);
+    CHECK(t1.tv_sec - t0.tv_sec < 10, "the start ended soon after the trigger (%lds)",
+          (long)(t1.tv_sec - t0.tv_sec));
+    CHECK(strstr(tether_last_error_message(), "cancelled") != NULL, "%s",
+          tether_last_error_message());
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "waiting", &out), out, "tether.job/v1",
+              "status of the cancelled start");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "stopped") == 0, "%s", out);
+    tether_free_string(out);
+    CHECK(jc.pid > 1 && pid_gone((pid_t)jc.pid, 3000), "the cancelled job's PID %ld is gone",
+          jc.pid);
+    tether_cancel_free(jc.token);
+    /* The same for a restart (the stop is not interrupted, the start is). */
+    struct job_canceller rj = {"waiting", tether_cancel_new(), 0};
+    pthread_create(&jt, NULL, cancel_when_running, &rj);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    out = (char *)1;
+    EXPECT_ERROR(tether_job_restart(job_state, "waiting", 2000, bin, rj.token, &out), out,
+                 TETHER_E_CANCELLED, "timed_out", "a cancelled job restart");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(jt, NULL);
+    CHECK(t1.tv_sec - t0.tv_sec < 10, "the restart ended soon after the trigger (%lds)",
+          (long)(t1.tv_sec - t0.tv_sec));
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "waiting", &out), out, "tether.job/v1",
+              "status of the cancelled restart");
+    CHECK(strcmp(json_string(out, "status", buf, sizeof buf), "stopped") == 0, "%s", out);
+    tether_free_string(out);
+    CHECK(rj.pid > 1 && rj.pid != jc.pid && pid_gone((pid_t)rj.pid, 3000),
+          "the cancelled restart's PID %ld is gone", rj.pid);
+    tether_cancel_free(rj.token);
+    out = NULL;
+    EXPECT_OK(tether_job_remove(job_state, "waiting", -1, &out), out, "tether.job/v1",
+              "remove the cancelled job");
+    tether_free_string(out);
+
     /* No tether program: not found, saying how to name one. */
     out = (char *)1;
     EXPECT_ERROR(tether_job_start(job_state, JOB("x", "[\"true\"]", ""), "/nonexistent/tether",
-                                  &out),
+                                  NULL, &out),
                  out, TETHER_E_NOT_FOUND, "not_found", "no tether program");
     CHECK(strstr(tether_last_error_message(), "TETHER_BIN") != NULL, "the message names it");
     out = (char *)1;
-    EXPECT_ERROR(tether_job_restart(job_state, "web", -1, "/nonexistent/tether", &out), out,
+    EXPECT_ERROR(tether_job_restart(job_state, "web", -1, "/nonexistent/tether", NULL, &out),
+                 out,
                  TETHER_E_NOT_FOUND, "not_found", "restart, no job");
 
     /* Bad input. */
@@ -1106,7 +1186,7 @@ static void test_jobs(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         out = (char *)1;
-        EXPECT_ERROR(tether_job_start(job_state, bad[i], bin, &out), out,
+        EXPECT_ERROR(tether_job_start(job_state, bad[i], bin, NULL, &out), out,
                      TETHER_E_INVALID_ARGUMENT, "invalid_argument", bad[i]);
     }
     const char *bad_names[] = {"a/b", "..", "", "x y"};
@@ -1128,7 +1208,7 @@ static void test_jobs(void) {
     EXPECT_ERROR(tether_job_remove(job_state, NULL, -1, &out), out, TETHER_E_INVALID_ARGUMENT,
                  "invalid_argument", "remove, NULL name");
     out = (char *)1;
-    EXPECT_ERROR(tether_job_restart(job_state, NULL, -1, NULL, &out), out,
+    EXPECT_ERROR(tether_job_restart(job_state, NULL, -1, NULL, NULL, &out), out,
                  TETHER_E_INVALID_ARGUMENT, "invalid_argument", "restart, NULL name");
     out = (char *)1;
     EXPECT_ERROR(tether_job_logs(job_state, "web", "stdin", 10, &out), out,
@@ -1161,12 +1241,12 @@ static void test_jobs(void) {
     EXPECT_ERROR(tether_job_list(link, &out), out, TETHER_E_REFUSED, "refused",
                  "list in a symlinked state dir");
     out = (char *)1;
-    EXPECT_ERROR(tether_job_start(link, JOB("x", "[\"true\"]", ""), bin, &out), out,
+    EXPECT_ERROR(tether_job_start(link, JOB("x", "[\"true\"]", ""), bin, NULL, &out), out,
                  TETHER_E_REFUSED, "refused", "start in a symlinked state dir");
     unlink(link);
 
     /* Nothing may be left: remove whatever a failed check left behind, then the dir. */
-    const char *names[] = {"web", "never", "x", "ok"};
+    const char *names[] = {"web", "never", "waiting", "x", "ok"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         out = NULL;
         tether_job_remove(job_state, names[i], 0, &out);
