@@ -343,8 +343,8 @@ func startCall(ctx context.Context, call func(token *C.TetherCancel, out **C.cha
 //
 // When ctx is done before the job is running and ready, the supervisor stops the job (its
 // tree ends; status JobStopped) and Start returns, once the supervisor has finished, an error
-// matching ctx.Err() (at once when the supervisor had not said who it is yet: it starts no
-// command and records JobStopped a moment later). The deadline of ctx, when nearer than spec.Timeout, is the readiness
+// matching ctx.Err(), also when ctx was done before the call. The deadline of ctx, when
+// nearer than spec.Timeout, is the readiness
 // timeout (the error then matches ErrTimeout and context.DeadlineExceeded). Errors:
 // ErrInvalid (a bad spec), ErrNotFound (no tether program, or the command's program is
 // missing), ErrRefused (the state directory), ErrTimeout (Requires or Ready did not come in

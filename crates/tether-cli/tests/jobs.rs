@@ -644,3 +644,23 @@ fn start_cancellable_stops_the_job_and_returns() {
     assert_eq!(s["status"], "stopped", "{s:#}");
     assert!(gone(pid), "the job's command {pid} still runs");
 }
+
+#[test]
+fn a_start_cancelled_before_it_began_waits_for_its_supervisor() {
+    use tether::job::{self, JobSpec, Launcher, StateDir};
+    let st = State::new();
+    let state = StateDir::resolve(Some(&st.dir)).unwrap();
+    let spec = JobSpec::new("job", ["sleep", "1000"]);
+    let launcher = Launcher::tether(Some(Path::new(&bin()))).unwrap();
+    let cancel = tether::ready::Cancel::new().unwrap();
+    cancel.cancel();
+    let e = job::start_cancellable(&state, &spec, &launcher, &cancel).unwrap_err();
+    assert!(e.message().contains("was cancelled"), "{e}");
+    // Returned only once its supervisor is done: the job never ran, and it says why at once.
+    let s = st.status("job");
+    assert_eq!(s["status"], "stopped", "{s:#}");
+    assert!(s["pid"].is_null(), "{s:#}");
+    assert!(!job::is_supervised(&state, "job"));
+    let reason = s["lastExitReason"].as_str().unwrap();
+    assert!(reason.contains("start was cancelled"), "{reason}");
+}

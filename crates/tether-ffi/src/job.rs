@@ -105,9 +105,8 @@ fn start_with(
 /// `cancel` may be NULL. When it is triggered before the job is running and ready, the
 /// supervisor stops the job (its tree ends; status `stopped`), the call waits for the
 /// supervisor to finish, and returns `TETHER_E_CANCELLED` (the message says the start was
-/// cancelled and the job stopped). A token triggered before the supervisor has said who it is
-/// (one triggered before the call, say) returns at once: that supervisor starts no command and
-/// records `stopped` a moment later. A trigger after the start succeeded changes nothing.
+/// cancelled and the job stopped), also when it was triggered before the call. A trigger after
+/// the start succeeded changes nothing.
 ///
 /// `*out` receives a `tether.job/v1` document (as `tether start --json`): the job's status
 /// and `already_running`, true when the name was running already (then nothing was started,

@@ -236,18 +236,27 @@ fn start_inner(
     let Some(out) = stdout else {
         return Err(Error::new(ErrorKind::System, "no pipe from the supervisor"));
     };
-    let until =
+    let mut until =
         Instant::now() + Duration::from_millis(spec.timeout_ms).saturating_add(START_MARGIN);
     let mut words = Words::new(out);
     let mut supervisor = None;
+    // Cancelled before the supervisor named itself: wait for its name (or its final word, when
+    // another supervisor holds the job), so that the one to wait for is known.
+    let mut cancelling = false;
     let msg = loop {
-        let line = match words.next(until, cancel)? {
+        let line = match words.next(until, cancel.filter(|_| !cancelling))? {
             Word::Line(l) => l,
+            Word::Cancelled if supervisor.is_none() => {
+                cancelling = true;
+                until = until.min(Instant::now() + START_MARGIN);
+                continue;
+            }
             Word::Cancelled => {
                 // Closing the pipe is the supervisor's word to stop the job.
                 drop(words);
                 return Err(cancelled(&spec.name, supervisor.as_ref()));
             }
+            Word::End if cancelling => return Err(cancelled(&spec.name, None)),
             Word::End => {
                 let log = supervise::supervisor_log(&dir);
                 return Err(Error::new(
@@ -267,6 +276,10 @@ fn start_inner(
             )
         })?;
         match msg {
+            Message::Supervising(s) if cancelling => {
+                drop(words);
+                return Err(cancelled(&spec.name, Some(&s)));
+            }
             Message::Supervising(s) => supervisor = Some(*s),
             m => break m,
         }
@@ -295,9 +308,8 @@ fn start_inner(
     }
 }
 
-/// Wait for the supervisor of a cancelled start (when it had said who it is) to stop the job,
-/// and say so. A supervisor that had not said so yet starts no command: it sees the closed pipe
-/// first.
+/// Wait for the supervisor of a cancelled start to stop the job, and say so (`None`: the
+/// supervisor ended without naming itself, so it started nothing).
 fn cancelled(name: &str, supervisor: Option<&SupervisorInfo>) -> Error {
     let sup = supervisor
         .and_then(|s| s.identity.parse().ok())
