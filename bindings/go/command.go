@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"syscall"
@@ -60,8 +61,32 @@ type Options struct {
 	Env []string
 	// Contain is the containment to ask for (empty: ContainAuto).
 	Contain Containment
-	// Stdin, Stdout and Stderr say where the streams go.
+	// Stdin, Stdout and Stderr say where the streams go, unless StdinFrom, StdoutTo or
+	// StderrTo is set.
 	Stdin, Stdout, Stderr Stdio
+	// StdinFrom, StdoutTo and StderrTo connect a stream to this program, as exec.Cmd's Stdin,
+	// Stdout and Stderr do (for Start and RunWith; a stream set here must have its Stdio
+	// field left at StdioDefault, or the call fails with ErrInvalid). An *os.File gives the
+	// command its descriptor directly (a copy: the file stays the caller's; like exec.Cmd,
+	// it is put in blocking mode); a closed or nil one is ErrInvalid. Any other reader or
+	// writer is connected through a pipe and a goroutine that copies, which Wait (and Done)
+	// and RunWith wait for: the command's exit is reported once its output has been written
+	// to the writer, and stdin is closed when the reader is exhausted. When StdoutTo and
+	// StderrTo are the same writer (==), both streams share one pipe and one goroutine, so
+	// its Write is never called concurrently (as exec.Cmd). With RunWith, a stream sent here
+	// is not captured; the others still are.
+	StdinFrom io.Reader
+	StdoutTo  io.Writer
+	StderrTo  io.Writer
+	// WaitDelay bounds how long, after the command has exited, the copying for StdinFrom,
+	// StdoutTo and StderrTo may go on (0: DefaultWaitDelay, 1 s). End of file comes at once
+	// unless something the command left running (a background grandchild of a Start) still
+	// holds a pipe; when WaitDelay passes, the pipes are closed, what such a process writes
+	// later is lost (it gets EPIPE), and the exit is reported without error (exec.Cmd's
+	// WaitDelay, but never unbounded). A copy blocked in the caller's own Read or Write is not
+	// waited for beyond that. An error of the caller's reader or writer is returned by Wait
+	// (with the exit status) or RunWith (with the Result).
+	WaitDelay time.Duration
 	// Timeout is GNU timeout's time limit (0: none): when it passes, TimeoutSignal (default
 	// SIGTERM) goes to the whole tree, and SIGKILL KillAfter later (0: never) if the command
 	// still runs. A run then reports TimedOut and exit code 124.
@@ -79,29 +104,40 @@ type Options struct {
 // commandQuery is a tether.command-query/v1 document (Schema empty: the command object of
 // another query, such as tether.retry-query/v1).
 type commandQuery struct {
-	Schema        string            `json:"schema,omitempty"`
-	Argv          []string          `json:"argv"`
-	Cwd           string            `json:"cwd,omitempty"`
-	EnvClear      bool              `json:"env_clear"`
-	Env           map[string]string `json:"env,omitempty"`
-	Stdin         Stdio             `json:"stdin,omitempty"`
-	Stdout        Stdio             `json:"stdout,omitempty"`
-	Stderr        Stdio             `json:"stderr,omitempty"`
-	Contain       Containment       `json:"contain,omitempty"`
-	TimeoutMS     *uint64           `json:"timeout_ms,omitempty"`
-	TimeoutSignal string            `json:"timeout_signal,omitempty"`
-	KillAfterMS   *uint64           `json:"kill_after_ms,omitempty"`
-	CaptureLimit  *uint64           `json:"capture_limit,omitempty"`
+	Schema   string            `json:"schema,omitempty"`
+	Argv     []string          `json:"argv"`
+	Cwd      string            `json:"cwd,omitempty"`
+	EnvClear bool              `json:"env_clear"`
+	Env      map[string]string `json:"env,omitempty"`
+	// A Stdio, or {"fd": N} for a descriptor of this program (nil: the default).
+	Stdin         any         `json:"stdin,omitempty"`
+	Stdout        any         `json:"stdout,omitempty"`
+	Stderr        any         `json:"stderr,omitempty"`
+	Contain       Containment `json:"contain,omitempty"`
+	TimeoutMS     *uint64     `json:"timeout_ms,omitempty"`
+	TimeoutSignal string      `json:"timeout_signal,omitempty"`
+	KillAfterMS   *uint64     `json:"kill_after_ms,omitempty"`
+	CaptureLimit  *uint64     `json:"capture_limit,omitempty"`
 }
 
-// query is Options as a tether.command-query/v1 document.
-func (o *Options) query() (string, error) {
+// query is Options as a tether.command-query/v1 document, with the streams of p (may be
+// nil).
+func (o *Options) query(p *plumbing) (string, error) {
 	q, err := o.command()
 	if err != nil {
 		return "", err
 	}
 	q.Schema = "tether.command-query/v1"
+	p.query(q)
 	return jsonString(q)
+}
+
+// stdioJSON is s in a query (nil: the default).
+func stdioJSON(s Stdio) any {
+	if s == StdioDefault {
+		return nil
+	}
+	return s
 }
 
 // command is Options as a command query.
@@ -110,7 +146,8 @@ func (o *Options) command() (*commandQuery, error) {
 		return nil, invalid("Options.Name is empty: name a program")
 	}
 	q := &commandQuery{Argv: append([]string{o.Name}, o.Args...), Cwd: o.Dir,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Contain: o.Contain}
+		Stdin: stdioJSON(o.Stdin), Stdout: stdioJSON(o.Stdout), Stderr: stdioJSON(o.Stderr),
+		Contain: o.Contain}
 	if o.Env != nil {
 		q.EnvClear = true
 		q.Env = make(map[string]string, len(o.Env))
@@ -203,20 +240,29 @@ func RunIn(ctx context.Context, dir, name string, args ...string) (*Result, erro
 	return RunWith(ctx, Options{Name: name, Args: args, Dir: dir})
 }
 
-// RunWith is Run with every option (opts.Context is not used: ctx is).
+// RunWith is Run with every option (opts.Context is not used: ctx is). With StdoutTo or
+// StderrTo, that stream goes to the writer instead of the Result; an error writing to it is
+// returned with the Result.
 func RunWith(ctx context.Context, opts Options) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	doc, err := opts.query()
+	pl, err := opts.plumb()
 	if err != nil {
+		return nil, err
+	}
+	doc, err := opts.query(pl)
+	if err != nil {
+		pl.closeAll()
 		return nil, err
 	}
 	q, err := cString("command", doc)
 	if err != nil {
+		pl.closeAll()
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(q))
+	pl.start()
 	token := C.tether_cancel_new()
 	defer C.tether_cancel_free(token)
 	fired := make(chan struct{})
@@ -225,6 +271,10 @@ func RunWith(ctx context.Context, opts Options) (*Result, error) {
 		close(fired)
 	})
 	out, err := callString(func(o **C.char) C.int32_t { return C.tether_run(q, token, o) })
+	// The run is over and its tree ended: the pipes see end of file once this program's
+	// copies of the command's ends are closed.
+	pl.release()
+	copyErr := pl.finish()
 	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
 	if !stop() {
 		<-fired
@@ -282,7 +332,7 @@ func RunWith(ctx context.Context, opts Options) (*Result, error) {
 		return res, &Error{Code: code, Kind: kindOf(code), Message: msg}
 	}
 	res.PID = *r.PID
-	return res, nil
+	return res, copyErr
 }
 
 // kindOf is the library's name of a code's kind.

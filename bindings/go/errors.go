@@ -76,3 +76,8 @@ func lastError(rc C.int32_t) error {
 func invalid(message string) error {
 	return &Error{Code: int(C.TETHER_E_INVALID_ARGUMENT), Kind: "invalid_argument", Message: message}
 }
+
+// systemErr is an ErrSystem error.
+func systemErr(message string) error {
+	return &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: message}
+}

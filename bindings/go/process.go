@@ -28,6 +28,8 @@ type Process struct {
 	child   *C.TetherChild
 	proc    *C.TetherProcess
 	started bool
+	// For a started tree: the copying of Options.StdinFrom/StdoutTo/StderrTo (nil: none).
+	streams *plumbing
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -61,7 +63,8 @@ type StopReport struct {
 }
 
 // Start starts a command as a contained tree and returns its handle. A background goroutine
-// waits for the command (applying opts.Timeout); Done is closed when it has exited. When
+// waits for the command (applying opts.Timeout); Done is closed when it has exited (and what
+// it wrote to opts.StdoutTo and StderrTo has been copied there, see Options.WaitDelay). When
 // opts.Context is done first, the whole tree is killed. Errors: ErrNotFound (no such
 // program), ErrPermission (not executable), ErrInvalid (bad options).
 func Start(opts Options) (*Process, error) {
@@ -71,12 +74,18 @@ func Start(opts Options) (*Process, error) {
 	if ctx := opts.Context; ctx != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	doc, err := opts.query()
+	pl, err := opts.plumb()
 	if err != nil {
+		return nil, err
+	}
+	doc, err := opts.query(pl)
+	if err != nil {
+		pl.closeAll()
 		return nil, err
 	}
 	q, err := cString("command", doc)
 	if err != nil {
+		pl.closeAll()
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(q))
@@ -85,10 +94,15 @@ func Start(opts Options) (*Process, error) {
 	if rc := C.tether_spawn(q, &child); rc != C.TETHER_OK {
 		err := lastError(rc)
 		runtime.UnlockOSThread()
+		pl.closeAll()
 		return nil, err
 	}
 	runtime.UnlockOSThread()
-	p := &Process{child: child, started: true, done: make(chan struct{})}
+	// The library holds its copies of the streams: this program's are closed, so that the
+	// pipes see end of file once the tree has let go of them.
+	pl.release()
+	pl.start()
+	p := &Process{child: child, started: true, done: make(chan struct{}), streams: pl}
 	var pid C.int64_t
 	C.tether_child_pid(child, &pid)
 	p.pid = int(pid)
@@ -98,6 +112,7 @@ func Start(opts Options) (*Process, error) {
 	}
 	if err != nil {
 		C.tether_child_free(child)
+		pl.finish()
 		return nil, err
 	}
 	p.closing.Add(1)
@@ -124,6 +139,10 @@ func (p *Process) waitChild() {
 		}
 		err = decode(out, &r)
 		p.exit = r.Exit
+	}
+	// The exit is reported once the output has been copied (at most WaitDelay more).
+	if cerr := p.streams.finish(); err == nil {
+		err = cerr
 	}
 	p.finish(err)
 }
@@ -266,7 +285,9 @@ func (p *Process) waitProc(timeoutMS int64, token *C.TetherCancel) (*procWait, e
 
 // Wait waits until the process exits and returns how it ended. The status is known for a
 // started process (and for a child of this program); for another process it is nil with a
-// nil error.
+// nil error. For a start with Options.StdinFrom, StdoutTo or StderrTo, Wait returns once the
+// copying has ended too (see Options.WaitDelay); an error of the caller's reader or writer is
+// returned then, with the status.
 func (p *Process) Wait() (*ExitStatus, error) {
 	<-p.Done()
 	return p.exit, p.waitErr

@@ -8,6 +8,11 @@
 // `cargo build --profile bindings -p tether-ffi` and leaves target/bindings/libtether.a at the
 // repository's root (run it again after changing the Rust sources). Linux only.
 //
+// A started or run command's streams go where Options say: inherited, /dev/null, captured
+// (RunWith), or to an io.Writer / from an io.Reader (StdoutTo, StderrTo, StdinFrom), as
+// exec.Cmd's Stdout, Stderr and Stdin: an *os.File by its descriptor, anything else through a
+// pipe that Wait drains (at most Options.WaitDelay after the exit).
+//
 // Every error is an *Error; errors.Is matches it against ErrNotFound, ErrPermission,
 // ErrReused, ErrRefused, ErrInvalid, ErrTimeout, ErrNotSupported, ErrSystem and ErrInternal.
 //

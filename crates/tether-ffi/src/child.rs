@@ -101,10 +101,15 @@ fn spawn_failure(e: SpawnError) -> Failure {
 /// Start a command as a contained tree. `command_json` is a `tether.command-query/v1` document:
 /// `{"schema":"tether.command-query/v1","argv":["sh","-c","sleep 30 & sleep 30"]}` (optional:
 /// cwd, env {NAME: value}, env_clear, env_remove [NAME], stdin/stdout/stderr `inherit`
-/// (default) or `null`, contain `auto` (default) | `cgroup` | `group` | `none`, timeout_ms,
-/// timeout_signal, kill_after_ms). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`), the program
-/// not found (`TETHER_E_NOT_FOUND`), not executable or the set-up failed (the kind of its
-/// cause), no cgroup for `contain: cgroup`.
+/// (default), `null` or `{"fd": N}`, contain `auto` (default) | `cgroup` | `group` | `none`,
+/// timeout_ms, timeout_signal, kill_after_ms). Errors: bad input (`TETHER_E_INVALID_ARGUMENT`),
+/// the program not found (`TETHER_E_NOT_FOUND`), not executable or the set-up failed (the kind
+/// of its cause), no cgroup for `contain: cgroup`.
+///
+/// A stream `{"fd": N}` is a copy of the caller's open descriptor N (a file, a pipe's end, a
+/// socket), duplicated (close-on-exec) before the command starts: the caller may close its own
+/// once this returns, and must close a pipe's write end to see end of file when the tree has
+/// exited. A negative or closed N is `TETHER_E_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `command_json` is NULL or a NUL-terminated string; `out` is NULL or valid for writes.
@@ -291,8 +296,9 @@ pub unsafe extern "C" fn tether_child_free(child: *mut TetherChild) {
 /// Run a command to the end as a contained tree, capturing its output, and report it.
 /// `command_json` is a `tether.command-query/v1` document as for `tether_spawn`; here stdout and
 /// stderr default to `capture` (stdin to `null`), and `capture_limit` (default 1 MiB) bounds
-/// what is kept of each: the last bytes. Whatever the command leaves running is ended when it
-/// exits.
+/// what is kept of each: the last bytes; a stream may also be `inherit`, `null` or `{"fd": N}`
+/// (a copy of the caller's descriptor N, as for `tether_spawn`). Whatever the command leaves
+/// running is ended when it exits.
 ///
 /// `*out` receives a `tether.run-output/v1` document: the fields of `tether.run/v1`
 /// (`timed_out`, `child_exit`, `exit_code` with GNU `timeout`'s mapping: 124 when the limit

@@ -9,7 +9,9 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -761,6 +763,46 @@ static void test_child(void) {
     CHECK(out && json_int(out, "signal") == SIGTERM, "%s", out);
     tether_free_string(out);
     tether_child_free(c);
+
+    /* stdout to a descriptor of this program ({"fd": N}): the library takes a copy, so the
+     * write end is closed here at once, and the read end sees "hi" then end of file once the
+     * command has exited (nothing else holds the pipe). */
+    int pfd[2];
+    CHECK(pipe2(pfd, O_CLOEXEC) == 0, "pipe");
+    char doc[256];
+    snprintf(doc, sizeof doc, CMD("[\"sh\",\"-c\",\"echo hi\"]", ",\"stdout\":{\"fd\":%d}"),
+             pfd[1]);
+    c = NULL;
+    CHECK(tether_spawn(doc, &c) == TETHER_OK && c, "spawn with stdout to fd %d", pfd[1]);
+    close(pfd[1]);
+    out = NULL;
+    EXPECT_OK(tether_child_wait(c, 30000, NULL, &out), out, "tether.child-wait/v1", "fd wait");
+    CHECK(out && json_int(out, "code") == 0, "%s", out);
+    tether_free_string(out);
+    char got[16] = {0};
+    size_t have = 0;
+    struct pollfd pl = {pfd[0], POLLIN, 0};
+    for (;;) {
+        if (poll(&pl, 1, 10000) != 1)
+            break; /* 10 s without end of file: fails below */
+        ssize_t n = read(pfd[0], got + have, sizeof got - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    CHECK(strcmp(got, "hi\n") == 0, "read back %s", got);
+    /* A descriptor that is not open is bad input (a high number, closed: nothing takes it). */
+    int closed = fcntl(pfd[0], F_DUPFD_CLOEXEC, 5000);
+    CHECK(closed >= 5000, "F_DUPFD_CLOEXEC");
+    close(closed);
+    close(pfd[0]);
+    tether_child_free(c);
+    snprintf(doc, sizeof doc, CMD("[\"true\"]", ",\"stderr\":{\"fd\":%d}"), closed);
+    c = (TetherChild *)1;
+    CHECK(tether_spawn(doc, &c) == TETHER_E_INVALID_ARGUMENT && c == NULL, "closed fd");
+    out = NULL;
+    EXPECT_ERROR(tether_run(doc, NULL, &out), out, TETHER_E_INVALID_ARGUMENT, "invalid_argument",
+                 "run with a closed fd");
 
     /* Bad input and start errors. */
     TetherChild *bad = (TetherChild *)1;

@@ -24,6 +24,10 @@ pub enum StdioQuery {
     Null,
     /// Captured (stdout and stderr of a run only): the last `capture_limit` bytes are kept.
     Capture,
+    /// `{"fd": N}`: a copy of the caller's open descriptor N (a file, a pipe's end, a socket),
+    /// duplicated when the query is read, so the caller keeps its own and may close it once
+    /// the call returns. A negative or closed descriptor is an invalid argument.
+    Fd(i32),
 }
 
 /// The input of a spawn or a run: program and arguments, working directory, environment,
@@ -48,11 +52,12 @@ pub struct CommandQuery {
     /// Variables to remove.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env_remove: Vec<String>,
-    /// stdin: `inherit` or `null` (default: `inherit` for a spawn, `null` for a run).
+    /// stdin: `inherit`, `null` or `{"fd": N}` (a copy of the caller's descriptor N) (default:
+    /// `inherit` for a spawn, `null` for a run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<StdioQuery>,
-    /// stdout: `inherit`, `null` or, for a run, `capture` (default: `inherit` for a spawn,
-    /// `capture` for a run).
+    /// stdout: `inherit`, `null`, `{"fd": N}` (a copy of the caller's descriptor N) or, for a
+    /// run, `capture` (default: `inherit` for a spawn, `capture` for a run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdout: Option<StdioQuery>,
     /// stderr, as stdout.
@@ -85,7 +90,8 @@ impl super::Query for CommandQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CommandUse {
-    /// A started tree the caller holds ([`Command::spawn`]): streams `inherit` or `null`.
+    /// A started tree the caller holds ([`Command::spawn`]): streams `inherit`, `null` or a
+    /// descriptor.
     Spawn,
     /// A run to the end ([`Command::output`]): stdout and stderr may be captured.
     Run,
@@ -102,7 +108,8 @@ impl CommandQuery {
 
     /// The library's [`Command`] (`InvalidArgument` for an empty `argv`, a NUL in a string, an
     /// unknown containment or signal, a duration out of range, a stream `capture` where it
-    /// cannot be).
+    /// cannot be, a stream's descriptor that is negative or not open). A stream's descriptor
+    /// is duplicated here: the `Command` holds the copy.
     pub fn to_command(&self, usage: CommandUse) -> Result<Command> {
         let (program, args) = self
             .argv
@@ -162,6 +169,10 @@ impl CommandQuery {
                 (None, _) => continue,
                 (Some(StdioQuery::Inherit), _) => Stdio::Inherit,
                 (Some(StdioQuery::Null), _) => Stdio::Null,
+                (Some(StdioQuery::Fd(fd)), _) => Stdio::dup_raw(fd).map_err(|e| {
+                    let m = format!("{name}: {}", e.message());
+                    e.with_message(m)
+                })?,
                 (Some(StdioQuery::Capture), CommandUse::Run) if i > 0 => Stdio::Piped,
                 (Some(StdioQuery::Capture), _) => {
                     return Err(Error::invalid(format!(
@@ -260,6 +271,60 @@ mod tests {
         }
         assert!(parse::<CommandQuery>(
             r#"{"schema":"tether.command-query/v1","argv":["x"],"cdw":"/"}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn streams_from_the_callers_descriptors() {
+        use std::os::fd::AsRawFd;
+        let f = tempfile::tempfile().unwrap();
+        let fd = f.as_raw_fd();
+        let doc = format!(
+            r#"{{"schema":"tether.command-query/v1","argv":["x"],"stdin":{{"fd":{fd}}},
+                "stdout":{{"fd":{fd}}},"stderr":"null"}}"#
+        );
+        let q: CommandQuery = parse(&doc).unwrap();
+        assert_eq!(
+            (q.stdin, q.stdout, q.stderr),
+            (
+                Some(StdioQuery::Fd(fd)),
+                Some(StdioQuery::Fd(fd)),
+                Some(StdioQuery::Null)
+            )
+        );
+        assert_eq!(
+            serde_json::to_value(q.stdout).unwrap(),
+            serde_json::json!({ "fd": fd })
+        );
+        for usage in [CommandUse::Spawn, CommandUse::Run] {
+            assert!(q.to_command(usage).is_ok(), "{usage:?}");
+        }
+        // A descriptor that is not open (far from what other tests' threads open meanwhile),
+        // and a negative one: invalid arguments that name the stream.
+        // SAFETY: F_DUPFD_CLOEXEC returns a new fd, closed at once.
+        let closed = unsafe {
+            let n = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 5000);
+            assert!(n >= 5000, "F_DUPFD_CLOEXEC");
+            libc::close(n);
+            n
+        };
+        for (stream, bad) in [("stdout", closed), ("stderr", -3), ("stdin", closed)] {
+            let doc = format!(
+                r#"{{"schema":"tether.command-query/v1","argv":["x"],"{stream}":{{"fd":{bad}}}}}"#
+            );
+            let q: CommandQuery = parse(&doc).unwrap();
+            let e = q.to_command(CommandUse::Spawn).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                tether::ErrorKind::InvalidArgument,
+                "{stream}: {e}"
+            );
+            assert!(e.message().starts_with(stream), "{e}");
+            assert!(e.message().contains(&bad.to_string()), "{e}");
+        }
+        assert!(parse::<CommandQuery>(
+            r#"{"schema":"tether.command-query/v1","argv":["x"],"stdout":{"fd":"5"}}"#
         )
         .is_err());
     }

@@ -84,6 +84,7 @@ use crate::contain::{ChildSignals, ContainMode};
 use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
+use crate::sys::os::fd;
 use crate::wait::ExitInfo;
 
 /// How many bytes of each stream [`Command::output`] keeps unless [`Command::capture_limit`]
@@ -108,6 +109,53 @@ pub enum Stdio {
     /// An open file (or any descriptor, through `From<OwnedFd>`); the child gets a copy, and the
     /// `Command` keeps it for the next spawn.
     File(File),
+}
+
+impl Stdio {
+    /// A copy of this process's open descriptor `fd`, given by number (as a C caller or a
+    /// binding holds it): the descriptor is duplicated, close-on-exec, so the caller keeps its
+    /// own and may close it as soon as this returns; the child gets the copy
+    /// ([`Stdio::File`]).
+    ///
+    /// Errors: [`ErrorKind::InvalidArgument`](crate::ErrorKind) for a negative number or one
+    /// that is not open here; [`ErrorKind::System`](crate::ErrorKind) when no descriptor is
+    /// left (`EMFILE`).
+    ///
+    /// Send a command's output to a file this process opened:
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use tether::command::Stdio;
+    ///
+    /// let path = std::env::temp_dir().join(format!("tether-dup-raw-{}", std::process::id()));
+    /// let log = std::fs::File::create(&path)?;
+    /// let status = tether::Command::new("echo")
+    ///     .arg("hi")
+    ///     .stdout(Stdio::dup_raw(log.as_raw_fd())?)
+    ///     .status()?;
+    /// assert!(status.success());
+    /// assert_eq!(std::fs::read_to_string(&path)?, "hi\n");
+    /// # std::fs::remove_file(&path)?;
+    /// assert!(Stdio::dup_raw(-1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dup_raw(fd: i32) -> crate::Result<Stdio> {
+        if fd < 0 {
+            return Err(crate::Error::invalid(format!(
+                "file descriptor {fd} is negative: pass an open descriptor (0 or more)"
+            )));
+        }
+        match fd::dup_raw_cloexec(fd) {
+            Ok(copy) => Ok(Stdio::from(copy)),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => Err(crate::Error::invalid(format!(
+                "file descriptor {fd} is not open in this process: pass an open descriptor"
+            ))),
+            Err(e) => Err(crate::Error::from_io(
+                format!("duplicating file descriptor {fd}"),
+                &e,
+            )),
+        }
+    }
 }
 
 impl From<File> for Stdio {
@@ -507,5 +555,46 @@ impl Command {
     /// The death signal in force.
     fn effective_death_signal(&self) -> Option<Signal> {
         self.death_signal.unwrap_or(self.timeout_signal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    #[test]
+    fn dup_raw_gives_an_independent_copy() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let mut r = File::from(r);
+        let Stdio::File(mut copy) = Stdio::dup_raw(w.as_raw_fd()).unwrap() else {
+            panic!("not a file");
+        };
+        assert_ne!(copy.as_raw_fd(), w.as_raw_fd());
+        drop(w); // the caller closes its own: the copy still writes
+        copy.write_all(b"hi").unwrap();
+        drop(copy);
+        let mut got = String::new();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "hi");
+    }
+
+    #[test]
+    fn dup_raw_refuses_negative_and_closed_descriptors() {
+        // A number far from what other tests' threads open meanwhile (they take the lowest).
+        let f = tempfile::tempfile().unwrap();
+        // SAFETY: F_DUPFD_CLOEXEC returns a new fd, owned (and closed) here.
+        let closed = unsafe {
+            let fd = libc::fcntl(f.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 5000);
+            assert!(fd >= 5000, "F_DUPFD_CLOEXEC");
+            drop(File::from_raw_fd(fd));
+            fd
+        };
+        for bad in [-1, i32::MIN, closed, i32::MAX] {
+            let e = Stdio::dup_raw(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad}: {e}");
+            assert!(e.message().contains(&bad.to_string()), "{e}");
+        }
     }
 }

@@ -448,6 +448,22 @@ pub fn parse_fdinfo(text: &str, e: &mut FdEntry) {
     }
 }
 
+/// A close-on-exec copy of the caller's descriptor `fd`, given by number (`F_DUPFD_CLOEXEC`):
+/// the caller keeps its own. A number that is not an open descriptor is `EBADF` from the
+/// kernel, not undefined behaviour: the number is never made into a borrowed fd unchecked.
+pub fn dup_raw_cloexec(fd: i32) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: fcntl on any number is sound; it fails with EBADF when nothing is open there.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
+}
+
 /// Every open fd of `pid`, sorted by number, with its fdinfo. `NotFound` when the process is
 /// gone, `PermissionDenied` when it is not ours to inspect.
 pub fn list(pid: u32) -> io::Result<Vec<FdEntry>> {
@@ -673,6 +689,19 @@ mod tests {
             held_sockets(u32::MAX - 5).unwrap_err().kind(),
             io::ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn dup_raw_copies_and_refuses_bad_numbers() {
+        let f = tempfile::tempfile().unwrap();
+        let copy = dup_raw_cloexec(f.as_raw_fd()).unwrap();
+        assert_ne!(copy.as_raw_fd(), f.as_raw_fd());
+        let flags = rustix::io::fcntl_getfd(&copy).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+        for bad in [-1, i32::MIN, i32::MAX] {
+            let e = dup_raw_cloexec(bad).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{bad}");
+        }
     }
 
     #[test]
