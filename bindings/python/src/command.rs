@@ -19,7 +19,7 @@ use tether::run::{gnu_exit, RunOutcome};
 use crate::convert;
 use crate::error::{invalid, to_py, IntoPyResult};
 use crate::identity::PyIdentity;
-use crate::interrupt::{run_cancellable, wait_in_steps};
+use crate::interrupt::run_cancellable;
 use crate::process::{returncode, stop_options, timeout_expired, PyContainment, PyStopResult};
 
 /// `subprocess.PIPE`: a new pipe to the child (`spawn` only).
@@ -548,16 +548,20 @@ impl PyChild {
         }
         let timeout = convert::opt_duration(timeout, "timeout")?;
         let inner = &self.inner;
-        let exit = wait_in_steps(py, timeout, |limit| {
+        let cancel = Cancel::new().py_err()?;
+        // `None`: the timeout passed (or the wait was cancelled, and then the signal handler's
+        // error is raised instead).
+        let exit = run_cancellable(py, &cancel, || {
             let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
             match guard.as_mut() {
-                Some(c) => c.wait(limit),
+                Some(c) => c.wait_cancellable(timeout, &cancel),
                 None => Err(tether::Error::new(
                     tether::ErrorKind::InvalidArgument,
                     "the child was closed before its exit was known",
                 )),
             }
-        })?;
+        })?
+        .py_err()?;
         match exit {
             Some(e) => Ok(self.note_exit(returncode(&e))),
             None => Err(timeout_expired(py, self.pid, timeout)),
