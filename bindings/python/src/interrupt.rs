@@ -2,14 +2,14 @@
 //!
 //! Python runs signal handlers (`KeyboardInterrupt` for SIGINT) in its main thread only, and
 //! only when that thread runs Python code. So a blocking call made from the main thread runs
-//! its library call (a run, a retry, a job's start, a wait: each one cancellable through a
-//! [`Cancel`] token) on a worker thread, and the main thread sleeps with the GIL released in
-//! one `poll` with no timeout on an eventfd the worker raises when it is done. Nothing wakes
-//! it but that eventfd or a signal: CPython's C-level handler runs in the main thread for any
-//! signal Python handles, and `poll` is never restarted after a handler (whatever
-//! `SA_RESTART` says; CPython installs its handlers without it anyway), so it fails with
-//! `EINTR`. The main thread then takes the GIL and runs the Python handlers
-//! (`py.check_signals()`): when one raises, the token is cancelled, the worker's result is
+//! its library call (a run, a retry, a job's start, a wait: each one cancellable, usually
+//! through a [`Cancel`](tether::ready::Cancel) token) on a worker thread, and the main thread
+//! sleeps with the GIL released in one `poll` with no timeout on an eventfd the worker raises
+//! when it is done. Nothing wakes it but that eventfd or a signal: CPython's C-level handler
+//! runs in the main thread for any signal Python handles, and `poll` is never restarted after
+//! a handler (whatever `SA_RESTART` says; CPython installs its handlers without it anyway), so
+//! it fails with `EINTR`. The main thread then takes the GIL and runs the Python handlers
+//! (`py.check_signals()`): when one raises, the call is cancelled, the worker's result is
 //! awaited (the library ends the tree, stops the job, ends the wait, and returns at once) and
 //! the exception propagates; when none raises (a handler that only records the signal), it
 //! goes back to `poll`. In other threads, where no handler can run, the call is made in one
@@ -35,7 +35,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use rustix::event::{eventfd, poll, EventfdFlags, PollFd, PollFlags};
 use rustix::io::Errno;
-use tether::ready::Cancel;
 
 use crate::error::IntoPyResult;
 
@@ -48,14 +47,14 @@ pub fn in_main_thread(py: Python<'_>) -> PyResult<bool> {
     Ok(main.is(&current))
 }
 
-/// Run `work` (a library call that `cancel` ends early) with the GIL released. In the main
+/// Run `work` (a library call that `cancel` ends early, usually by cancelling its
+/// [`Cancel`](tether::ready::Cancel) token) with the GIL released. In the main
 /// thread it runs on a worker thread while this one sleeps until the worker is done or a signal
-/// comes (see the module's notes); when a Python signal handler raises, `cancel` is cancelled,
-/// the worker's result is awaited (the library ends the tree and returns at once) and the
+/// comes (see the module's notes); when a Python signal handler raises, `cancel` is called, the worker's result is awaited (the library ends the tree and returns at once) and the
 /// exception propagates.
 pub fn run_cancellable<T: Send>(
     py: Python<'_>,
-    cancel: &Cancel,
+    cancel: impl FnOnce(),
     work: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
     run_cancellable_or_undo(py, cancel, work, drop)
@@ -68,7 +67,7 @@ pub fn run_cancellable<T: Send>(
 /// as it finished is not left for the caller after a result it never hears of.
 pub fn run_cancellable_or_undo<T: Send>(
     py: Python<'_>,
-    cancel: &Cancel,
+    cancel: impl FnOnce(),
     work: impl FnOnce() -> T + Send,
     undo: impl FnOnce(T) + Send,
 ) -> PyResult<T> {
@@ -97,7 +96,7 @@ pub fn run_cancellable_or_undo<T: Send>(
         loop {
             // Signals that came while the GIL was held (since the last `EINTR`) run first.
             if let Err(e) = py.check_signals() {
-                cancel.cancel();
+                cancel();
                 // The worker ends its work and returns; what it says goes to `undo`, not to
                 // the caller, who gets the exception.
                 py.detach(move || {

@@ -235,7 +235,11 @@ impl PyProcess {
         let timeout = convert::opt_duration(timeout, "timeout")?;
         let inner = &self.inner;
         let cancel = Cancel::new().py_err()?;
-        let waited = run_cancellable(py, &cancel, || inner.wait_cancellable(timeout, &cancel))?;
+        let waited = run_cancellable(
+            py,
+            || cancel.cancel(),
+            || inner.wait_cancellable(timeout, &cancel),
+        )?;
         // `None` (cancelled) only when a signal handler raised, and then that error is raised.
         let r = waited.py_err()?.and_then(|o| match o.state {
             WaitState::TimedOut | WaitState::Running => None,

@@ -253,9 +253,11 @@ fn run(
 ) -> PyResult<WaitForOutcome> {
     let cancel = Cancel::new().py_err()?;
     opts.cancel = Some(cancel.clone());
-    run_cancellable(py, &cancel, move || {
-        wait_for_labeled(targets, labels, &opts, None)
-    })?
+    run_cancellable(
+        py,
+        || cancel.cancel(),
+        move || wait_for_labeled(targets, labels, &opts, None),
+    )?
     .py_err()
 }
 
