@@ -3,9 +3,11 @@
 //! that ends the whole tree.
 
 use std::ffi::OsString;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Instant;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,7 +21,7 @@ use tether::run::{gnu_exit, RunOutcome};
 use crate::convert;
 use crate::error::{invalid, to_py, IntoPyResult};
 use crate::identity::PyIdentity;
-use crate::interrupt::{run_cancellable, wait_in_steps};
+use crate::interrupt::run_cancellable;
 use crate::process::{returncode, stop_options, timeout_expired, PyContainment, PyStopResult};
 
 /// `subprocess.PIPE`: a new pipe to the child (`spawn` only).
@@ -379,13 +381,17 @@ pub fn run(
         Captured(Output),
         Status(RunOutcome),
     }
-    let ran = run_cancellable(py, &cancel, move || {
-        if capture_output {
-            cmd.output().map(Ran::Captured)
-        } else {
-            cmd.status().map(Ran::Status)
-        }
-    })?
+    let ran = run_cancellable(
+        py,
+        || cancel.cancel(),
+        move || {
+            if capture_output {
+                cmd.output().map(Ran::Captured)
+            } else {
+                cmd.status().map(Ran::Status)
+            }
+        },
+    )?
     .map_err(|e| spawn_error(py, &e))?;
     let result = match ran {
         Ran::Captured(o) => PyCompletedProcess::new(
@@ -428,6 +434,10 @@ pub(crate) fn size(v: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
 #[pyclass(name = "Child", module = "tether", frozen)]
 pub struct PyChild {
     inner: Mutex<Option<Child>>,
+    /// The cancel tokens of the waits in progress (`wait`), which hold `inner` while they
+    /// sleep: another call that needs the child cancels them, and they take it back after
+    /// ([`PyChild::lock_child`]).
+    waits: Mutex<Vec<Cancel>>,
     pid: u32,
     identity: PyIdentity,
     containment: Py<PyContainment>,
@@ -439,6 +449,23 @@ pub struct PyChild {
 }
 
 impl PyChild {
+    /// The child, for a call other than `wait`. A wait in progress holds it while it sleeps:
+    /// its round is cancelled, and the `waits` lock is kept until the child is ours, so that
+    /// the wait cannot start its next round (and take the child back) first.
+    fn lock_child(&self) -> MutexGuard<'_, Option<Child>> {
+        match self.inner.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let mut waits = lock(&self.waits);
+                waits.drain(..).for_each(|t| t.cancel());
+                let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                drop(waits);
+                guard
+            }
+        }
+    }
+
     /// Run `f` on the child with the GIL released (the lock is only ever taken so, and so
     /// never waited for while holding the GIL). `Error` when the handle was closed.
     fn with<T: Send>(
@@ -447,7 +474,7 @@ impl PyChild {
         f: impl FnOnce(&mut Child) -> tether::Result<T> + Send,
     ) -> PyResult<T> {
         py.detach(|| {
-            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = self.lock_child();
             match guard.as_mut() {
                 Some(c) => f(c),
                 None => Err(tether::Error::new(
@@ -547,17 +574,44 @@ impl PyChild {
             return Ok(code);
         }
         let timeout = convert::opt_duration(timeout, "timeout")?;
-        let inner = &self.inner;
-        let exit = wait_in_steps(py, timeout, |limit| {
-            let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
-            match guard.as_mut() {
-                Some(c) => c.wait(limit),
-                None => Err(tether::Error::new(
-                    tether::ErrorKind::InvalidArgument,
-                    "the child was closed before its exit was known",
-                )),
+        let (inner, waits) = (&self.inner, &self.waits);
+        // A timeout beyond any clock never passes.
+        let until = timeout.and_then(|t| Instant::now().checked_add(t));
+        let stop = AtomicBool::new(false);
+        // Ctrl-C: the wait stops (and its round is cancelled).
+        let interrupt = || {
+            stop.store(true, Ordering::SeqCst);
+            lock(waits).drain(..).for_each(|t| t.cancel());
+        };
+        // `None`: the timeout passed (or the wait was stopped, and then the signal handler's
+        // error is raised instead).
+        let exit = run_cancellable(py, interrupt, || loop {
+            // One round: a wait that holds the child until it exits, the timeout passes, or
+            // another call (`poll`, `send_signal`, …) or Ctrl-C cancels the round's token.
+            let round = Cancel::new()?;
+            lock(waits).push(round.clone());
+            let r = if stop.load(Ordering::SeqCst) {
+                Ok(None)
+            } else {
+                let left = until.map(|u| u.saturating_duration_since(Instant::now()));
+                let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
+                match guard.as_mut() {
+                    Some(c) => c.wait_cancellable(left, &round),
+                    None => Err(tether::Error::new(
+                        tether::ErrorKind::InvalidArgument,
+                        "the child was closed before its exit was known",
+                    )),
+                }
+            };
+            let fd = round.as_fd().as_raw_fd();
+            lock(waits).retain(|t| t.as_fd().as_raw_fd() != fd);
+            match r {
+                // Another call took the child: the wait goes on once it is done.
+                Ok(None) if round.is_cancelled() && !stop.load(Ordering::SeqCst) => {}
+                r => break r,
             }
-        })?;
+        })?
+        .py_err()?;
         match exit {
             Some(e) => Ok(self.note_exit(returncode(&e))),
             None => Err(timeout_expired(py, self.pid, timeout)),
@@ -609,7 +663,7 @@ impl PyChild {
     /// does nothing.
     fn close(&self, py: Python<'_>) -> PyResult<Vec<u32>> {
         let done = py.detach(|| {
-            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = self.lock_child();
             let Some(mut child) = guard.take() else {
                 return (None, Ok(Vec::new()));
             };
@@ -700,6 +754,7 @@ pub fn spawn(
     let (i, o, e) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
     Ok(PyChild {
         inner: Mutex::new(Some(child)),
+        waits: Mutex::new(Vec::new()),
         pid,
         identity,
         containment,
@@ -709,4 +764,9 @@ pub fn spawn(
         stderr: file_object(py, e, "rb")?,
         returncode: Mutex::new(None),
     })
+}
+
+/// A lock whose holder cannot leave its data half-changed (a list of tokens), poisoned or not.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -278,7 +278,7 @@ fn start_interruptible(
     let token = cancel.clone();
     run_cancellable_or_undo(
         py,
-        &cancel,
+        || cancel.cancel(),
         move || start(&token),
         |done| {
             if let Ok(o) = done {

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString};
 use tether::contain::Containment;
 use tether::inspect::FieldSet;
+use tether::ready::Cancel;
 use tether::signal::Signal;
 use tether::terminate::{StopOptions, StopOutcome};
 use tether::wait::{ExitInfo, ExitStatus, WaitState};
@@ -19,7 +20,7 @@ use crate::convert;
 use crate::error::{exception, IntoPyResult};
 use crate::identity::{with_pid, PyIdentity};
 use crate::inspect::PyProcessInfo;
-use crate::interrupt::wait_in_steps;
+use crate::interrupt::run_cancellable;
 
 /// A process named by a Python value: a PID (`int`), a PID or identity string, or a
 /// `ProcessIdentity`.
@@ -233,14 +234,18 @@ impl PyProcess {
     fn wait(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i32>> {
         let timeout = convert::opt_duration(timeout, "timeout")?;
         let inner = &self.inner;
-        let r = wait_in_steps(py, timeout, |limit| {
-            let o = inner.wait(limit)?;
-            Ok(match o.state {
-                WaitState::TimedOut | WaitState::Running => None,
-                WaitState::Exited(ExitStatus::Known(e)) => Some(Some(returncode(&e))),
-                _ => Some(None),
-            })
-        })?;
+        let cancel = Cancel::new().py_err()?;
+        let waited = run_cancellable(
+            py,
+            || cancel.cancel(),
+            || inner.wait_cancellable(timeout, &cancel),
+        )?;
+        // `None` (cancelled) only when a signal handler raised, and then that error is raised.
+        let r = waited.py_err()?.and_then(|o| match o.state {
+            WaitState::TimedOut | WaitState::Running => None,
+            WaitState::Exited(ExitStatus::Known(e)) => Some(Some(returncode(&e))),
+            _ => Some(None),
+        });
         match r {
             Some(code) => Ok(code),
             None => Err(timeout_expired(py, inner.pid(), timeout)),

@@ -1,12 +1,12 @@
 //! `wait_for`: readiness waits (ports, URLs, files, log lines, exits, port owners, commands).
 //!
-//! The wait runs in the calling thread with the GIL released. Ctrl-C: in the main thread, the
-//! wait looks for pending Python signals every [`SIGNAL_CHECK`] (the library calls back on its
-//! progress tick; the callback takes the GIL for the check only; [`crate::interrupt`]); a handler that raises
+//! The wait runs with the GIL released and sleeps until an event or a due check. Ctrl-C: in the
+//! main thread, the wait runs on a worker thread while the main thread sleeps until it is done
+//! or a signal interrupts it ([`crate::interrupt`]: no periodic wake-up); a handler that raises
 //! (`KeyboardInterrupt` by default) cancels the wait through a `ready::Cancel` and the
 //! exception propagates. A check already under way (a connect, an HTTP request, a `cmd:` run)
 //! finishes first, within its attempt timeout. Other threads cannot receive signals in Python,
-//! so their waits have no tick and sleep until an event or a due check.
+//! so their waits run in the calling thread.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,14 +17,14 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
 use tether::ready::{
     parse_header, parse_method, parse_status_ranges, wait_for_labeled, watch_pidfile, Cancel,
-    Outcome, Progress, Target, TargetOutcome, WaitForOutcome, WaitOptions, Watch,
+    Outcome, Target, TargetOutcome, WaitForOutcome, WaitOptions, Watch,
 };
 use tether::ProcessIdentity;
 
 use crate::convert;
 use crate::error::{invalid, IntoPyResult};
 use crate::identity::PyIdentity;
-use crate::interrupt::{in_main_thread, SIGNAL_CHECK};
+use crate::interrupt::run_cancellable;
 
 /// The state of one target at the end of a wait.
 #[pyclass(name = "TargetResult", module = "tether", frozen, get_all)]
@@ -242,38 +242,23 @@ fn headers(v: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Run the wait with the GIL released; in the main thread, with Python's signal handlers run
-/// every [`SIGNAL_CHECK`] and a raised exception ending the wait.
+/// Run the wait with the GIL released, interruptible in the main thread as the binding's other
+/// blocking calls are ([`run_cancellable`]): when a signal handler raises, the wait is
+/// cancelled through its `ready::Cancel` and the exception propagates.
 fn run(
     py: Python<'_>,
     targets: Vec<Target>,
     labels: Vec<String>,
     mut opts: WaitOptions,
 ) -> PyResult<WaitForOutcome> {
-    if !in_main_thread(py)? {
-        return py
-            .detach(|| wait_for_labeled(targets, labels, &opts, None))
-            .py_err();
-    }
     let cancel = Cancel::new().py_err()?;
     opts.cancel = Some(cancel.clone());
-    opts.progress_every = SIGNAL_CHECK;
-    let mut raised: Option<PyErr> = None;
-    let r = py.detach(|| {
-        let mut tick = |_: &Progress| {
-            if raised.is_none() {
-                if let Err(e) = Python::attach(|py| py.check_signals()) {
-                    raised = Some(e);
-                    cancel.cancel();
-                }
-            }
-        };
-        wait_for_labeled(targets, labels, &opts, Some(&mut tick))
-    });
-    match raised {
-        Some(e) => Err(e),
-        None => r.py_err(),
-    }
+    run_cancellable(
+        py,
+        || cancel.cancel(),
+        move || wait_for_labeled(targets, labels, &opts, None),
+    )?
+    .py_err()
 }
 
 /// The message of a wait that did not end ready.
@@ -324,7 +309,8 @@ fn message(r: &WaitForOutcome, timeout: Option<Duration>) -> String {
 /// `check=False` returns it instead. Bad targets or options raise `InvalidArgument`.
 ///
 /// The GIL is released while waiting. In the main thread, Ctrl-C (any Python signal handler
-/// that raises) ends the wait within 0.1 s and its exception propagates.
+/// that raises) ends the wait as soon as the signal comes (no periodic wake-up) and its
+/// exception propagates.
 #[pyfunction]
 #[pyo3(signature = (
     targets, timeout=None, *, any=false, reverse=false, interval=None, attempt_timeout=None,

@@ -317,9 +317,11 @@ pub fn retry(
     }
     let cancel = Cancel::new().py_err()?;
     opts.cancel = Some(cancel.clone());
-    let outcome = run_cancellable(py, &cancel, move || {
-        tether::retry::run(&mut cmd, &opts, &mut |_| {})
-    })?
+    let outcome = run_cancellable(
+        py,
+        || cancel.cancel(),
+        move || tether::retry::run(&mut cmd, &opts, &mut |_| {}),
+    )?
     .py_err()?;
     PyRetryResult::new(py, args.clone().unbind(), &outcome)
 }

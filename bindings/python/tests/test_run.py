@@ -4,6 +4,7 @@ waits, and Ctrl-C ending a wait or a run (and the run's tree)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -243,3 +244,107 @@ def test_ctrl_c_ends_a_wait_or_a_run_and_its_tree(tmp_path, what):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+# Run in a child Python process: a helper thread sends SIGINT to it while its main thread waits
+# for a long command, five times; prints how long each KeyboardInterrupt took after the signal.
+LATENCY = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    import tether
+    what = sys.argv[1]
+    took = []
+    for _ in range(5):
+        sent = []
+        def ctrl_c():
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGINT)
+        with tether.spawn(["sleep", "300"]) as child:
+            threading.Timer(0.3, ctrl_c).start()
+            try:
+                if what == "child":
+                    child.wait()
+                else:
+                    tether.Process(child.pid).wait()
+            except KeyboardInterrupt:
+                took.append(time.monotonic() - sent[0])
+    print(json.dumps(took))
+    """
+)
+
+
+# Waits only: an interrupted run returns once the library has ended its tree (10 to 60 ms here),
+# which this would measure too.
+@pytest.mark.parametrize("what", ["child", "process"])
+def test_ctrl_c_ends_a_wait_at_once(what):
+    # The main thread sleeps in one poll that the signal interrupts (EINTR): no 0.1 s steps.
+    out = subprocess.run(
+        [sys.executable, "-c", LATENCY, what], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    took = sorted(json.loads(out.stdout))
+    assert len(took) == 5
+    # Well under 0.1 s, with room for a loaded machine (a quiet one takes about a millisecond).
+    # Checks every 0.1 s would often pass this by luck (and the old 0.1 s steps of a wait,
+    # which the signal's EINTR also cut short, passed it); the test below tells them apart.
+    assert took[2] < 0.08, took
+
+
+# Run in a child Python process: the main thread's voluntary context switches (each time it
+# slept and was woken) over a 1 s blocking call.
+WAKEUPS = textwrap.dedent(
+    """
+    import sys, threading
+    import tether
+    what = sys.argv[1]
+    status = f"/proc/self/task/{threading.get_native_id()}/status"
+    def switches():
+        with open(status) as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    if what == "run":
+        before = switches()
+        tether.run(["sleep", "1"])
+        after = switches()
+    else:
+        with tether.spawn(["sleep", "1"]) as child:
+            before = switches()
+            if what == "child":
+                child.wait()
+            else:
+                tether.Process(child.pid).wait()
+            after = switches()
+    print(after - before)
+    """
+)
+
+
+@pytest.mark.parametrize("what", ["child", "process", "run"])
+def test_a_blocking_call_does_not_wake_periodically(what):
+    # Checking for Ctrl-C every 0.1 s would wake the main thread about ten times in 1 s.
+    out = subprocess.run(
+        [sys.executable, "-c", WAKEUPS, what], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) < 5, out.stdout
+
+
+def test_other_threads_act_on_a_child_the_main_thread_waits_for():
+    # The main thread's wait holds the child while it sleeps; a call from another thread makes
+    # it let go (and take it back after) rather than wait for the exit.
+    seen = []
+    with tether.spawn(["sleep", "300"]) as child:
+
+        def later():
+            time.sleep(0.3)
+            seen.append(child.poll())
+            child.send_signal("TERM")
+
+        t = threading.Thread(target=later)
+        t.start()
+        began = time.monotonic()
+        code = child.wait(timeout=60)
+        t.join()
+    assert seen == [None] and code == -signal.SIGTERM
+    assert time.monotonic() - began < 30
