@@ -321,11 +321,11 @@ fn query<'a>(
     Ok((q, o.signal))
 }
 
-/// A grace in milliseconds (default: the library's terminate default, 10 s).
+/// A grace in milliseconds (default: the library's, 10 s).
 fn grace_of(grace_ms: Option<f64>) -> Result<Duration> {
     match grace_ms {
         Some(g) => args::millis(g, "options.graceMs"),
-        None => Ok(tether::terminate::StopOptions::default().grace),
+        None => Ok(job::DEFAULT_STOP_GRACE),
     }
 }
 

@@ -24,13 +24,6 @@ use crate::error::{invalid, to_py, IntoPyResult};
 use crate::identity::PyIdentity;
 use crate::interrupt::run_cancellable_or_undo;
 
-/// The grace a stop gives the job's tree after TERM, by default (`tether stop`'s).
-const DEFAULT_GRACE: Duration = Duration::from_secs(10);
-
-/// The grace after TERM when an interrupted start that had finished is undone: the library's
-/// supervisor gives a cancelled start's tree as much.
-const CANCEL_GRACE: Duration = Duration::from_secs(5);
-
 /// One run of a job's command, as its status's `history` keeps it.
 #[pyclass(name = "JobRun", module = "tether", frozen, get_all)]
 pub struct PyJobRun {
@@ -283,7 +276,7 @@ fn start_interruptible(
         |done| {
             if let Ok(o) = done {
                 if !o.already_running {
-                    let _ = job::stop(state, name, CANCEL_GRACE);
+                    let _ = job::stop(state, name, job::START_ABORT_GRACE);
                 }
             }
         },
@@ -464,7 +457,7 @@ impl PyJobs {
         name: &str,
         grace: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyJobStatus> {
-        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(DEFAULT_GRACE);
+        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(job::DEFAULT_STOP_GRACE);
         let state = &self.state;
         let out = py.detach(|| job::stop(state, name, grace)).py_err()?;
         let mut s = PyJobStatus::new(py, &out.status)?;
@@ -482,7 +475,7 @@ impl PyJobs {
         name: &str,
         grace: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyJobStatus> {
-        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(DEFAULT_GRACE);
+        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(job::DEFAULT_STOP_GRACE);
         let launcher = self.launcher(py)?;
         let state = &self.state;
         let out = start_interruptible(py, state, name, |cancel| {
@@ -502,7 +495,7 @@ impl PyJobs {
         name: &str,
         grace: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyJobStatus> {
-        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(DEFAULT_GRACE);
+        let grace = convert::opt_duration(grace, "grace")?.unwrap_or(job::DEFAULT_STOP_GRACE);
         let state = &self.state;
         let last = py.detach(|| job::remove(state, name, grace)).py_err()?;
         let mut s = PyJobStatus::new(py, &last)?;

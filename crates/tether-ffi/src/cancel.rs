@@ -43,6 +43,15 @@ impl TetherCancel {
     }
 }
 
+/// A library canceller that `token` cancels, while the returned link lives; `None` without a
+/// token (no eventfd is made for a call that cannot be cancelled).
+pub(crate) fn linked(token: Option<&TetherCancel>) -> Result<Option<(Cancel, Link<'_>)>, Failure> {
+    let Some(t) = token else { return Ok(None) };
+    let c = Cancel::new()?;
+    let link = t.link(&c);
+    Ok(Some((c, link)))
+}
+
 /// A canceller linked to a token (see [`TetherCancel::link`]); unlinked when dropped.
 pub(crate) struct Link<'a> {
     token: &'a TetherCancel,

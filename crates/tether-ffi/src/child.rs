@@ -16,7 +16,7 @@ use tether::{Error, ErrorKind};
 use tether_report::query::{CommandQuery, CommandUse};
 use tether_report::{ChildWaitReport, RunOutputReport, RunReport, StopReport};
 
-use crate::cancel::TetherCancel;
+use crate::cancel::{linked, TetherCancel};
 use crate::error::{call_out, call_string, shielded, Failure};
 use crate::handle::{borrow, stop_options, timeout};
 use crate::json::{query, report};
@@ -324,14 +324,14 @@ pub unsafe extern "C" fn tether_run(
         call_string(out, || {
             let q: CommandQuery = query(command_json)?;
             let mut cmd = q.to_command(CommandUse::Run)?;
-            let c = Cancel::new()?;
-            let _link = token.map(|t| t.link(&c));
-            if token.is_some() {
+            let linked = linked(token)?;
+            if let Some((c, _)) = &linked {
                 cmd.cancel(c.clone());
             }
+            let cancelled = || linked.as_ref().is_some_and(|(c, _)| c.is_cancelled());
             let began = Instant::now();
             match cmd.output() {
-                Ok(_) if c.is_cancelled() => Err(Failure::cancelled()),
+                Ok(_) if cancelled() => Err(Failure::cancelled()),
                 Ok(o) => report(&RunOutputReport::from(&o)),
                 Err(e) if e.kind() == tether::command::SpawnErrorKind::InvalidInput => {
                     Err(spawn_failure(e))

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use tether::job::{self, JobStatus, Launcher, StartOutcome, StateDir, Stream};
 use tether::ready::Cancel;
-use tether::terminate::StopOptions;
 use tether_report::query::JobQuery;
 use tether_report::{JobLogsReport, JobReport, JobsReport};
 
-use crate::cancel::TetherCancel;
+use crate::cancel::{linked, TetherCancel};
 use crate::error::{call_string, guard, Failure, TETHER_OK};
 use crate::json::{query, report};
 use crate::strings::arg;
@@ -53,7 +52,7 @@ unsafe fn launcher(p: *const c_char) -> Result<Launcher, Failure> {
 /// The grace of a stop in milliseconds: negative gives the default (10 s, as `tether stop`).
 fn grace(ms: i64) -> Result<Duration, Failure> {
     if ms < 0 {
-        return Ok(StopOptions::default().grace);
+        return Ok(job::DEFAULT_STOP_GRACE);
     }
     let max = tether::duration::MAX_DURATION_SECS.saturating_mul(1000);
     if ms as u64 > max {
@@ -78,11 +77,9 @@ fn start_with(
     token: Option<&TetherCancel>,
     f: impl FnOnce(Option<&Cancel>) -> tether::Result<StartOutcome>,
 ) -> Result<String, Failure> {
-    let Some(token) = token else {
+    let Some((c, _link)) = linked(token)? else {
         return started(f(None)?);
     };
-    let c = Cancel::new()?;
-    let _link = token.link(&c);
     match f(Some(&c)) {
         Ok(r) => started(r),
         Err(e) if c.is_cancelled() => Err(Failure::cancelled_with(&e)),

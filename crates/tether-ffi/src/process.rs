@@ -4,12 +4,11 @@
 use std::ffi::c_char;
 use std::ptr;
 
-use tether::ready::Cancel;
 use tether::signal::Signal;
 use tether::{Process, ProcessRef};
 use tether_report::{ChildrenReport, InfoReport, StopReport, WaitReport};
 
-use crate::cancel::TetherCancel;
+use crate::cancel::{linked, TetherCancel};
 use crate::error::{call_out, call_string, guard, shielded, Failure, TETHER_OK};
 use crate::handle::{borrow, fields, stop_options, timeout};
 use crate::json::report;
@@ -159,14 +158,11 @@ pub unsafe extern "C" fn tether_process_wait(
         call_string(out, || {
             let p = &borrow(process, "process")?.process;
             let limit = timeout(timeout_ms)?;
-            let outcome = match token {
+            let outcome = match linked(token)? {
                 None => p.wait(limit)?,
-                Some(t) => {
-                    let c = Cancel::new()?;
-                    let _link = t.link(&c);
-                    p.wait_cancellable(limit, &c)?
-                        .ok_or_else(Failure::cancelled)?
-                }
+                Some((c, _link)) => p
+                    .wait_cancellable(limit, &c)?
+                    .ok_or_else(Failure::cancelled)?,
             };
             report(&WaitReport::from(&outcome))
         })

@@ -2,11 +2,11 @@
 
 use std::ffi::c_char;
 
-use tether::ready::{wait_for_labeled, Cancel, Outcome};
+use tether::ready::{wait_for_labeled, Outcome};
 use tether_report::query::WaitForQuery;
 use tether_report::WaitForReport;
 
-use crate::cancel::TetherCancel;
+use crate::cancel::{linked, TetherCancel};
 use crate::error::{call_string, Failure};
 use crate::json::{query, report};
 
@@ -39,11 +39,8 @@ pub unsafe extern "C" fn tether_wait_for(
         call_string(out, || {
             let q: WaitForQuery = query(query_json)?;
             let (targets, labels, mut opts) = q.to_wait()?;
-            let c = Cancel::new()?;
-            let _link = cancel.map(|t| t.link(&c));
-            if cancel.is_some() {
-                opts.cancel = Some(c);
-            }
+            let linked = linked(cancel)?;
+            opts.cancel = linked.as_ref().map(|(c, _)| c.clone());
             let r = wait_for_labeled(targets, labels, &opts, None)?;
             if r.outcome == Outcome::Cancelled {
                 return Err(Failure::cancelled());

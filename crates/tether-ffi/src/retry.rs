@@ -2,12 +2,11 @@
 
 use std::ffi::{c_char, OsString};
 
-use tether::ready::Cancel;
 use tether::retry;
 use tether_report::query::RetryQuery;
 use tether_report::RetryReport;
 
-use crate::cancel::TetherCancel;
+use crate::cancel::{linked, TetherCancel};
 use crate::error::call_string;
 use crate::json::{query, report};
 
@@ -48,11 +47,8 @@ pub unsafe extern "C" fn tether_retry(
         call_string(out, || {
             let q: RetryQuery = query(query_json)?;
             let (mut cmd, mut opts) = q.to_retry()?;
-            let c = Cancel::new()?;
-            let _link = token.map(|t| t.link(&c));
-            if token.is_some() {
-                opts.cancel = Some(c);
-            }
+            let linked = linked(token)?;
+            opts.cancel = linked.as_ref().map(|(c, _)| c.clone());
             let outcome = retry::run(&mut cmd, &opts, &mut |_| {})?;
             let argv: Vec<OsString> = q.command.argv.iter().map(Into::into).collect();
             report(&RetryReport::new(&argv, &opts, &outcome))

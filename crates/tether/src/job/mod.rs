@@ -56,7 +56,7 @@ pub use status::{
     go_duration, parse_rfc3339, rfc3339, JobState, JobStatus, RunRecord, SupervisorInfo,
     HISTORY_LEN,
 };
-pub use supervise::supervise;
+pub use supervise::{supervise, DEFAULT_STOP_GRACE, START_ABORT_GRACE};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ready::Cancel;
@@ -315,8 +315,8 @@ fn cancelled(name: &str, supervisor: Option<&SupervisorInfo>) -> Error {
         .and_then(|s| s.identity.parse().ok())
         .and_then(|id| Process::from_identity(&id).ok());
     if let Some(p) = sup {
-        // The supervisor gives the tree 5 s after TERM, then KILL.
-        let _ = p.wait(Some(Duration::from_secs(5) + STOP_MARGIN));
+        // The supervisor gives the tree its grace after TERM, then KILL.
+        let _ = p.wait(Some(START_ABORT_GRACE + STOP_MARGIN));
     }
     Error::new(
         ErrorKind::TimedOut,

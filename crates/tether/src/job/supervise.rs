@@ -33,8 +33,12 @@ use crate::terminate::StopOptions;
 use crate::wait::ExitInfo;
 use crate::{Child, Command, Process, ProcessRef, Stdio};
 
-/// The grace a stop gets when the stop request says none.
-const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+/// The grace a job's stop gets when none is given (the time its tree has between TERM and
+/// KILL): 10 s, as `tether stop`.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The grace a job's tree gets when its start fails or is cancelled before it was ready.
+pub const START_ABORT_GRACE: Duration = Duration::from_secs(5);
 
 /// What the supervisor tells `start` on its report pipe (one JSON line).
 #[derive(Debug, Serialize, Deserialize)]
@@ -543,7 +547,7 @@ impl Supervisor {
                     }
                     Slot::Starter => {
                         if reporter.abandoned() {
-                            let _ = child.stop(&stop_options(Duration::from_secs(5)));
+                            let _ = child.stop(&stop_options(START_ABORT_GRACE));
                             self.drain(&mut out, &mut err, &mut buf);
                             return Ok(Ended::Stopped(START_CANCELLED.to_string()));
                         }
@@ -561,7 +565,7 @@ impl Supervisor {
                             }
                             Ok(Ok(w)) => {
                                 let e = not_ready_error(&self.spec, &w);
-                                let _ = child.stop(&stop_options(Duration::from_secs(5)));
+                                let _ = child.stop(&stop_options(START_ABORT_GRACE));
                                 self.drain(&mut out, &mut err, &mut buf);
                                 return Ok(Ended::NotReady(e));
                             }
