@@ -263,22 +263,11 @@ func RunWith(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer C.free(unsafe.Pointer(q))
 	pl.start()
-	token := C.tether_cancel_new()
-	defer C.tether_cancel_free(token)
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		C.tether_cancel_trigger(token)
-		close(fired)
-	})
-	out, err := callString(func(o **C.char) C.int32_t { return C.tether_run(q, token, o) })
+	out, err := cancellable(ctx, func(token *C.TetherCancel, o **C.char) C.int32_t { return C.tether_run(q, token, o) })
 	// The run is over and its tree ended: the pipes see end of file once this program's
 	// copies of the command's ends are closed.
 	pl.release()
 	copyErr := pl.finish()
-	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
-	if !stop() {
-		<-fired
-	}
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Code == int(C.TETHER_E_CANCELLED) && ctx.Err() != nil {
 			return nil, ctx.Err()

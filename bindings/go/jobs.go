@@ -311,21 +311,7 @@ func graceMS(grace time.Duration) C.int64_t {
 // the supervisor then stops the job. A start so cancelled is an error matching ctx.Err()
 // (after a deadline, ErrTimeout too).
 func startCall(ctx context.Context, call func(token *C.TetherCancel, out **C.char) C.int32_t) (string, error) {
-	token := C.tether_cancel_new()
-	if token == nil {
-		return "", &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
-	}
-	defer C.tether_cancel_free(token)
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		C.tether_cancel_trigger(token)
-		close(fired)
-	})
-	out, err := callString(func(o **C.char) C.int32_t { return call(token, o) })
-	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
-	if !stop() {
-		<-fired
-	}
+	out, err := cancellable(ctx, call)
 	var e *Error
 	if errors.As(err, &e) && e.Code == int(C.TETHER_E_CANCELLED) && ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

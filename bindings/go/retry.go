@@ -136,21 +136,7 @@ func Retry(ctx context.Context, opts RetryOptions, name string, args ...string) 
 		return RetryResult{}, err
 	}
 	defer C.free(unsafe.Pointer(q))
-	token := C.tether_cancel_new()
-	if token == nil {
-		return RetryResult{}, &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
-	}
-	defer C.tether_cancel_free(token)
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		C.tether_cancel_trigger(token)
-		close(fired)
-	})
-	out, err := callString(func(o **C.char) C.int32_t { return C.tether_retry(q, token, o) })
-	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
-	if !stop() {
-		<-fired
-	}
+	out, err := cancellable(ctx, func(token *C.TetherCancel, o **C.char) C.int32_t { return C.tether_retry(q, token, o) })
 	if err != nil {
 		return RetryResult{}, err
 	}

@@ -33,6 +33,7 @@ package tether
 import "C"
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -83,6 +84,31 @@ func callString(f func(out **C.char) C.int32_t) (string, error) {
 	}
 	defer C.tether_free_string(out)
 	return C.GoString(out), nil
+}
+
+// cancellable runs call (see callString) with a cancel token that the end of ctx triggers,
+// ending the call early (its tree, its wait). A context that can never end (Background, TODO)
+// gets no token: the call then makes no canceller.
+func cancellable(ctx context.Context, call func(token *C.TetherCancel, out **C.char) C.int32_t) (string, error) {
+	if ctx.Done() == nil {
+		return callString(func(o **C.char) C.int32_t { return call(nil, o) })
+	}
+	token := C.tether_cancel_new()
+	if token == nil {
+		return "", &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
+	}
+	defer C.tether_cancel_free(token)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		C.tether_cancel_trigger(token)
+		close(fired)
+	})
+	out, err := callString(func(o **C.char) C.int32_t { return call(token, o) })
+	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
+	if !stop() {
+		<-fired
+	}
+	return out, err
 }
 
 // callInt runs a C function that gives an int32 through an out-pointer (see callString).
