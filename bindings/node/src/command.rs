@@ -18,7 +18,7 @@ use std::time::Instant;
 use napi::bindgen_prelude::{Buffer, Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use tether::contain::ContainMode;
+use tether::contain::{ContainMode, Guard};
 use tether::ready::Cancel;
 use tether::{Command, Stdio};
 
@@ -85,7 +85,8 @@ fn prepare<'a>(argv: &Unknown, options: Option<Unknown<'a>>, spawn: bool) -> Res
     };
     let o: CommandOptions<'a> = args::options(options, "options")?.unwrap_or_default();
     let mut cmd = Command::new(program);
-    cmd.args(rest);
+    // A Node.js program is a long-lived host: one shared guard, reused cgroup leaves.
+    cmd.args(rest).guard(Guard::Shared);
     if let Some(d) = &o.cwd {
         cmd.current_dir(d);
     }

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyType};
 use tether::command::{Child, Command, Output, SpawnError, SpawnErrorKind, Stdio};
-use tether::contain::ContainMode;
+use tether::contain::{ContainMode, Guard};
 use tether::ready::Cancel;
 use tether::run::{gnu_exit, RunOutcome};
 
@@ -143,7 +143,8 @@ struct Options<'a, 'py> {
 fn command(args: &Bound<'_, PyAny>, o: &Options<'_, '_>) -> PyResult<Command> {
     let argv = argv(args)?;
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
+    // A Python program is a long-lived host: one shared guard, reused cgroup leaves.
+    cmd.args(&argv[1..]).guard(Guard::Shared);
     if let Some(cwd) = o.cwd.filter(|c| !c.is_none()) {
         cmd.current_dir(os_string(cwd)?);
     }

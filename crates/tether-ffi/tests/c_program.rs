@@ -90,8 +90,42 @@ fn compile(lib: &Path, name: &str, flags: &[&str]) -> PathBuf {
     out
 }
 
+/// The cgroup directories next to this process's own where a process `pid` keeps its pool of
+/// leaves (`tether-PID-pool…`, see the README's C ABI section), under either usual mount.
+fn pools_of(pid: u32) -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let Some(rel) = own.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return Vec::new();
+    };
+    let prefix = format!("tether-{pid}-pool");
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .iter()
+        .filter_map(|m| std::fs::read_dir(Path::new(m).join(rel.trim_start_matches('/'))).ok())
+        .flat_map(|rd| rd.flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
 fn run(cmd: &mut Command) -> String {
-    let o = cmd.output().expect("run the C test program");
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the C test program");
+    let pid = child.id();
+    let o = child.wait_with_output().expect("run the C test program");
+    // Its commands' shared guard outlived it, ended what was left and removed its pool (a
+    // guard that crashed, as one did under ASan, would leave it).
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !pools_of(pid).is_empty() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        pools_of(pid),
+        Vec::<PathBuf>::new(),
+        "pools left by {cmd:?}"
+    );
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tether::command::{Command, Stdio};
-use tether::contain::ContainMode;
+use tether::contain::{ContainMode, Guard};
 use tether::run::parse_signal;
 use tether::signal::Signal;
 use tether::terminate::StopOptions;
@@ -106,7 +106,7 @@ impl CommandQuery {
         }
     }
 
-    /// The library's [`Command`] (`InvalidArgument` for an empty `argv`, a NUL in a string, an
+    /// The library's [`Command`], with [`Guard::Shared`] (`InvalidArgument` for an empty `argv`, a NUL in a string, an
     /// unknown containment or signal, a duration out of range, a stream `capture` where it
     /// cannot be, a stream's descriptor that is negative or not open). A stream's descriptor
     /// is duplicated here: the `Command` holds the copy.
@@ -131,7 +131,9 @@ impl CommandQuery {
             return Err(Error::invalid("argv[0] is empty: name a program"));
         }
         let mut c = Command::new(program);
-        c.args(args);
+        // A program that calls through a binding is a long-lived host starting many commands:
+        // one shared guard and reused cgroup leaves rather than a watchdog per command.
+        c.args(args).guard(Guard::Shared);
         if let Some(d) = &self.cwd {
             c.current_dir(d);
         }

@@ -72,6 +72,7 @@ impl Ring {
 pub(super) struct Capture {
     pipes: [Option<File>; 2],
     rings: [Ring; 2],
+    /// The large read buffer, made on first need.
     buf: Vec<u8>,
 }
 
@@ -86,7 +87,7 @@ impl Capture {
         Capture {
             pipes: [stdout, stderr],
             rings: [Ring::new(limit), Ring::new(limit)],
-            buf: vec![0; 64 * 1024],
+            buf: Vec::new(),
         }
     }
 
@@ -105,10 +106,25 @@ impl Capture {
         let Some(f) = self.pipes[i].as_mut() else {
             return;
         };
+        // Most commands write little: a small buffer on the stack first, the large one only
+        // once a read fills it (allocating 64 KiB per run cost more than the read).
+        let mut small = [0u8; 4096];
         loop {
-            match f.read(&mut self.buf) {
+            let big = !self.buf.is_empty();
+            let got = if big {
+                f.read(&mut self.buf)
+            } else {
+                f.read(&mut small)
+            };
+            match got {
                 Ok(0) => break,
-                Ok(n) => self.rings[i].push(&self.buf[..n]),
+                Ok(n) if big => self.rings[i].push(&self.buf[..n]),
+                Ok(n) => {
+                    self.rings[i].push(&small[..n]);
+                    if n == small.len() {
+                        self.buf = vec![0; 64 * 1024];
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(_) => break,

@@ -36,13 +36,15 @@ const RELAY_WAIT: Duration = Duration::from_secs(5);
 /// killing act on the whole tree, in the containment [`Child::containment`] reports.
 ///
 /// **Ending it.** [`Child::close`] ends whatever is left of the tree with SIGKILL, waits for it
-/// to be gone, removes the cgroup leaf, releases the watchdog and reports any failure: call it
-/// (or [`Child::stop`] first, for a graceful end). **Drop** never blocks: if the command and
-/// its tree are not known to be gone, it sends SIGKILL to what is left (one write to
-/// `cgroup.kill` in a cgroup; the members found, in a group) and hands the rest to the
-/// watchdog, which kills whatever remains until the tree is gone (up to 5 s), removes the leaf
-/// and exits; in [`ContainMode::None`](crate::contain::ContainMode::None) the command is sent
-/// SIGKILL. What is left of this process's own children (the watchdog, or the uncontained
+/// to be gone, removes the cgroup leaf (or, with [`Guard::Shared`](crate::contain::Guard), gives
+/// it back to the pool: kept for the next command if the tree ended by itself, else removed),
+/// releases the watchdog and reports any failure: call it (or [`Child::stop`] first, for a
+/// graceful end). **Drop** never blocks: if the command and its tree are not known to be gone,
+/// it sends SIGKILL to what is left (one write to `cgroup.kill` in a cgroup; the members found,
+/// in a group) and hands the rest to the watchdog, which kills whatever remains until the tree
+/// is gone (up to 5 s), removes the leaf and exits (a pooled leaf is removed at a later start
+/// once empty, or by the shared guard when this process exits); in
+/// [`ContainMode::None`](crate::contain::ContainMode::None) the command is sent SIGKILL. What is left of this process's own children (the watchdog, or the uncontained
 /// command) is reaped by a short-lived background thread, so that no zombie stays behind (if
 /// no thread can be started, it stays a zombie until this process waits for it or exits).
 /// Errors are not reported on drop.
@@ -65,6 +67,9 @@ pub struct Child {
     pub(super) exit: Option<ExitInfo>,
     /// The watchdog said, when it reaped the command, that nothing else of the tree was left.
     tree_empty: bool,
+    /// A signal or kill was sent to the tree: its leaf is not reused for another (a leaf once
+    /// killed through `cgroup.kill` kills what is later born in it on some kernels).
+    pub(super) acted: bool,
     pub(super) limit: Limit,
     pub(super) forwarding: Option<Forwarding>,
     /// The clean-up ran (close, or the end of a run); Drop has nothing left to do.
@@ -102,6 +107,7 @@ impl Child {
             watchdog: p.watchdog,
             exit: None,
             tree_empty: false,
+            acted: false,
             limit: p.limit,
             forwarding: p.forwarding,
             cleaned: false,
@@ -162,6 +168,7 @@ impl Child {
     /// cgroup, so that no reused PID is hit). Returns the PIDs it was delivered to. Nothing is
     /// held still or continued: a stopped process stays stopped.
     pub fn signal(&mut self, sig: Signal) -> Result<Vec<u32>> {
+        self.acted = true;
         self.tree.signal(sig)
     }
 
@@ -180,6 +187,7 @@ impl Child {
         );
         done.already_gone = gone;
         if !gone {
+            self.acted = true;
             done.record(terminate_tree(&mut self.tree, opts)?);
             let _ = self.try_reap();
             self.note_if_gone();
@@ -195,6 +203,7 @@ impl Child {
         if self.nothing_left() {
             return Ok(Vec::new());
         }
+        self.acted = true;
         let killed = self.tree.kill_remaining(Instant::now() + KILL_WAIT)?;
         let _ = self.try_reap();
         self.note_if_gone();
@@ -286,11 +295,18 @@ impl Child {
             self.tree_empty = x.tree_empty;
             return Ok(Some(e));
         }
-        // Our own child: no watchdog, or it died and the command was reparented here.
+        // Our own child: no watchdog (uncontained, or a leaf of the shared guard's pool), or
+        // it died and the command was reparented here.
         match sysproc::waitid_pidfd(self.pidfd.as_fd(), Hang::NoHang, Reap::Collect) {
             Ok(Some(raw)) => {
                 let e = ExitInfo::from(raw);
                 self.exit = Some(e);
+                // In a leaf, "populated" drops as the last member exits: one read says
+                // whether anything of the tree is left.
+                if let Some(l) = &mut self.leaf {
+                    self.tree_empty = !cgroup::event_value(&*l.events, "populated").unwrap_or(true);
+                    l.reusable = self.tree_empty && !self.acted;
+                }
                 Ok(Some(e))
             }
             Ok(None) => Ok(None),

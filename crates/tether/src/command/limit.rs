@@ -221,6 +221,7 @@ impl Child {
             signal: sig,
             reason,
         });
+        self.acted = true;
         let delivered = match sig {
             None => 0,
             Some(sig) if self.containment.mechanism == Mechanism::None => {

@@ -80,7 +80,7 @@ pub use capture::Output;
 pub use child::Child;
 pub use error::{SpawnError, SpawnErrorKind};
 
-use crate::contain::{ChildSignals, ContainMode};
+use crate::contain::{ChildSignals, ContainMode, Guard};
 use crate::ready::Cancel;
 use crate::run::{RunEvent, RunOutcome};
 use crate::signal::Signal;
@@ -191,6 +191,7 @@ pub struct Command {
     stdout: Option<Stdio>,
     stderr: Option<Stdio>,
     mode: ContainMode,
+    guard: Guard,
     timeout: Option<Duration>,
     timeout_signal: Option<Signal>,
     kill_after: Option<Duration>,
@@ -229,6 +230,7 @@ impl std::fmt::Debug for Command {
             .field("stdout", &self.stdout)
             .field("stderr", &self.stderr)
             .field("mode", &self.mode)
+            .field("guard", &self.guard)
             .field("timeout", &self.timeout)
             .field("timeout_signal", &self.timeout_signal)
             .field("kill_after", &self.kill_after)
@@ -258,6 +260,7 @@ impl Command {
             stdout: None,
             stderr: None,
             mode: ContainMode::Auto,
+            guard: Guard::PerCommand,
             timeout: None,
             timeout_signal: Some(Signal::TERM),
             kill_after: None,
@@ -355,6 +358,20 @@ impl Command {
     /// session, unless this process is a subreaper too ([`crate::contain::become_subreaper`]).
     pub fn contain(&mut self, mode: ContainMode) -> &mut Self {
         self.mode = mode;
+        self
+    }
+
+    /// What ends the tree if this process dies without cleaning up (default
+    /// [`Guard::PerCommand`]; [`Guard::Shared`] for a process that starts many commands).
+    ///
+    /// ```
+    /// use tether::contain::Guard;
+    /// let out = tether::Command::new("true").guard(Guard::Shared).output()?;
+    /// assert!(out.status.success());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn guard(&mut self, guard: Guard) -> &mut Self {
+        self.guard = guard;
         self
     }
 

@@ -14,11 +14,13 @@ use super::forward::Forwarding;
 use super::limit::Limit;
 use super::{Command, Stdio, DEFAULT_DEATH_GRACE};
 use crate::contain::{
-    is_subreaper, ChildSignals, ContainMode, Containment, Descendants, Mechanism, Strength, Tree,
+    is_subreaper, ChildSignals, ContainMode, Containment, Descendants, Guard, Mechanism, Strength,
+    Tree,
 };
 use crate::error::{Error, Result};
 use crate::identity::ProcessIdentity;
 use crate::sys::os::cgroup::{self, Leaf};
+use crate::sys::os::keeper;
 use crate::sys::os::spawn::{launch, Plan, Prepared};
 use crate::sys::os::supervise::{self as sysproc, ChildSetup};
 use crate::sys::os::watchdog::{Started, Watchdog, WatchdogPlan};
@@ -68,9 +70,22 @@ pub(super) fn spawn(
         None
     };
 
+    let death_signal = cmd
+        .effective_death_signal()
+        .map_or(0, |s| s.number())
+        .clamp(0, libc::SIGRTMAX());
+    let grace = cmd.kill_after.unwrap_or(DEFAULT_DEATH_GRACE);
     let mut fallback_reason = None;
-    let leaf = LeafGuard(match cmd.mode {
-        ContainMode::Auto | ContainMode::Cgroup => match cgroup::create_leaf() {
+    let wants_cgroup = matches!(cmd.mode, ContainMode::Auto | ContainMode::Cgroup);
+    // A leaf of the keeper's pool, watched by its shared guard; if none can be had (no cgroup,
+    // or the guard could not start), a leaf and a watchdog of this command's own.
+    let pooled = (wants_cgroup && cmd.guard == Guard::Shared)
+        .then(|| keeper::lease(death_signal, grace).ok())
+        .flatten();
+    let shared = pooled.is_some();
+    let leaf = LeafGuard(match (pooled, cmd.mode) {
+        (Some(l), _) => Some(l),
+        (None, ContainMode::Auto | ContainMode::Cgroup) => match cgroup::create_leaf() {
             Ok(l) => Some(l),
             Err(e) if cmd.mode == ContainMode::Auto => {
                 fallback_reason = Some(format!("no cgroup leaf could be created: {e}"));
@@ -115,17 +130,15 @@ pub(super) fn spawn(
         }
     }
 
-    let death_signal = cmd
-        .effective_death_signal()
-        .map_or(0, |s| s.number())
-        .clamp(0, libc::SIGRTMAX());
     // With a watchdog the command's parent is the watchdog, which delivers the death signal to
-    // the whole tree: the command itself only needs to die with it. Without one, its parent is
-    // the spawning thread and the signal is the death signal (GNU sets its `-s` signal so).
-    let pdeathsig = if contained {
-        libc::SIGKILL
-    } else {
-        death_signal
+    // the whole tree: the command itself only needs to die with it. With the shared guard the
+    // parent is the calling thread, whose exit (a thread pool's, say) must not kill it: the
+    // guard watches the whole process instead. Without either, the signal is the death signal
+    // (GNU sets its `-s` signal so).
+    let pdeathsig = match (contained, shared) {
+        (_, true) => 0,
+        (true, false) => libc::SIGKILL,
+        (false, _) => death_signal,
     };
     let setup = ChildSetup {
         new_session: contained,
@@ -134,16 +147,18 @@ pub(super) fn spawn(
         pdeathsig,
         signals,
     };
-    let plan = build_plan(
+    let mut plan = build_plan(
         cmd,
         stdio,
         leaf.0.as_ref().map(|l| l.dir_fd.as_raw_fd()),
         setup,
     )
     .map_err(SpawnError::system)?;
+    // With the shared guard the command is our own child, waited for only through its pidfd.
+    plan.quiet_exit = shared;
     let prepared = Prepared::new(&plan)
         .map_err(|e| SpawnError::system(Error::from_io("preparing the child", &e)))?;
-    let (watchdog, launched) = if contained {
+    let (watchdog, launched) = if contained && !shared {
         let leaf_path = leaf
             .0
             .as_ref()
@@ -158,17 +173,23 @@ pub(super) fn spawn(
                 .zip(leaf_path.as_deref())
                 .map(|(l, p)| (l.dir_fd.as_fd(), p)),
             death_signal,
-            grace: cmd.kill_after.unwrap_or(DEFAULT_DEATH_GRACE),
+            grace,
         };
         // Without a watchdog the promise cannot be kept: fail the start.
         let (w, launched) = Watchdog::spawn(&wplan)
             .map_err(|e| SpawnError::system(Error::from_io("starting the watchdog", &e)))?;
         (Some(w), launched)
     } else {
-        let launched = launch(&prepared).map(|(pid, pidfd)| Started {
+        // The kernel stamps the child's start time during the clone, between these two
+        // readings of the same clock, in the ticks /proc shows: when both fall in one tick,
+        // that is its start time, known without opening /proc/PID/stat (most runs).
+        let before = clock::now_ticks();
+        let launched = launch(&prepared);
+        let after = clock::now_ticks();
+        let launched = launched.map(|(pid, pidfd)| Started {
             pid,
             pidfd,
-            start_ticks: None,
+            start_ticks: (before == after).then_some(before),
         });
         (None, launched)
     };
@@ -257,7 +278,7 @@ pub(super) fn spawn(
 }
 
 /// The identity of the started command: its start time as the watchdog read it before anything
-/// could reap it, or (our own child) read now.
+/// could reap it or as the clock bracketed it, else (our own child, unreaped) read now.
 fn identify(s: &Started) -> Result<ProcessIdentity> {
     match s.start_ticks {
         Some(start_ticks) => Ok(ProcessIdentity {
@@ -347,6 +368,7 @@ fn build_plan(
         cwd,
         stdio,
         cgroup,
+        quiet_exit: false,
         setup,
     })
 }

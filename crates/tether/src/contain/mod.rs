@@ -7,10 +7,13 @@
 //! 2. **session_subreaper**: a new session and process group, whose parent is a child subreaper,
 //!    so orphaned descendants are reparented to it and can still be found.
 //!
-//! Either way a small watchdog process launches the command and is its parent and subreaper
-//! (see `sys::linux::watchdog` for why), relays its exit status, and ends the tree if this
-//! process dies without cleaning up (SIGKILL included). The tree is then exactly the watchdog's
-//! descendants: finding it never scans /proc.
+//! By default ([`Guard::PerCommand`]) a small watchdog process launches the command and is its
+//! parent and subreaper (see `sys::linux::watchdog` for why), relays its exit status, and ends
+//! the tree if this process dies without cleaning up (SIGKILL included). The tree is then
+//! exactly the watchdog's descendants: finding it never scans /proc. A long-lived process that
+//! starts many commands asks for [`Guard::Shared`] instead: in a cgroup, one guard process for
+//! all of them and a pool of reused leaves (see `sys::linux::keeper`), so that a start costs no
+//! fork of this process; the bindings do.
 //!
 //! [`Tree`] is a tree as one unit (members, signalling, holding still, waiting for it to be
 //! empty), for trees started here and trees found ([`crate::terminate`]).
@@ -156,6 +159,29 @@ impl std::str::FromStr for ContainMode {
             ))),
         }
     }
+}
+
+/// What ends a contained tree if this process dies without cleaning up (SIGKILL, a crash):
+/// the death signal ([`crate::command::Command::death_signal`]) to the tree, its grace, then
+/// SIGKILL to what is left, and the cgroup leaf removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Guard {
+    /// A watchdog process for every command: its parent and subreaper, forked from this process
+    /// at each start (see [`ContainMode`]). Right for a process that starts one command and
+    /// exits, like the `tether` tool.
+    #[default]
+    PerCommand,
+    /// In a cgroup, one guard process for all the commands this process starts, forked at the
+    /// first: each command is this process's own child, born in a leaf of a pool
+    /// (`tether-<pid>-pool/<n>` next to this process), and a leaf whose tree is gone is kept for
+    /// the next command instead of removed. Right for a long-lived process that starts many
+    /// (a service, a test harness, the bindings): a start then costs no fork of this process
+    /// and no mkdir or rmdir. The leaves and the guard go when this process does. Without a
+    /// cgroup ([`ContainMode::Group`], or no cgroup available) a watchdog is used as with
+    /// [`Guard::PerCommand`]. Orphans of the tree go to init (or this process's subreaper)
+    /// rather than to a watchdog; they stay in the leaf, where they are found and ended.
+    Shared,
 }
 
 /// Make this process a child subreaper, for good: orphaned descendants of its children are

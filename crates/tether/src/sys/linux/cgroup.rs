@@ -2,6 +2,7 @@
 //! cgroup to empty through `cgroup.events` (the kernel signals changes with POLLPRI).
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::{Mode, OFlags};
 
 use super::family::for_each_entry;
+use super::keeper::Pooled;
 
 /// The cgroup2 mount point, from `/proc/self/mountinfo` (fstype `cgroup2`); `None` when cgroup v2
 /// is not mounted in this mount namespace.
@@ -107,7 +109,8 @@ pub fn has_kill_and_freeze(dir: &Path) -> bool {
 }
 
 /// A cgroup leaf this process created. Its directory is removed by [`Leaf::remove`] (callers
-/// make sure the tree is gone first).
+/// make sure the tree is gone first); a leaf of the keeper's pool goes back to the pool when
+/// dropped instead.
 #[derive(Debug)]
 pub struct Leaf {
     /// Absolute directory.
@@ -115,9 +118,71 @@ pub struct Leaf {
     /// Path relative to the cgroup2 mount, as /proc/PID/cgroup shows it.
     pub rel: String,
     /// The directory itself, for clone3(CLONE_INTO_CGROUP).
-    pub dir_fd: OwnedFd,
+    pub dir_fd: ManuallyDrop<OwnedFd>,
     /// `cgroup.events`, for event-driven "populated 0" / "frozen 1".
+    pub events: ManuallyDrop<OwnedFd>,
+    /// Set for a leaf of the keeper's pool ([`super::keeper::lease`]).
+    pub(super) pooled: Option<Pooled>,
+    /// A pooled leaf may take another tree once this one is gone: its tree ended by itself,
+    /// never signalled or killed (set by its owner; otherwise the leaf is removed).
+    pub reusable: bool,
+}
+
+impl Drop for Leaf {
+    fn drop(&mut self) {
+        // SAFETY: the fds are taken (or dropped) once, here, and never used again.
+        let (dir_fd, events) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.dir_fd),
+                ManuallyDrop::take(&mut self.events),
+            )
+        };
+        if let Some(p) = self.pooled.take() {
+            super::keeper::give_back(
+                p,
+                self.reusable,
+                Spare {
+                    dir: std::mem::take(&mut self.dir),
+                    rel: std::mem::take(&mut self.rel),
+                    dir_fd,
+                    events,
+                },
+            );
+        }
+    }
+}
+
+/// A leaf's parts, as the keeper's pool holds them between trees.
+#[derive(Debug)]
+pub(super) struct Spare {
+    pub dir: PathBuf,
+    pub rel: String,
+    pub dir_fd: OwnedFd,
     pub events: OwnedFd,
+}
+
+impl Spare {
+    pub(super) fn into_leaf(self, pooled: Pooled) -> Leaf {
+        Leaf {
+            dir: self.dir,
+            rel: self.rel,
+            dir_fd: ManuallyDrop::new(self.dir_fd),
+            events: ManuallyDrop::new(self.events),
+            pooled: Some(pooled),
+            reusable: false,
+        }
+    }
+}
+
+/// This process's own cgroup: its path relative to the mount and its directory.
+pub(super) fn own_dir() -> io::Result<(String, PathBuf)> {
+    let own = read_text("/proc/self/cgroup").and_then(|t| {
+        parse_proc_cgroup(&t)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 line"))
+    })?;
+    let dir =
+        dir_of(&own).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount"))?;
+    Ok((own, dir))
 }
 
 static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
@@ -129,12 +194,7 @@ pub const LEAF_PREFIX: &str = "tether-";
 /// Fails when cgroup v2 is absent, this process may not create cgroups there, or the leaf would
 /// lack `cgroup.kill`.
 pub fn create_leaf() -> io::Result<Leaf> {
-    let own = read_text("/proc/self/cgroup").and_then(|t| {
-        parse_proc_cgroup(&t)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 line"))
-    })?;
-    let parent =
-        dir_of(&own).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no cgroup2 mount"))?;
+    let (own, parent) = own_dir()?;
     // PIDs are those of our PID namespace: a process of another namespace in the same cgroup
     // may have made the same name, so a taken name means "try the next number".
     let (name, dir) = loop {
@@ -174,8 +234,10 @@ pub fn create_leaf() -> io::Result<Leaf> {
             Ok(Leaf {
                 dir,
                 rel,
-                dir_fd,
-                events,
+                dir_fd: ManuallyDrop::new(dir_fd),
+                events: ManuallyDrop::new(events),
+                pooled: None,
+                reusable: false,
             })
         }
         Err(e) => {
@@ -189,6 +251,14 @@ impl Leaf {
     /// Remove the directory and any cgroups below it, deepest first (leaves of nested `run`s
     /// that were killed with the tree). Fails with EBUSY while it still has members.
     pub fn remove(&self) -> io::Result<()> {
+        if self.pooled.is_some() {
+            // Kept for the next tree (given back when dropped): only the check that it is empty.
+            return if event_value(&*self.events, "populated")? {
+                Err(io::Error::from_raw_os_error(libc::EBUSY))
+            } else {
+                Ok(())
+            };
+        }
         match rustix::fs::rmdir(&self.dir) {
             Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
             Err(rustix::io::Errno::BUSY) => {
@@ -206,7 +276,7 @@ impl Leaf {
     pub fn kill_and_remove(&self, limit: std::time::Duration) -> io::Result<()> {
         let _ = kill_all(&self.dir);
         let _ = wait_event(
-            &self.events,
+            &*self.events,
             "populated",
             false,
             Some(std::time::Instant::now() + limit),

@@ -8,6 +8,7 @@ pub mod family;
 pub mod fd;
 pub mod flock;
 pub mod inotify;
+pub mod keeper;
 pub mod pidfd;
 pub mod proc;
 pub mod process;

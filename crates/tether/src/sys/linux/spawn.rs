@@ -11,17 +11,25 @@
 //! copy-on-write, and we resume exactly when the exec succeeded or the child gave up, with its
 //! errno left in shared memory (no error pipe).
 
+use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use super::supervise::ChildSetup;
 
 const CLONE_VM: u64 = 0x100;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_VFORK: u64 = 0x4000;
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Whether the kernel takes CLONE_CLEAR_SIGHAND (Linux 5.5): the child then starts with every
+/// handler reset to SIG_DFL (ignored signals stay ignored) by the kernel, instead of making
+/// two sigaction calls per signal itself (some 130 syscalls in a host that handles them all,
+/// as the Go runtime does).
+static CLEAR_SIGHAND: AtomicBool = AtomicBool::new(true);
 
 #[repr(C)]
 #[derive(Default)]
@@ -50,6 +58,10 @@ pub struct Plan {
     pub stdio: [Option<RawFd>; 3],
     /// An fd on the cgroup directory to be born into.
     pub cgroup: Option<RawFd>,
+    /// Start the child with no exit signal: its exit sends this process no SIGCHLD (which a
+    /// host's runtime would handle on every exit, and which would make a host's `wait()` for
+    /// any child take its status); it is waited for through its pidfd, with __WALL.
+    pub quiet_exit: bool,
     pub setup: ChildSetup,
 }
 
@@ -75,6 +87,8 @@ struct Shared<'a> {
     /// The process launching the child: if it dies before the child has set PR_SET_PDEATHSIG,
     /// the child sees another parent and gives up.
     parent: libc::pid_t,
+    /// The kernel reset the signal handlers (CLONE_CLEAR_SIGHAND).
+    handlers_cleared: bool,
     /// Set by the child when it fails: the stage and errno.
     stage: AtomicI32,
     errno: AtomicI32,
@@ -88,8 +102,12 @@ struct Stack {
 
 impl Stack {
     fn new() -> io::Result<Stack> {
+        Stack::with_size(STACK_SIZE)
+    }
+
+    fn with_size(size: usize) -> io::Result<Stack> {
         let page = rustix::param::page_size();
-        let len = STACK_SIZE + page;
+        let len = size + page;
         // SAFETY: anonymous mapping; ours until drop.
         let base = unsafe {
             libc::mmap(
@@ -110,6 +128,27 @@ impl Stack {
             return Err(io::Error::last_os_error());
         }
         Ok(stack)
+    }
+}
+
+thread_local! {
+    /// The stack of this thread's last launch, for the next: a launch is done with its stack
+    /// once it returns (the child has exec'd or exited), and mapping a fresh one costs three
+    /// syscalls and its page faults.
+    static SPARE_STACK: Cell<Option<Stack>> = const { Cell::new(None) };
+}
+
+impl Stack {
+    fn take() -> io::Result<Stack> {
+        match SPARE_STACK.try_with(Cell::take) {
+            Ok(Some(s)) => Ok(s),
+            _ => Stack::new(),
+        }
+    }
+
+    fn keep(self) {
+        // During thread exit the slot may be gone: the stack is then unmapped here.
+        let _ = SPARE_STACK.try_with(|c| c.set(Some(self)));
     }
 }
 
@@ -219,7 +258,16 @@ pub struct Prepared<'a> {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     cands: Vec<&'a CStr>,
-    stack: Stack,
+    /// Always `Some` until dropped (then it is kept for the next launch on this thread).
+    stack: Option<Stack>,
+}
+
+impl Drop for Prepared<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.stack.take() {
+            s.keep();
+        }
+    }
 }
 
 impl<'a> Prepared<'a> {
@@ -234,7 +282,7 @@ impl<'a> Prepared<'a> {
             argv,
             envp,
             cands: plan.candidates.iter().map(|c| c.as_c_str()).collect(),
-            stack: Stack::new()?,
+            stack: Some(Stack::take()?),
         })
     }
 }
@@ -247,11 +295,51 @@ pub struct Failure {
     pub errno: i32,
 }
 
-/// Start the child from the calling process, which becomes its parent. Returns its PID and
-/// pidfd once it has exec'd; the failure otherwise (the failed child is reaped here).
+/// A new process that is a copy of this one (no CLONE_VM: as fork makes it) and starts in
+/// `entry(arg)` on a fresh stack of `stack_size` bytes, with every signal blocked, its handlers
+/// reset (where the kernel can), and no exit signal: a "clone" child, which this process's
+/// `wait()` for any child does not see (only __WALL does), and whose end sends no SIGCHLD.
+/// Returns its PID and a pidfd on it.
 ///
-/// Async-signal-safe: it allocates nothing, so the watchdog may call it right after `fork`.
-pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
+/// # Safety
+/// A raw clone3, unlike fork, runs no atfork handlers and leaves libc's cached thread id the
+/// caller's: `entry` must make only async-signal-safe calls that do not rely on it (no raise,
+/// abort, malloc or panic), and must never return.
+pub(super) unsafe fn clone_quiet(
+    entry: unsafe extern "C" fn(*mut libc::c_void) -> !,
+    arg: *mut libc::c_void,
+    stack_size: usize,
+) -> io::Result<(libc::pid_t, OwnedFd)> {
+    let stack = Stack::with_size(stack_size)?;
+    let mut pidfd: libc::c_int = -1;
+    let mut clear = CLEAR_SIGHAND.load(Ordering::Relaxed);
+    let _blocked = BlockAll::new();
+    loop {
+        let mut args = CloneArgs {
+            flags: CLONE_PIDFD | if clear { CLONE_CLEAR_SIGHAND } else { 0 },
+            pidfd: &mut pidfd as *mut libc::c_int as u64,
+            exit_signal: 0,
+            stack: stack.base as u64,
+            stack_size: stack.len as u64,
+            ..Default::default()
+        };
+        // SAFETY: the caller's contract; the child runs on its copy of `stack`.
+        let pid = unsafe { clone3_call(&mut args, entry, arg) };
+        if pid == -(libc::EINVAL as isize) && clear {
+            CLEAR_SIGHAND.store(false, Ordering::Relaxed);
+            clear = false;
+            continue;
+        }
+        if pid < 0 {
+            return Err(io::Error::from_raw_os_error(-pid as i32));
+        }
+        // SAFETY: CLONE_PIDFD stored a new fd that we now own.
+        return Ok((pid as libc::pid_t, unsafe { OwnedFd::from_raw_fd(pidfd) }));
+    }
+}
+
+/// One clone3 of the child; returns the syscall's result, the shared state and the pidfd.
+fn clone_child<'a>(p: &'a Prepared<'a>, clear_sighand: bool) -> (isize, Shared<'a>, libc::c_int) {
     let shared = Shared {
         plan: p.plan,
         cands: &p.cands,
@@ -260,18 +348,27 @@ pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
         // A raw syscall: libc's cached ids would be wrong in a process made by a raw clone.
         // SAFETY: getpid has no preconditions.
         parent: unsafe { libc::syscall(libc::SYS_getpid) } as libc::pid_t,
+        handlers_cleared: clear_sighand,
         stage: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
     let mut pidfd: libc::c_int = -1;
+    let stack = p.stack.as_ref().expect("a prepared launch has its stack");
     let mut args = CloneArgs {
         flags: CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        stack: p.stack.base as u64,
-        stack_size: p.stack.len as u64,
+        exit_signal: if p.plan.quiet_exit {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
+        stack: stack.base as u64,
+        stack_size: stack.len as u64,
         ..Default::default()
     };
+    if clear_sighand {
+        args.flags |= CLONE_CLEAR_SIGHAND;
+    }
     if let Some(cg) = p.plan.cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg as u64;
@@ -288,6 +385,23 @@ pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
                 &shared as *const Shared<'_> as *mut libc::c_void,
             )
         }
+    };
+    (pid, shared, pidfd)
+}
+
+/// Start the child from the calling process, which becomes its parent. Returns its PID and
+/// pidfd once it has exec'd; the failure otherwise (the failed child is reaped here).
+///
+/// Async-signal-safe: it allocates nothing, so the watchdog may call it right after `fork`.
+pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
+    let clear = CLEAR_SIGHAND.load(Ordering::Relaxed);
+    let (pid, shared, pidfd) = match clone_child(p, clear) {
+        // A kernel without CLONE_CLEAR_SIGHAND: the child resets the handlers itself.
+        (pid, _, _) if clear && pid == -(libc::EINVAL as isize) => {
+            CLEAR_SIGHAND.store(false, Ordering::Relaxed);
+            clone_child(p, false)
+        }
+        r => r,
     };
     if pid < 0 {
         return Err(Failure {
@@ -324,6 +438,9 @@ unsafe extern "C" fn child_entry(arg: *mut libc::c_void) -> ! {
     let sh = &*(arg as *const Shared<'_>);
     // Every signal is blocked (BlockAll). Handlers are ours and must not run in a child that
     // shares our memory: reset them before anything is unblocked (setup does that last).
+    if sh.handlers_cleared {
+        child(sh)
+    }
     for sig in 1..=libc::SIGRTMAX() {
         let mut old: libc::sigaction = std::mem::zeroed();
         if libc::sigaction(sig, std::ptr::null(), &mut old) == 0

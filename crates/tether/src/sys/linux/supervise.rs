@@ -302,7 +302,9 @@ pub enum Reap {
 /// `waitid(P_PIDFD, fd, WEXITED | flags)`. `Ok(None)` with [`Hang::NoHang`] when it has not
 /// exited; `Err(ECHILD)` when the process is not our child (or was reaped already).
 pub fn waitid_pidfd(fd: BorrowedFd<'_>, hang: Hang, reap: Reap) -> io::Result<Option<RawExit>> {
-    let mut flags = libc::WEXITED;
+    // __WALL: a child started with no exit signal (see `spawn::Plan::quiet_exit`) is a "clone"
+    // child, which waitid reports only with __WALL or __WCLONE.
+    let mut flags = libc::WEXITED | libc::__WALL;
     if hang == Hang::NoHang {
         flags |= libc::WNOHANG;
     }

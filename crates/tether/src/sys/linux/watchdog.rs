@@ -344,7 +344,7 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     // SAFETY: clock_gettime on a local timespec.
     unsafe {
         let mut ts: libc::timespec = std::mem::zeroed();
@@ -512,7 +512,7 @@ unsafe fn tree_gone(events: RawFd) -> bool {
     no_children && (events < 0 || !populated(events))
 }
 
-unsafe fn populated(events: RawFd) -> bool {
+pub(super) unsafe fn populated(events: RawFd) -> bool {
     let mut buf = [0u8; 256];
     let n = libc::pread(events, buf.as_mut_ptr().cast(), buf.len(), 0);
     n > 0 && contains(&buf[..n as usize], b"populated 1")
@@ -680,7 +680,7 @@ unsafe fn send_signal(fd: RawFd, sig: i32) {
     );
 }
 
-unsafe fn write_at(dir: RawFd, file: &CStr, value: &[u8]) -> bool {
+pub(super) unsafe fn write_at(dir: RawFd, file: &CStr, value: &[u8]) -> bool {
     let fd = libc::openat(dir, file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
     if fd < 0 {
         return false;
@@ -691,7 +691,7 @@ unsafe fn write_at(dir: RawFd, file: &CStr, value: &[u8]) -> bool {
 }
 
 /// Freeze (or thaw) the leaf; freezing waits up to a second for `frozen 1`.
-unsafe fn freeze(dir: RawFd, events: RawFd, on: bool) -> bool {
+pub(super) unsafe fn freeze(dir: RawFd, events: RawFd, on: bool) -> bool {
     if !write_at(dir, c"cgroup.freeze", if on { b"1" } else { b"0" }) {
         return false;
     }
