@@ -26,19 +26,7 @@ func TestAKilledProgramsTreesAreEnded(t *testing.T) {
 		guardInsideNamespace(t)
 		return
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a PID namespace and cgroups")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare (util-linux)")
-	}
-	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", os.Args[0],
-		"-test.run=^TestAKilledProgramsTreesAreEnded$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "TETHER_GO_GUARD=ns")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "inside the namespace: done") {
-		t.Fatalf("inside the namespace: %v\n%s", err, out)
-	}
+	rerunInPIDNamespace(t, "TestAKilledProgramsTreesAreEnded", "TETHER_GO_GUARD=ns")
 }
 
 // guardHost is the program that is killed: it starts a tree, says where it is, and waits.

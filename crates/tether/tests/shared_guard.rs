@@ -14,7 +14,7 @@ use tether::contain::{ContainMode, Guard, Mechanism};
 
 mod common;
 
-use common::{alive, cgroup_available, in_pid_namespace, Recorded, REC, REC_DEF};
+use common::{alive, alone, cgroup_available, in_pid_namespace, Recorded, REC, REC_DEF};
 
 fn shared(script: &str, rec: &Recorded) -> Command {
     let mut c = Command::new("sh");
@@ -24,6 +24,13 @@ fn shared(script: &str, rec: &Recorded) -> Command {
         .contain(ContainMode::Cgroup)
         .guard(Guard::Shared)
         .stdout(Stdio::Null);
+    c
+}
+
+/// `program` in a cgroup, with the shared guard.
+fn guarded(program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.contain(ContainMode::Cgroup).guard(Guard::Shared);
     c
 }
 
@@ -95,29 +102,6 @@ fn fork_loop() {
     hostile("while :; do sleep 100 & rec $!; done", 10);
 }
 
-const ALONE_ENV: &str = "TETHER_SHARED_GUARD_ALONE";
-
-/// Run the test `name` again in a process of its own (so that its pool is its own); returns
-/// whether this is that run.
-fn alone(name: &str) -> bool {
-    if std::env::var_os(ALONE_ENV).is_some() {
-        return true;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(ALONE_ENV, "1")
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "inner test failed:\n{text}");
-    assert!(
-        text.contains("inner done"),
-        "inner test did not run:\n{text}"
-    );
-    false
-}
-
 fn inode(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(dir).unwrap().ino()
@@ -137,12 +121,7 @@ fn clean_leaves_are_reused_and_killed_ones_removed() {
     assert!(first.leftovers_killed.is_empty());
     let leaf = first.containment.cgroup_dir().unwrap();
     let ino = inode(&leaf);
-    let out = Command::new("cat")
-        .arg("/proc/self/cgroup")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .output()
-        .unwrap();
+    let out = guarded("cat").arg("/proc/self/cgroup").output().unwrap();
     assert!(out.status.success(), "{:?}", out.status);
     assert_eq!(out.status.containment.cgroup, first.containment.cgroup);
     assert_eq!(inode(&leaf), ino, "the leaf was made again");
@@ -155,11 +134,7 @@ fn clean_leaves_are_reused_and_killed_ones_removed() {
     assert_eq!(killed.leftovers_killed.len(), 1, "{killed:?}");
     assert!(rec.ids().iter().all(|i| !alive(i)));
     assert_eq!(killed.containment.cgroup_dir().unwrap(), leaf);
-    let next = Command::new("true")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .status()
-        .unwrap();
+    let next = guarded("true").status().unwrap();
     assert!(next.success());
     let now = next.containment.cgroup_dir().unwrap();
     assert!(
@@ -168,20 +143,12 @@ fn clean_leaves_are_reused_and_killed_ones_removed() {
     );
 
     // A spawned handle, closed after its tree ended by itself, gives its leaf back as well.
-    let mut child = Command::new("true")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .spawn()
-        .unwrap();
+    let mut child = guarded("true").spawn().unwrap();
     let reused = child.containment().cgroup_dir().unwrap();
     let ino = inode(&reused);
     child.wait(None).unwrap();
     assert!(child.close().unwrap().is_empty());
-    let again = Command::new("true")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .spawn()
-        .unwrap();
+    let again = guarded("true").spawn().unwrap();
     assert_eq!(again.containment().cgroup_dir().unwrap(), reused);
     assert_eq!(inode(&reused), ino);
     again.close().unwrap();
@@ -193,14 +160,7 @@ fn trees_at_once_get_leaves_of_their_own() {
     if !cgroup_available() {
         return;
     }
-    let spawn = || {
-        Command::new("sleep")
-            .arg("100")
-            .contain(ContainMode::Cgroup)
-            .guard(Guard::Shared)
-            .spawn()
-            .unwrap()
-    };
+    let spawn = || guarded("sleep").arg("100").spawn().unwrap();
     let (a, b) = (spawn(), spawn());
     assert_ne!(a.containment().cgroup, b.containment().cgroup);
     a.close().unwrap();
@@ -327,11 +287,7 @@ fn a_namespace_init_falls_back_to_a_watchdog() {
         return;
     }
     assert_eq!(std::process::id(), 1);
-    let r = Command::new("true")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .status()
-        .unwrap();
+    let r = guarded("true").status().unwrap();
     assert!(r.success(), "{r:?}");
     let leaf = r.containment.cgroup_dir().unwrap();
     assert!(
@@ -363,11 +319,7 @@ fn a_dead_guard_is_replaced() {
         return;
     }
     let run = || {
-        let r = Command::new("true")
-            .contain(ContainMode::Cgroup)
-            .guard(Guard::Shared)
-            .status()
-            .unwrap();
+        let r = guarded("true").status().unwrap();
         assert!(r.success());
         pool_of(&r.containment.cgroup_dir().unwrap())
     };
@@ -393,11 +345,7 @@ fn the_guard_keeps_no_copy_of_the_host_heap() {
         return;
     }
     let mut big = vec![1u8; 256 << 20];
-    let r = Command::new("true")
-        .contain(ContainMode::Cgroup)
-        .guard(Guard::Shared)
-        .status()
-        .unwrap();
+    let r = guarded("true").status().unwrap();
     assert!(r.success());
     big.iter_mut().for_each(|b| *b = 2);
     let guard = guard_pid().expect("a guard process");

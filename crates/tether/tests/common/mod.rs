@@ -72,17 +72,33 @@ pub fn cgroup_available() -> bool {
 /// whether this is the inner run (then the caller runs the body). The outer run asserts that the
 /// inner one passed and printed `inner done`.
 pub fn in_pid_namespace(name: &str) -> bool {
+    rerun(name, &["unshare", "--pid", "--fork", "--mount-proc"])
+}
+
+/// [`in_pid_namespace`] without the namespace: the test alone in a process of its own (for
+/// state that is per process, such as the shared guard's pool).
+pub fn alone(name: &str) -> bool {
+    rerun(name, &[])
+}
+
+fn rerun(name: &str, wrapper: &[&str]) -> bool {
     if std::env::var_os("TETHER_INNER").is_some() {
         return true;
     }
     let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc"])
-        .arg(exe)
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    let out = cmd
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env("TETHER_INNER", "1")
         .output()
-        .expect("unshare runs");
+        .expect("the test binary runs");
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "inner test failed:\n{text}");

@@ -17,9 +17,11 @@
 //! the leaves and the base, and exits. The death signal and grace of each slot are in a shared
 //! anonymous mapping (written here, read there), so that a lease is one store.
 //!
-//! After the fork the guard makes only async-signal-safe calls (this process may be
-//! multi-threaded). Like the watchdog, it keeps a copy-on-write view of this process's memory;
-//! unlike it, there is one, not one per running command.
+//! The guard is a copy of this process made by a raw clone3 with no exit signal (see
+//! `spawn::clone_quiet`): this process's `wait()` for any child does not see it. It makes only
+//! async-signal-safe calls (this process may be multi-threaded), and it gives back its
+//! copy-on-write view of this process's large memory at once (see [`release_memory`]), so that
+//! it stays at about 1 MB however large the host grows.
 
 use std::ffi::CString;
 use std::io;
@@ -33,7 +35,7 @@ use std::time::Duration;
 use rustix::fs::{Mode, OFlags};
 
 use super::cgroup::{self, remove_below, Leaf, Spare};
-use super::watchdog::{freeze, now_ms, populated, write_at};
+use super::helper::{decimal, freeze, keep_only, now_ms, populated, send_signal, write_at};
 
 /// Slots in the shared table: the most leaves in use at once. Beyond it a lease fails and the
 /// caller falls back to a watchdog. 64 KiB of address space; pages appear as slots are used.
@@ -62,7 +64,7 @@ fn decode(word: u64) -> (i32, i64) {
     )
 }
 
-/// A leaf of the pool, as it waits for its next tree.
+/// What marks a leased leaf as the pool's: its slot, and the keeper it came from.
 #[derive(Debug)]
 pub struct Pooled {
     pub(super) slot: u32,
@@ -88,7 +90,8 @@ struct Keeper {
 }
 
 // SAFETY: `table` points into a shared mapping that lives as long as the process (never
-// unmapped: the guard may read it at any time); its words are atomics.
+// unmapped, not even when the keeper is replaced: its guard may still read it); its words are
+// atomics.
 unsafe impl Send for Keeper {}
 
 static KEEPER: Mutex<Option<Keeper>> = Mutex::new(None);
@@ -456,26 +459,7 @@ unsafe fn guard_main(args: GuardArgs) -> ! {
     // Out of the host's session and process group: a kill of its job, even SIGKILL to the
     // whole group, leaves the guard to end the trees.
     libc::setsid();
-    // Hold nobody's pipe or socket open: keep only the base and the pidfd.
-    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-    for i in 0..3 {
-        if i != base_fd && i != hostfd && null >= 0 {
-            libc::dup2(null, i);
-        }
-    }
-    let mut keep = [base_fd, hostfd];
-    keep.sort_unstable();
-    let mut from: i32 = 3;
-    for k in keep {
-        if k >= from {
-            if k > from {
-                libc::syscall(libc::SYS_close_range, from as u32, (k - 1) as u32, 0u32);
-            }
-            from = k + 1;
-        }
-    }
-    libc::syscall(libc::SYS_close_range, from as u32, u32::MAX, 0u32);
-    libc::prctl(libc::PR_SET_NAME, c"tether-guard".as_ptr(), 0, 0, 0);
+    keep_only([base_fd, hostfd], c"tether-guard");
     if release {
         release_memory();
     }
@@ -614,19 +598,7 @@ fn hex(s: &[u8]) -> Option<usize> {
 /// The leaf directory of `slot`, opened below the base.
 unsafe fn open_slot(base_fd: RawFd, slot: usize) -> RawFd {
     let mut name = [0u8; 24];
-    let mut digits = [0u8; 20];
-    let (mut n, mut len) = (slot, 0);
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        name[i] = digits[len - 1 - i];
-    }
+    decimal(slot as u64, &mut name);
     libc::openat(
         base_fd,
         name.as_ptr().cast(),
@@ -767,15 +739,8 @@ unsafe fn signal_pid(pid: i64, sig: i32, frozen: bool) {
     // the signal and its SIGCONT reach the same process.
     let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as RawFd;
     if fd >= 0 {
-        for s in [sig, libc::SIGCONT] {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd,
-                s,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            );
-        }
+        send_signal(fd, sig);
+        send_signal(fd, libc::SIGCONT);
         libc::close(fd);
     }
 }

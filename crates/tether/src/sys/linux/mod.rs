@@ -7,6 +7,7 @@ pub mod event;
 pub mod family;
 pub mod fd;
 pub mod flock;
+mod helper;
 pub mod inotify;
 pub mod keeper;
 pub mod pidfd;

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroup::remove_below;
 use super::family::{for_each_child, parentage};
+use super::helper::{decimal, freeze, keep_only, now_ms, populated, send_signal, write_at};
 use super::spawn::{launch, Failure, Prepared};
 use super::supervise::RawExit;
 
@@ -344,15 +345,6 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-pub(super) fn now_ms() -> i64 {
-    // SAFETY: clock_gettime on a local timespec.
-    unsafe {
-        let mut ts: libc::timespec = std::mem::zeroed();
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-        ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
-    }
-}
-
 unsafe fn watchdog_main(sock: RawFd, plan: &WatchdogPlan<'_>) -> ! {
     // Out of the supervisor's session and process group: a kill of its job, even SIGKILL to the
     // whole group, leaves the watchdog to end the tree.
@@ -386,25 +378,7 @@ unsafe fn watchdog_main(sock: RawFd, plan: &WatchdogPlan<'_>) -> ! {
     // The command has its copies of our descriptors: keep only the socket and the leaf, so that
     // the watchdog holds nobody's pipe open.
     let leaf_fd = plan.leaf.map_or(-1, |(fd, _)| fd.as_raw_fd());
-    let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-    for i in 0..3 {
-        if i != sock && i != leaf_fd && null >= 0 {
-            libc::dup2(null, i);
-        }
-    }
-    let mut keep = [sock, leaf_fd];
-    keep.sort_unstable();
-    let mut from: i32 = 3;
-    for k in keep {
-        if k >= from {
-            if k > from {
-                libc::syscall(libc::SYS_close_range, from as u32, (k - 1) as u32, 0u32);
-            }
-            from = k + 1;
-        }
-    }
-    libc::syscall(libc::SYS_close_range, from as u32, u32::MAX, 0u32);
-    libc::prctl(libc::PR_SET_NAME, c"tether-watch".as_ptr(), 0, 0, 0);
+    keep_only([sock, leaf_fd], c"tether-watch");
 
     let mut chld: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut chld);
@@ -512,16 +486,6 @@ unsafe fn tree_gone(events: RawFd) -> bool {
     no_children && (events < 0 || !populated(events))
 }
 
-pub(super) unsafe fn populated(events: RawFd) -> bool {
-    let mut buf = [0u8; 256];
-    let n = libc::pread(events, buf.as_mut_ptr().cast(), buf.len(), 0);
-    n > 0 && contains(&buf[..n as usize], b"populated 1")
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Wait until the tree is gone or `deadline_ms` (CLOCK_MONOTONIC) passes; woken by SIGCHLD and
 /// by cgroup.events.
 unsafe fn wait_gone(sfd: RawFd, events: RawFd, deadline_ms: i64) -> bool {
@@ -622,22 +586,7 @@ unsafe fn start_ticks(pid: libc::pid_t) -> Option<u64> {
     let mut path = [0u8; 32];
     let prefix = b"/proc/";
     path[..prefix.len()].copy_from_slice(prefix);
-    let mut at = prefix.len();
-    let mut digits = [0u8; 12];
-    let mut n = pid as u32;
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in (0..len).rev() {
-        path[at] = digits[i];
-        at += 1;
-    }
+    let at = prefix.len() + decimal(pid as u32 as u64, &mut path[prefix.len()..]);
     let suffix = b"/stat\0";
     path[at..at + suffix.len()].copy_from_slice(suffix);
     let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
@@ -668,56 +617,6 @@ fn parse_start_ticks(stat: &[u8]) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
     Some(v)
-}
-
-unsafe fn send_signal(fd: RawFd, sig: i32) {
-    libc::syscall(
-        libc::SYS_pidfd_send_signal,
-        fd,
-        sig,
-        std::ptr::null::<libc::siginfo_t>(),
-        0,
-    );
-}
-
-pub(super) unsafe fn write_at(dir: RawFd, file: &CStr, value: &[u8]) -> bool {
-    let fd = libc::openat(dir, file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-    if fd < 0 {
-        return false;
-    }
-    let ok = libc::write(fd, value.as_ptr().cast(), value.len()) == value.len() as isize;
-    libc::close(fd);
-    ok
-}
-
-/// Freeze (or thaw) the leaf; freezing waits up to a second for `frozen 1`.
-pub(super) unsafe fn freeze(dir: RawFd, events: RawFd, on: bool) -> bool {
-    if !write_at(dir, c"cgroup.freeze", if on { b"1" } else { b"0" }) {
-        return false;
-    }
-    if !on || events < 0 {
-        return on;
-    }
-    let limit = now_ms() + 1000;
-    loop {
-        let mut buf = [0u8; 256];
-        let n = libc::pread(events, buf.as_mut_ptr().cast(), buf.len(), 0);
-        if n > 0 && contains(&buf[..n as usize], b"frozen 1") {
-            return true;
-        }
-        let left = limit - now_ms();
-        if left <= 0 {
-            // Not frozen in time: the members are stopped one by one instead.
-            write_at(dir, c"cgroup.freeze", b"0");
-            return false;
-        }
-        let mut pfd = libc::pollfd {
-            fd: events,
-            events: libc::POLLPRI,
-            revents: 0,
-        };
-        libc::poll(&mut pfd, 1, left as libc::c_int);
-    }
 }
 
 /// The members found so far, each held by a pidfd: an anonymous mapping, since nothing may be
