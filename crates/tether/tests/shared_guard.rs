@@ -355,6 +355,7 @@ fn the_guard_keeps_no_copy_of_the_host_heap() {
         .find_map(|l| l.strip_prefix("Private_Dirty:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap();
+    println!("the guard's private memory: {kb} kB");
     assert!(kb < 32 << 10, "the guard holds {kb} kB of private memory");
     assert_eq!(std::hint::black_box(&big)[12345], 2);
     println!("inner done");
