@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tether::command::{Command, Stdio};
 use tether::contain::{ContainMode, Guard, Mechanism};
+use tether::signal::Signal;
 
 mod common;
 
@@ -169,15 +170,23 @@ fn trees_at_once_get_leaves_of_their_own() {
 
 const HOST_ENV: &str = "TETHER_SHARED_GUARD_HOST";
 
-/// The host: starts two trees with the shared guard, says where they are, and waits to be
-/// killed. One tree ends on SIGTERM (the death signal); the other ignores it and is killed
-/// after its 500 ms grace.
+/// The host: starts three trees with the shared guard, says where they are, and waits to be
+/// killed. One ends on SIGTERM (the death signal); one ignores it and is killed after its
+/// 500 ms grace; one ignores it too but has SIGKILL as its death signal, so its long grace
+/// (60 s) never comes into play.
 fn host() {
     let rec_file = std::env::var("F").unwrap();
+    let ignore_term =
+        "trap '' TERM; sh -c 'eval \"$R\"; trap \"\" TERM; rec $$; while :; do sleep 1; done' & rec $!; wait";
     let mut kids = Vec::new();
-    for script in [
-        "setsid sleep 300 & rec $!; sleep 300 & rec $!; wait",
-        "trap '' TERM; sh -c 'eval \"$R\"; trap \"\" TERM; rec $$; while :; do sleep 1; done' & rec $!; wait",
+    for (script, death, grace) in [
+        (
+            "setsid sleep 300 & rec $!; sleep 300 & rec $!; wait",
+            Signal::TERM,
+            500,
+        ),
+        (ignore_term, Signal::TERM, 500),
+        (ignore_term, Signal::KILL, 60_000),
     ] {
         let child = Command::new("sh")
             .args(["-c", &format!("{REC}{script}")])
@@ -185,7 +194,8 @@ fn host() {
             .env("R", REC_DEF)
             .contain(ContainMode::Cgroup)
             .guard(Guard::Shared)
-            .kill_after(Duration::from_millis(500))
+            .death_signal(Some(death))
+            .kill_after(Duration::from_millis(grace))
             .spawn()
             .unwrap();
         kids.push(child);
@@ -231,9 +241,9 @@ fn the_guard_ends_every_tree_when_the_host_is_killed() {
             break;
         }
     }
-    assert_eq!(leaves.len(), 2);
+    assert_eq!(leaves.len(), 3);
     // Every recorded process is there (the scripts record before they wait).
-    assert!(wait_until(Duration::from_secs(10), || rec.ids().len() >= 5));
+    assert!(wait_until(Duration::from_secs(10), || rec.ids().len() >= 7));
     let killed_at = Instant::now();
     h.kill().unwrap();
     h.wait().unwrap();

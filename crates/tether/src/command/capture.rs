@@ -107,7 +107,7 @@ impl Capture {
             return;
         };
         // Most commands write little: a small buffer on the stack first, the large one only
-        // once a read fills it (allocating 64 KiB per run cost more than the read).
+        // once a read fills it (not 64 KiB allocated and zeroed for every run).
         let mut small = [0u8; 4096];
         loop {
             let big = !self.buf.is_empty();

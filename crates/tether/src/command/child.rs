@@ -36,17 +36,18 @@ const RELAY_WAIT: Duration = Duration::from_secs(5);
 /// killing act on the whole tree, in the containment [`Child::containment`] reports.
 ///
 /// **Ending it.** [`Child::close`] ends whatever is left of the tree with SIGKILL, waits for it
-/// to be gone, removes the cgroup leaf (or, with [`Guard::Shared`](crate::contain::Guard), gives
-/// it back to the pool: kept for the next command if the tree ended by itself, else removed),
-/// releases the watchdog and reports any failure: call it (or [`Child::stop`] first, for a
-/// graceful end). **Drop** never blocks: if the command and its tree are not known to be gone,
-/// it sends SIGKILL to what is left (one write to `cgroup.kill` in a cgroup; the members found,
-/// in a group) and hands the rest to the watchdog, which kills whatever remains until the tree
-/// is gone (up to 5 s), removes the leaf and exits (a pooled leaf is removed at a later start
-/// once empty, or by the shared guard when this process exits); in
-/// [`ContainMode::None`](crate::contain::ContainMode::None) the command is sent SIGKILL. What is left of this process's own children (the watchdog, or the uncontained
-/// command) is reaped by a short-lived background thread, so that no zombie stays behind (if
-/// no thread can be started, it stays a zombie until this process waits for it or exits).
+/// to be gone, removes the cgroup leaf (or, with [`Guard::Shared`](crate::contain::Guard),
+/// gives it back to the pool: kept for the next command if the tree ended by itself, else
+/// removed), releases the watchdog and reports any failure: call it (or [`Child::stop`] first,
+/// for a graceful end). **Drop** never blocks: if the command and its tree are not known to be
+/// gone, it sends SIGKILL to what is left (one write to `cgroup.kill` in a cgroup; the members
+/// found, in a group) and hands the rest to the watchdog, which kills whatever remains until
+/// the tree is gone (up to 5 s), removes the leaf and exits (a pooled leaf is removed at a
+/// later start once empty, or by the shared guard when this process exits); in
+/// [`ContainMode::None`](crate::contain::ContainMode::None) the command is sent SIGKILL. What
+/// is left of this process's own children (the watchdog, or the command itself) is reaped by a
+/// short-lived background thread, so that no zombie stays behind (if no thread can be started,
+/// it stays a zombie until this process waits for it or exits).
 /// Errors are not reported on drop.
 #[derive(Debug)]
 pub struct Child {

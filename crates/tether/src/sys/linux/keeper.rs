@@ -621,12 +621,18 @@ unsafe fn end_all(base_fd: RawFd, table: *const AtomicU64) {
             continue;
         }
         let (sig, _) = decode(word);
-        if sig == libc::SIGKILL || sig == 0 {
+        if sig == 0 {
+            // No death signal: the grace, then SIGKILL.
             continue;
         }
         let leaf = open_slot(base_fd, i);
         if leaf >= 0 {
-            signal_members(leaf, sig);
+            if sig == libc::SIGKILL {
+                write_at(leaf, c"cgroup.kill", b"1");
+                (*table.add(i)).store(word | KILLED, Ordering::Relaxed);
+            } else {
+                signal_members(leaf, sig);
+            }
             libc::close(leaf);
         }
     }

@@ -14,6 +14,7 @@
 use std::cell::Cell;
 use std::ffi::{CStr, CString};
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -258,15 +259,14 @@ pub struct Prepared<'a> {
     argv: Vec<*const libc::c_char>,
     envp: Vec<*const libc::c_char>,
     cands: Vec<&'a CStr>,
-    /// Always `Some` until dropped (then it is kept for the next launch on this thread).
-    stack: Option<Stack>,
+    /// Kept for the next launch on this thread when dropped.
+    stack: ManuallyDrop<Stack>,
 }
 
 impl Drop for Prepared<'_> {
     fn drop(&mut self) {
-        if let Some(s) = self.stack.take() {
-            s.keep();
-        }
+        // SAFETY: taken once, here, and never used again.
+        unsafe { ManuallyDrop::take(&mut self.stack) }.keep();
     }
 }
 
@@ -282,7 +282,7 @@ impl<'a> Prepared<'a> {
             argv,
             envp,
             cands: plan.candidates.iter().map(|c| c.as_c_str()).collect(),
-            stack: Some(Stack::take()?),
+            stack: ManuallyDrop::new(Stack::take()?),
         })
     }
 }
@@ -353,7 +353,7 @@ fn clone_child<'a>(p: &'a Prepared<'a>, clear_sighand: bool) -> (isize, Shared<'
         errno: AtomicI32::new(0),
     };
     let mut pidfd: libc::c_int = -1;
-    let stack = p.stack.as_ref().expect("a prepared launch has its stack");
+    let stack = &*p.stack;
     let mut args = CloneArgs {
         flags: CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
