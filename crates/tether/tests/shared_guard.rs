@@ -370,3 +370,45 @@ fn the_guard_keeps_no_copy_of_the_host_heap() {
     assert_eq!(std::hint::black_box(&big)[12345], 2);
     println!("inner done");
 }
+
+const NOBODY_ENV: &str = "TETHER_SHARED_GUARD_NOBODY";
+
+/// Not root, no pool can be made: the commands still start, each in the fallback containment
+/// (a session under a watchdog), and no pool appears.
+#[test]
+fn an_unprivileged_host_falls_back_to_a_watchdog() {
+    if std::env::var_os(NOBODY_ENV).is_some() {
+        for _ in 0..2 {
+            let r = Command::new("true").guard(Guard::Shared).status().unwrap();
+            assert!(r.success(), "{r:?}");
+            assert_eq!(r.containment.mechanism, Mechanism::SessionSubreaper);
+            assert!(r.containment.fallback_reason.is_some());
+        }
+        println!("inner done");
+        return;
+    }
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let Ok(out) = std::process::Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_unprivileged_host_falls_back_to_a_watchdog",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(NOBODY_ENV, "1")
+        .output()
+    else {
+        return;
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if text.starts_with("setpriv:") {
+        return; // this machine cannot run it
+    }
+    assert!(out.status.success(), "as nobody:\n{text}");
+    assert!(text.contains("inner done"), "as nobody:\n{text}");
+}

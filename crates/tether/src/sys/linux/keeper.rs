@@ -28,7 +28,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -96,6 +96,8 @@ unsafe impl Send for Keeper {}
 
 static KEEPER: Mutex<Option<Keeper>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// The process (by PID: a forked child tries again) where no pool can be made.
+static UNAVAILABLE: AtomicU32 = AtomicU32::new(0);
 
 fn pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
@@ -110,12 +112,35 @@ pub fn lease(signal: i32, grace: Duration) -> io::Result<Leaf> {
         None => true,
     };
     if fresh {
+        if UNAVAILABLE.load(Ordering::Relaxed) == pid() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no cgroup pool here (it could not be made before)",
+            ));
+        }
         // The old keeper's leaves in use still hold its id: when they come back they are
         // dropped (a forked child's copies) or removed, not pooled here.
         if let Some(old) = g.take() {
             old.forget();
         }
-        *g = Some(Keeper::new()?);
+        match Keeper::new() {
+            Ok(k) => *g = Some(k),
+            Err(e) => {
+                // Not allowed (not root, no delegated cgroup), or no cgroup v2: that does not
+                // change while this process runs, so every later start goes straight to its
+                // fallback instead of trying again.
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied
+                        | io::ErrorKind::NotFound
+                        | io::ErrorKind::ReadOnlyFilesystem
+                        | io::ErrorKind::Unsupported
+                ) {
+                    UNAVAILABLE.store(pid(), Ordering::Relaxed);
+                }
+                return Err(e);
+            }
+        }
     }
     let k = g.as_mut().expect("keeper just made");
     let (slot, spare) = k.take_leaf()?;
