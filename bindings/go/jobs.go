@@ -433,6 +433,14 @@ func (j Jobs) Start(ctx context.Context, spec JobSpec) (JobStatus, error) {
 // reported JobKilled, with SupervisorLost. Errors: ErrNotFound (no such job), ErrInvalid (a
 // bad name), ErrRefused (the state directory).
 func (j Jobs) Status(name string) (JobStatus, error) {
+	return j.onJob(name, func(state, name *C.char, o **C.char) C.int32_t {
+		return C.tether_job_status(state, name, o)
+	})
+}
+
+// onJob runs a C function that takes the state directory and a job's name and gives a
+// tether.job/v1 document.
+func (j Jobs) onJob(name string, call func(state, name *C.char, out **C.char) C.int32_t) (JobStatus, error) {
 	if err := jobName(name); err != nil {
 		return JobStatus{}, err
 	}
@@ -441,7 +449,7 @@ func (j Jobs) Status(name string) (JobStatus, error) {
 		return JobStatus{}, err
 	}
 	defer free()
-	out, err := callString(func(o **C.char) C.int32_t { return C.tether_job_status(args[0], args[1], o) })
+	out, err := callString(func(o **C.char) C.int32_t { return call(args[0], args[1], o) })
 	if err != nil {
 		return JobStatus{}, err
 	}
@@ -482,21 +490,9 @@ func (j Jobs) List() ([]JobStatus, error) {
 // AlreadyStopped. Errors: ErrNotFound (no such job), ErrTimeout (the supervisor did not
 // finish within the grace plus 15 s).
 func (j Jobs) Stop(name string, grace time.Duration) (JobStatus, error) {
-	if err := jobName(name); err != nil {
-		return JobStatus{}, err
-	}
-	args, free, err := cStrings(arg("StateDir", j.StateDir), arg("name", name))
-	if err != nil {
-		return JobStatus{}, err
-	}
-	defer free()
-	out, err := callString(func(o **C.char) C.int32_t {
-		return C.tether_job_stop(args[0], args[1], graceMS(grace), o)
+	return j.onJob(name, func(state, name *C.char, o **C.char) C.int32_t {
+		return C.tether_job_stop(state, name, graceMS(grace), o)
 	})
-	if err != nil {
-		return JobStatus{}, err
-	}
-	return jobReport(out)
 }
 
 // Restart stops job name if it runs (as Stop) and starts it again with the spec it was last
@@ -528,21 +524,9 @@ func (j Jobs) Restart(ctx context.Context, name string, grace time.Duration) (Jo
 // logs); it returns the job's last status, with Removed. ErrNotFound when there is no such
 // job.
 func (j Jobs) Remove(name string, grace time.Duration) (JobStatus, error) {
-	if err := jobName(name); err != nil {
-		return JobStatus{}, err
-	}
-	args, free, err := cStrings(arg("StateDir", j.StateDir), arg("name", name))
-	if err != nil {
-		return JobStatus{}, err
-	}
-	defer free()
-	out, err := callString(func(o **C.char) C.int32_t {
-		return C.tether_job_remove(args[0], args[1], graceMS(grace), o)
+	return j.onJob(name, func(state, name *C.char, o **C.char) C.int32_t {
+		return C.tether_job_remove(state, name, graceMS(grace), o)
 	})
-	if err != nil {
-		return JobStatus{}, err
-	}
-	return jobReport(out)
 }
 
 // Logs is the last lines lines of job name's stdout (stderr: its stderr), exactly as the

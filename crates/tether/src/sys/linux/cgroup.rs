@@ -252,7 +252,12 @@ impl Leaf {
     /// that were killed with the tree). Fails with EBUSY while it still has members.
     pub fn remove(&self) -> io::Result<()> {
         if self.pooled.is_some() {
-            // Kept for the next tree (given back when dropped): only the check that it is empty.
+            // Kept for the next tree (given back when dropped): only the check that it is empty,
+            // known already for a reusable leaf (its tree was gone when the command was reaped,
+            // and an empty cgroup has nobody left to fork into it).
+            if self.reusable {
+                return Ok(());
+            }
             return if event_value(&*self.events, "populated")? {
                 Err(io::Error::from_raw_os_error(libc::EBUSY))
             } else {

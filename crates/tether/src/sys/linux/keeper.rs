@@ -162,10 +162,11 @@ pub(super) fn give_back(p: Pooled, reusable: bool, leaf: Spare) {
         let _ = rustix::fs::rmdir(&leaf.dir);
         return;
     }
-    if busy(&leaf) {
-        k.dirty.push((p.slot, leaf));
-    } else if reusable {
+    // A reusable leaf is empty for good (see `Leaf::remove`): no second read.
+    if reusable {
         k.release(p.slot, leaf);
+    } else if busy(&leaf) {
+        k.dirty.push((p.slot, leaf));
     } else {
         k.remove(p.slot, leaf);
     }
