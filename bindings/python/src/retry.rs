@@ -59,14 +59,7 @@ impl From<&Attempt> for PyRetryAttempt {
             started_at: convert::secs(a.started_at),
             duration: convert::secs(a.duration),
             delay: a.delay.map(convert::secs),
-            error: a
-                .spawn_error
-                .as_ref()
-                .map(|e| e.message().to_string())
-                .or_else(|| {
-                    run.and_then(|r| r.error.as_ref())
-                        .map(|e| e.message().to_string())
-                }),
+            error: a.error(),
         }
     }
 }

@@ -42,14 +42,7 @@ pub struct AttemptReport {
 impl From<&Attempt> for AttemptReport {
     fn from(a: &Attempt) -> Self {
         let run = a.run.as_ref();
-        let error = a
-            .spawn_error
-            .as_ref()
-            .map(|e| e.message().to_string())
-            .or_else(|| {
-                run.and_then(|r| r.error.as_ref())
-                    .map(|e| e.message().to_string())
-            });
+        let error = a.error();
         AttemptReport {
             number: a.number,
             pid: run.map(|r| r.pid),

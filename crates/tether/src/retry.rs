@@ -479,6 +479,20 @@ impl Attempt {
         }
     }
 
+    /// Why it could not be started, or why waiting for it failed, in words.
+    pub fn error(&self) -> Option<String> {
+        self.spawn_error
+            .as_ref()
+            .map(|e| e.message().to_string())
+            .or_else(|| {
+                self.run
+                    .as_ref()?
+                    .error
+                    .as_ref()
+                    .map(|e| e.message().to_string())
+            })
+    }
+
     /// The signal that killed it, if one did.
     pub fn signal(&self) -> Option<i32> {
         if self.limit.is_some() {
