@@ -7,7 +7,11 @@ Each round times, in alternating order:
   - psutil:  [p.info for p in psutil.process_iter(ATTRS)]
   - Rust:    tether::inspect::snapshot with the same fields (examples/snapshot_timing: one
              timed snapshot after a warm-up one, run between the Python rounds)
-and reports medians and ratios. Targets (issue 11): tether >= 5x faster than psutil, and within
+Every timed call comes right after an untimed call of the same function, as the Rust example
+times its snapshot after a warm-up one: the three are measured in the same state. How warm that
+state is matters (a snapshot right after another runs about 30% faster than one after 300 ms
+idle, in Rust as in Python), so `--pause-ms 300` measures all three after an idle pause instead.
+It reports medians and ratios. Targets (issue 11): tether >= 5x faster than psutil, and within
 1.3x of the Rust snapshot. A sanity check compares the values both libraries return.
 
 Run it with the Python that has tether and psutil installed (scripts/test-python.sh makes one
@@ -33,15 +37,19 @@ FIELDS = "pid,ppid,name,exe,cmdline,user,state,start,rss,vsz,cpu_time,threads"
 EXAMPLE = os.path.join(ROOT, "target", "bindings", "examples", "snapshot_timing")
 
 
-def timed(fn):
+def timed(fn, pause):
+    """One timed call in the state the Rust example times its snapshot in: right after an
+    untimed call of the same function (then `pause` seconds idle, 0 by default)."""
+    fn()
     gc.collect()
+    time.sleep(pause)
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
 
 
-def rust_ms(rounds):
-    out = subprocess.check_output([EXAMPLE, FIELDS, str(rounds)])
+def rust_ms(rounds, pause):
+    out = subprocess.check_output([EXAMPLE, FIELDS, str(rounds), str(round(pause * 1e3))])
     r = json.loads(out)
     return r["median_ms"] / 1e3, r["processes"]
 
@@ -77,6 +85,9 @@ def compare(ours, theirs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--pause-ms", type=int, default=0,
+                    help="idle time before every timed call, on all three sides (a cold cache "
+                         "and CPU: a snapshot taken once in a while)")
     ap.add_argument("--no-build", action="store_true", help="use the example binary as it is")
     a = ap.parse_args()
     import psutil
@@ -88,7 +99,8 @@ def main():
     print(f"tether {tether.__version__} ({tether.__file__}), psutil {psutil.__version__}, "
           f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     nproc = sum(1 for d in os.listdir("/proc") if d.isdigit())
-    print(f"/proc has {nproc} processes; attrs: {', '.join(ATTRS)}")
+    print(f"/proc has {nproc} processes; attrs: {', '.join(ATTRS)}; "
+          f"each timed call right after an untimed one, {a.pause_ms} ms idle between")
 
     def run_tether():
         return [p.info for p in tether.process_iter(ATTRS)]
@@ -97,7 +109,8 @@ def main():
         return [p.info for p in psutil.process_iter(ATTRS)]
 
     # Warm-up: imports, caches (user names), the first /proc walk.
-    run_tether(), run_psutil(), rust_ms(1)
+    pause = a.pause_ms / 1e3
+    run_tether(), run_psutil(), rust_ms(1, 0)
     t_t, t_p, t_r = [], [], []
     n_t = n_p = n_r = 0
     for i in range(a.runs):
@@ -105,7 +118,7 @@ def main():
         if i % 2:
             order.reverse()
         for name, fn in order:
-            dt, out = timed(fn)
+            dt, out = timed(fn, pause)
             if name == "t":
                 t_t.append(dt)
                 n_t = len(out)
@@ -117,7 +130,7 @@ def main():
             out = None
         # One timed snapshot per run, as on the Python side (a median of several would hide
         # the load spikes that single Python runs take).
-        dt, n_r = rust_ms(1)
+        dt, n_r = rust_ms(1, pause)
         t_r.append(dt)
     last_t, last = run_tether(), run_psutil()
     both, diffs = compare(last_t, last)
