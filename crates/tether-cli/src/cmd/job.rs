@@ -352,6 +352,21 @@ fn run_logs(a: LogsArgs, ctx: &Ctx) -> Result<i32> {
     } else {
         Stream::Stdout
     };
+    if a.follow {
+        job::follow_logs(
+            &state,
+            &a.name,
+            stream,
+            a.lines,
+            &mut |b| {
+                output::write_out_bytes(b);
+                output::flush();
+                !output::is_closed()
+            },
+            &mut || true,
+        )?;
+        return Ok(0);
+    }
     let path = job::log_path(&state, &a.name, stream)?;
     let last = job::tail(&path, a.lines)?;
     if ctx.json {
@@ -365,19 +380,6 @@ fn run_logs(a: LogsArgs, ctx: &Ctx) -> Result<i32> {
         return Ok(0);
     }
     output::write_out_bytes(&last);
-    if a.follow {
-        output::flush();
-        let name = a.name.clone();
-        job::follow(
-            &path,
-            &mut |b| {
-                output::write_out_bytes(b);
-                output::flush();
-                !output::is_closed()
-            },
-            &mut || job::is_supervised(&state, &name),
-        )?;
-    }
     Ok(0)
 }
 

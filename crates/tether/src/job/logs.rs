@@ -1,6 +1,6 @@
 //! Job logs: the supervisor writes the command's stdout and stderr to `stdout.log` and
 //! `stderr.log` with size-bounded rotation ([`RotatingLog`]); readers take the last lines
-//! ([`tail`]) or follow the file as it grows and rotates ([`follow`]).
+//! ([`tail`]) or follow the file as it grows and rotates ([`follow`], [`tail_and_follow`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -111,28 +111,40 @@ impl RotatingLog {
 /// The last `lines` lines of a log (from the rotated files too when the current one holds
 /// fewer). A last line without its newline is included.
 pub fn tail(path: &Path, lines: usize) -> Result<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::new();
-    let mut n = 0u32;
-    loop {
-        let p = if n == 0 {
-            path.to_path_buf()
-        } else {
-            rotated(path, n)
-        };
+    let mut f = super::state::open_private(path)?;
+    let len = file_len(&f, path)?;
+    tail_upto(path, &mut f, len, lines)
+}
+
+/// [`tail`] with the current file open, taking its first `len` bytes as all of it.
+fn tail_upto(path: &Path, current: &mut File, len: u64, lines: usize) -> Result<Vec<u8>> {
+    let mut out = tail_of(current, len, lines + 1, path)?;
+    let current_ino = current.metadata().map(|m| m.ino()).ok();
+    let mut n = 1u32;
+    while count_lines(&out) < lines && n <= 1000 {
+        let p = rotated(path, n);
+        n += 1;
         let mut f = match super::state::open_private(&p) {
             Ok(f) => f,
-            Err(e) if e.kind() == crate::ErrorKind::NotFound && n > 0 => break,
+            Err(e) if e.kind() == crate::ErrorKind::NotFound => break,
             Err(e) => return Err(e),
         };
-        let mut chunk = tail_of(&mut f, lines + 1, &p)?;
+        // Rotated since it was opened: it is the current file, read already.
+        if f.metadata().map(|m| m.ino()).ok() == current_ino {
+            continue;
+        }
+        let len = file_len(&f, &p)?;
+        let mut chunk = tail_of(&mut f, len, lines + 1, &p)?;
         chunk.extend_from_slice(&out);
         out = chunk;
-        if count_lines(&out) >= lines || n >= 1000 {
-            break;
-        }
-        n += 1;
     }
     Ok(last_lines(&out, lines).to_vec())
+}
+
+fn file_len(f: &File, p: &Path) -> Result<u64> {
+    f.metadata()
+        .map(|m| m.len())
+        .map_err(|e| Error::from_io(format_args!("reading {}", p.display()), &e))
 }
 
 /// Lines in `b`, counting a last line without its newline.
@@ -159,10 +171,10 @@ fn last_lines(b: &[u8], n: usize) -> &[u8] {
     b
 }
 
-/// At least the last `lines` lines of the file (or all of it), reading backwards in blocks.
-fn tail_of(f: &mut File, lines: usize, p: &Path) -> Result<Vec<u8>> {
+/// At least the last `lines` lines of the file's first `len` bytes (or all of them), reading
+/// backwards in blocks.
+fn tail_of(f: &mut File, len: u64, lines: usize, p: &Path) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::from_io(format_args!("reading {}", p.display()), &e);
-    let len = f.metadata().map_err(io)?.len();
     let mut pos = len;
     let mut buf: Vec<u8> = Vec::new();
     while pos > 0 && buf.iter().filter(|&&c| c == b'\n').count() <= lines {
@@ -179,18 +191,39 @@ fn tail_of(f: &mut File, lines: usize, p: &Path) -> Result<Vec<u8>> {
 
 /// Follow a log: call `out` with what is appended to it, through rotations (the rest of the
 /// old file, then the new one), woken by inotify. Starts at the current end. Returns when
-/// `keep_going` says no (checked at each wake and at least every 200 ms), after a last read.
+/// `out` or `keep_going` says no (`keep_going` is asked at each wake and at least every
+/// 200 ms; after its no, what is left to read is still given to `out`).
 pub fn follow(
     path: &Path,
     out: &mut dyn FnMut(&[u8]) -> bool,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
+    tail_and_follow(path, 0, out, keep_going)
+}
+
+/// `tail -n lines -F`: the last `lines` lines of a log (as [`tail`]) in one call of `out`,
+/// then what is appended after them (as [`follow`]). Nothing is lost or repeated between the
+/// two: the follow starts at the very offset the tail ended at.
+pub fn tail_and_follow(
+    path: &Path,
+    lines: usize,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // Watching before opening: a rotation in between still wakes the loop.
     let mut w = Watcher::new().map_err(|e| Error::from_io("inotify", &e))?;
     w.watch_dir(dir)
         .map_err(|e| Error::from_io(format_args!("watching {}", dir.display()), &e))?;
     let mut f = super::state::open_private(path)?;
-    f.seek(SeekFrom::End(0))
+    let len = file_len(&f, path)?;
+    if lines > 0 {
+        let last = tail_upto(path, &mut f, len, lines)?;
+        if !last.is_empty() && !out(&last) {
+            return Ok(());
+        }
+    }
+    f.seek(SeekFrom::Start(len))
         .map_err(|e| Error::from_io(format_args!("{}", path.display()), &e))?;
     let mut ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
     let mut buf = vec![0u8; 64 * 1024];
@@ -250,6 +283,60 @@ mod tests {
         let t20 = tail(&p, 20).unwrap();
         assert_eq!(count_lines(&t20), 20);
         assert!(t20.ends_with(b"line 099\n"));
+    }
+
+    /// The last lines, then everything appended, through rotations, each byte once; the
+    /// follower stops when asked, after reading what is left.
+    #[test]
+    fn tail_and_follow_loses_and_repeats_nothing() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{mpsc, Arc};
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("stdout.log");
+        let mut log = RotatingLog::open(&p, 64, 3).unwrap();
+        for i in 0..5 {
+            log.write(format!("old {i}\n").as_bytes()).unwrap();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel::<Vec<u8>>();
+        let follower = {
+            let (p, stop) = (p.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut keep_going = || !stop.load(Ordering::SeqCst);
+                tail_and_follow(&p, 2, &mut |b| tx.send(b.to_vec()).is_ok(), &mut keep_going)
+            })
+        };
+        // The tail comes first, in one piece.
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(first, b"old 3\nold 4\n");
+        // Three batches, each rotating the 64-byte file at most once (a follower can only
+        // read the files it can still find: as with `tail -F`, rotations faster than it reads
+        // skip a file), each received before the next is written.
+        let mut got = Vec::new();
+        let mut want = Vec::new();
+        let mut line = 0;
+        for batch in [4, 4, 7] {
+            for _ in 0..batch {
+                let l = format!("new {line:02}\n");
+                line += 1;
+                log.write(l.as_bytes()).unwrap();
+                want.extend_from_slice(l.as_bytes());
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while got.len() < want.len() && Instant::now() < deadline {
+                if let Ok(b) = rx.recv_timeout(Duration::from_millis(100)) {
+                    got.extend_from_slice(&b);
+                }
+            }
+        }
+        assert!(rotated(&p, 2).exists(), "the batches rotated twice");
+        stop.store(true, Ordering::SeqCst);
+        follower.join().unwrap().unwrap();
+        got.extend(rx.try_iter().flatten());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
+        );
     }
 
     #[test]

@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio as StdStdio;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use logs::{follow, tail, RotatingLog, Stream};
+pub use logs::{follow, tail, tail_and_follow, RotatingLog, Stream};
 pub use spec::{
     parse_backoff, parse_env, restart_schedule, JobSpec, RestartPolicy, DEFAULT_BACKOFF_MAX,
     DEFAULT_BACKOFF_MIN, DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_SIZE, DEFAULT_MIN_UPTIME,
@@ -573,6 +573,34 @@ pub fn remove(state: &StateDir, name: &str, grace: Duration) -> Result<JobStatus
 /// The path of a job's log.
 pub fn log_path(state: &StateDir, name: &str, stream: Stream) -> Result<PathBuf> {
     Ok(state.job_dir(name)?.join(stream.file_name()))
+}
+
+/// `tether logs -f`: the last `lines` lines of a job's log in one call of `out`, then what the
+/// job writes after them, until the job is no longer supervised (it stopped, or its supervisor
+/// died), `keep_going` says no, or `out` does. Nothing is lost or repeated between the last
+/// lines and what follows (see [`tail_and_follow`]).
+///
+/// ```no_run
+/// use tether::job::{follow_logs, StateDir, Stream};
+/// let state = StateDir::resolve(None)?;
+/// follow_logs(&state, "web", Stream::Stdout, 10, &mut |b| {
+///     print!("{}", String::from_utf8_lossy(b));
+///     true
+/// }, &mut || true)?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub fn follow_logs(
+    state: &StateDir,
+    name: &str,
+    stream: Stream,
+    lines: usize,
+    out: &mut dyn FnMut(&[u8]) -> bool,
+    keep_going: &mut dyn FnMut() -> bool,
+) -> Result<()> {
+    let path = log_path(state, name, stream)?;
+    tail_and_follow(&path, lines, out, &mut || {
+        keep_going() && is_supervised(state, name)
+    })
 }
 
 /// Whether the supervisor of job `name` is alive (for a follower that stops when the job
