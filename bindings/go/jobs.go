@@ -1,8 +1,26 @@
 package tether
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include "tether.h"
+
+// Exported in callbacks.go (a file with //export may only declare in its preamble, so the C
+// that calls it is here).
+extern int32_t tetherFollowData(uintptr_t handle, uint8_t *data, size_t len);
+
+// followData is tether_job_logs_follow's on_data: ctx is a runtime/cgo.Handle.
+static int32_t followData(void *ctx, const uint8_t *data, size_t len) {
+	return tetherFollowData((uintptr_t)ctx, (uint8_t *)data, len);
+}
+
+// jobLogsFollow follows with followData; the handle goes as an integer, as no Go pointer
+// may be kept by C.
+static int32_t jobLogsFollow(const char *state_dir, const char *name, const char *stream,
+                             int64_t lines, uintptr_t handle, const TetherCancel *cancel) {
+	return tether_job_logs_follow(state_dir, name, stream, lines, followData, (void *)handle,
+	                              cancel);
+}
 */
 import "C"
 
@@ -11,7 +29,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
+	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -539,11 +559,7 @@ func (j Jobs) Logs(name string, stderr bool, lines int) ([]byte, error) {
 	if lines < 0 {
 		return nil, invalid(fmt.Sprintf("lines is negative (%d)", lines))
 	}
-	stream := "stdout"
-	if stderr {
-		stream = "stderr"
-	}
-	args, free, err := cStrings(arg("StateDir", j.StateDir), arg("name", name), arg("stream", stream))
+	args, free, err := cStrings(arg("StateDir", j.StateDir), arg("name", name), arg("stream", streamName(stderr)))
 	if err != nil {
 		return nil, err
 	}
@@ -560,4 +576,92 @@ func (j Jobs) Logs(name string, stderr bool, lines int) ([]byte, error) {
 	}
 	defer C.tether_free_bytes(out, n)
 	return bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(out)), int(n))), nil
+}
+
+// streamName is a log's stream argument for C.
+func streamName(stderr bool) string {
+	if stderr {
+		return "stderr"
+	}
+	return "stdout"
+}
+
+// Follow writes the last lines lines of job name's stdout (stderr: its stderr) to w, then
+// what the job writes after them, as `tether logs -f`: nothing lost or repeated in between,
+// across log rotations. It returns nil once the job is no longer supervised (it stopped or
+// exited; what it wrote is written first), ctx.Err() when ctx is done (within about 200 ms),
+// or the error of w (a short write is io.ErrShortWrite). w is called on Follow's goroutine
+// (a panic of w is raised again by Follow), and must not keep the slice it is given.
+// Errors: ErrNotFound (no such job or log), ErrInvalid (a bad name, negative lines, a nil w).
+//
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+//	defer stop()
+//	err := tether.Jobs{}.Follow(ctx, "web", false, 10, os.Stdout)
+func (j Jobs) Follow(ctx context.Context, name string, stderr bool, lines int, w io.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := jobName(name); err != nil {
+		return err
+	}
+	if lines < 0 {
+		return invalid(fmt.Sprintf("lines is negative (%d)", lines))
+	}
+	if w == nil {
+		return invalid("the writer is nil")
+	}
+	args, free, err := cStrings(arg("StateDir", j.StateDir), arg("name", name), arg("stream", streamName(stderr)))
+	if err != nil {
+		return err
+	}
+	defer free()
+	f := &follower{w: w}
+	h := cgo.NewHandle(f)
+	defer h.Delete()
+	err = withToken(ctx, func(token *C.TetherCancel) error {
+		// The callbacks run on this thread, and the last error is read on it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		rc := C.jobLogsFollow(args[0], args[1], args[2], C.int64_t(lines), C.uintptr_t(h), token)
+		if rc != C.TETHER_OK {
+			return lastError(rc)
+		}
+		return nil
+	})
+	if f.panicked {
+		panic(f.panicValue)
+	}
+	if f.err != nil {
+		return f.err
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code == int(C.TETHER_E_CANCELLED) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// follower is a Follow's writer, and what stopped it.
+type follower struct {
+	w          io.Writer
+	err        error
+	panicked   bool
+	panicValue any
+}
+
+// write gives b to the writer, and says whether to go on. A panic of the writer is kept for
+// Follow to raise again once the C call has returned: unwinding through the library's frames
+// would skip its clean-up.
+func (f *follower) write(b []byte) (goOn bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			f.panicked, f.panicValue, goOn = true, r, false
+		}
+	}()
+	n, err := f.w.Write(b)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	f.err = err
+	return err == nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,4 +298,170 @@ func TestJobsBadInput(t *testing.T) {
 	wantErr(t, err, tether.ErrRefused, "a symlinked state dir")
 	_, err = linked.Start(ctx, tether.JobSpec{Name: "x", Command: []string{"true"}})
 	wantErr(t, err, tether.ErrRefused, "start in a symlinked state dir")
+}
+
+// chunks is a writer that hands each chunk over to the test.
+type chunks chan []byte
+
+func (c chunks) Write(p []byte) (int, error) {
+	c <- bytes.Clone(p)
+	return len(p), nil
+}
+
+// writerFunc is a writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// waitLogs waits (up to 10 s) until job name's stdout ends with want.
+func waitLogs(t *testing.T, j tether.Jobs, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := j.Logs(name, false, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(string(out), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of %s: %q, want them to end with %q", name, out, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestJobFollow(t *testing.T) {
+	j := jobs(t)
+	// The job writes "four" once the test has received the last lines and made the flag.
+	flag := filepath.Join(t.TempDir(), "flag")
+	_, err := j.Start(context.Background(), tether.JobSpec{Name: "follow", Command: []string{"sh", "-c",
+		"echo one; echo two; echo three; while [ ! -e '" + flag + "' ]; do sleep 0.05; done; echo four; exec sleep 300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLogs(t, j, "follow", "three\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chunks, 100)
+	finished := make(chan struct{})
+	var followErr error
+	go func() {
+		defer close(finished)
+		followErr = j.Follow(ctx, "follow", false, 2, got)
+	}()
+	// Registered after jobs(t)'s clean-up, so run before it: the follow ends first.
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(10 * time.Second):
+			t.Error("the follow did not end")
+		}
+	})
+	receive := func() []byte {
+		t.Helper()
+		select {
+		case b := <-got:
+			return b
+		case <-finished:
+			t.Fatalf("the follow ended: %v", followErr)
+		case <-time.After(10 * time.Second):
+			t.Fatal("nothing followed in 10 s")
+		}
+		return nil
+	}
+	if first := receive(); string(first) != "two\nthree\n" {
+		t.Fatalf("the last lines: %q", first)
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	all := "two\nthree\n"
+	for !strings.Contains(all, "four\n") {
+		all += string(receive())
+	}
+	if all != "two\nthree\nfour\n" {
+		t.Fatalf("followed: %q", all)
+	}
+
+	// A done context ends the follow with its error; the job runs on.
+	cancel()
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled follow did not return in 10 s")
+	}
+	if !errors.Is(followErr, context.Canceled) {
+		t.Fatalf("the cancelled follow: %v", followErr)
+	}
+	if s, err := j.Status("follow"); err != nil || s.Status != tether.JobRunning {
+		t.Fatalf("after the follow: %+v, %v", s, err)
+	}
+
+	// The writer's error ends the follow, and is Follow's; its panic comes back in Follow's
+	// goroutine. (The deadline only ends a follow that would miss the last line.)
+	bounded, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	errFull := errors.New("full")
+	err = j.Follow(bounded, "follow", false, 1, writerFunc(func(p []byte) (int, error) { return 0, errFull }))
+	if err != errFull {
+		t.Fatalf("a failing writer: %v", err)
+	}
+	err = j.Follow(bounded, "follow", false, 1, writerFunc(func(p []byte) (int, error) { return len(p) - 1, nil }))
+	if err != io.ErrShortWrite {
+		t.Fatalf("a short write: %v", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the writer's panic", r)
+			}
+		}()
+		err := j.Follow(bounded, "follow", false, 1, writerFunc(func([]byte) (int, error) { panic("boom") }))
+		t.Fatalf("no panic: %v", err)
+	}()
+}
+
+func TestJobFollowToTheEnd(t *testing.T) {
+	j := jobs(t)
+	_, err := j.Start(context.Background(), tether.JobSpec{Name: "brief", Command: []string{"sh", "-c",
+		"echo a; echo e >&2; echo b; sleep 0.5; echo c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deadline only ends a follow that would not end by itself.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := j.Follow(ctx, "brief", false, 10, &out); err != nil || out.String() != "a\nb\nc\n" {
+		t.Fatalf("followed: %q, %v", out.String(), err)
+	}
+	if s, err := j.Status("brief"); err != nil || s.Status != tether.JobExited {
+		t.Fatalf("after the follow: %+v, %v", s, err)
+	}
+	out.Reset()
+	if err := j.Follow(ctx, "brief", true, 10, &out); err != nil || out.String() != "e\n" {
+		t.Fatalf("followed stderr: %q, %v", out.String(), err)
+	}
+}
+
+func TestJobFollowBadInput(t *testing.T) {
+	j := jobs(t)
+	ctx := context.Background()
+	err := j.Follow(ctx, "nope", false, 1, io.Discard)
+	wantErr(t, err, tether.ErrNotFound, "follow no such job")
+	for _, name := range []string{"a/b", "..", "", "x y"} {
+		err := j.Follow(ctx, name, false, 1, io.Discard)
+		wantErr(t, err, tether.ErrInvalid, "follow "+name)
+	}
+	err = j.Follow(ctx, "web", false, -1, io.Discard)
+	wantErr(t, err, tether.ErrInvalid, "follow, negative lines")
+	err = j.Follow(ctx, "web", false, 1, nil)
+	wantErr(t, err, tether.ErrInvalid, "follow, no writer")
+	done, stop := context.WithCancel(ctx)
+	stop()
+	err = j.Follow(done, "nope", false, 1, io.Discard)
+	wantErr(t, err, context.Canceled, "follow with a cancelled context")
 }

@@ -87,15 +87,26 @@ func callString(f func(out **C.char) C.int32_t) (string, error) {
 }
 
 // cancellable runs call (see callString) with a cancel token that the end of ctx triggers,
-// ending the call early (its tree, its wait). A context that can never end (Background, TODO)
-// gets no token: the call then makes no canceller.
+// ending the call early (its tree, its wait).
 func cancellable(ctx context.Context, call func(token *C.TetherCancel, out **C.char) C.int32_t) (string, error) {
+	var out string
+	err := withToken(ctx, func(token *C.TetherCancel) error {
+		var err error
+		out, err = callString(func(o **C.char) C.int32_t { return call(token, o) })
+		return err
+	})
+	return out, err
+}
+
+// withToken runs f with a cancel token that the end of ctx triggers. A context that can never
+// end (Background, TODO) gets no token (nil): the call then makes no canceller.
+func withToken(ctx context.Context, f func(token *C.TetherCancel) error) error {
 	if ctx.Done() == nil {
-		return callString(func(o **C.char) C.int32_t { return call(nil, o) })
+		return f(nil)
 	}
 	token := C.tether_cancel_new()
 	if token == nil {
-		return "", &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
+		return &Error{Code: int(C.TETHER_E_SYSTEM), Kind: "system", Message: "out of memory"}
 	}
 	defer C.tether_cancel_free(token)
 	fired := make(chan struct{})
@@ -103,12 +114,12 @@ func cancellable(ctx context.Context, call func(token *C.TetherCancel, out **C.c
 		C.tether_cancel_trigger(token)
 		close(fired)
 	})
-	out, err := callString(func(o **C.char) C.int32_t { return call(token, o) })
+	err := f(token)
 	// The token may be freed only once nobody can trigger it: stop it, or let it finish.
 	if !stop() {
 		<-fired
 	}
-	return out, err
+	return err
 }
 
 // callInt runs a C function that gives an int32 through an out-pointer (see callString).

@@ -28,8 +28,10 @@
  *   library with `cargo build --profile bindings -p tether-ffi` (a profile that unwinds).
  * - Bytes returned with a length (tether_job_logs_bytes) are freed with tether_free_bytes().
  * - Every function may be called from any thread. Blocking calls (tether_wait_for,
- *   tether_process_wait, tether_child_wait, tether_run, tether_retry) take an optional cancel
- *   token. The job calls block too (start until the job is ready, stop until it is stopped).
+ *   tether_process_wait, tether_child_wait, tether_run, tether_retry, tether_job_logs_follow)
+ *   take an optional cancel token. The job calls block too (start until the job is ready, stop
+ *   until it is stopped). tether_job_logs_follow gives the log through a callback, called on
+ *   the calling thread.
  * - Jobs are supervised by the tether program (tether __job-supervisor), which outlives the
  *   caller: the job calls that start one take its path (NULL: $TETHER_BIN, else tether in
  *   PATH), and every job call an optional state directory (NULL: $TETHER_STATE_DIR, else
@@ -420,6 +422,31 @@ int32_t tether_job_logs_bytes(const char *state_dir,
                               int64_t lines,
                               uint8_t **out,
                               size_t *out_len);
+
+// Follow job `name`'s log (as `tether logs -f`): `on_data(ctx, data, len)` receives the last
+// `lines` lines in one call (none when the log is empty or `lines` is 0), then each chunk the
+// job writes after them, nothing lost or repeated in between, across rotations. Blocks until
+// the job is no longer supervised (it stopped or exited, or its supervisor died: what it
+// wrote is given first), `on_data` returns non-zero, or `cancel` is triggered; the first two
+// are a success. `on_data` runs on the calling thread; `data` is valid only during the call.
+// Arguments as `tether_job_logs`.
+//
+// `cancel` may be NULL. Triggered (also before the call), it ends the follow within about
+// 200 ms, and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
+// (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or negative `lines`
+// (`TETHER_E_INVALID_ARGUMENT`).
+//
+// # Safety
+// `state_dir` is NULL or a NUL-terminated string, `name` and `stream` NUL-terminated strings;
+// `on_data` is NULL or a function safe to call with `ctx` and any bytes; `cancel` is NULL or
+// a live token.
+int32_t tether_job_logs_follow(const char *state_dir,
+                               const char *name,
+                               const char *stream,
+                               int64_t lines,
+                               int32_t (*on_data)(void *ctx, const uint8_t *data, size_t len),
+                               void *ctx,
+                               const struct TetherCancel *cancel);
 
 // Free bytes returned by a `tether_*` function with their length (`tether_job_logs_bytes`).
 // NULL does nothing.

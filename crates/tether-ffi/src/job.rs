@@ -1,7 +1,7 @@
 //! Background jobs (`tether::job`): start, status, list, stop, restart, remove and logs, with
 //! the reports `tether start/status/list/stop/restart/rm/logs --json` print.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::path::Path;
 use std::ptr;
 use std::time::Duration;
@@ -385,6 +385,74 @@ pub unsafe extern "C" fn tether_job_logs_bytes(
             }
             TETHER_OK
         }
+        Err(code) => code,
+    }
+}
+
+/// Follow job `name`'s log (as `tether logs -f`): `on_data(ctx, data, len)` receives the last
+/// `lines` lines in one call (none when the log is empty or `lines` is 0), then each chunk the
+/// job writes after them, nothing lost or repeated in between, across rotations. Blocks until
+/// the job is no longer supervised (it stopped or exited, or its supervisor died: what it
+/// wrote is given first), `on_data` returns non-zero, or `cancel` is triggered; the first two
+/// are a success. `on_data` runs on the calling thread; `data` is valid only during the call.
+/// Arguments as `tether_job_logs`.
+///
+/// `cancel` may be NULL. Triggered (also before the call), it ends the follow within about
+/// 200 ms, and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
+/// (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or negative `lines`
+/// (`TETHER_E_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `state_dir` is NULL or a NUL-terminated string, `name` and `stream` NUL-terminated strings;
+/// `on_data` is NULL or a function safe to call with `ctx` and any bytes; `cancel` is NULL or
+/// a live token.
+#[no_mangle]
+pub unsafe extern "C" fn tether_job_logs_follow(
+    state_dir: *const c_char,
+    name: *const c_char,
+    stream: *const c_char,
+    lines: i64,
+    on_data: Option<unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize) -> i32>,
+    ctx: *mut c_void,
+    cancel: *const TetherCancel,
+) -> i32 {
+    // SAFETY: the caller's contract.
+    let token = unsafe { cancel.as_ref() };
+    let r = guard(|| {
+        let on_data = on_data.ok_or_else(|| Failure::invalid("on_data is NULL"))?;
+        // SAFETY: the caller's contract.
+        let state = unsafe { self::state_dir(state_dir) }?;
+        // SAFETY: the caller's contract.
+        let name = unsafe { arg(name, "name") }?;
+        // SAFETY: the caller's contract.
+        let (stream, _) = unsafe { self::stream(stream) }?;
+        let n = self::lines(lines)?;
+        let triggered = || token.is_some_and(TetherCancel::is_triggered);
+        if triggered() {
+            return Err(Failure::cancelled());
+        }
+        // Set only when the token ended the follow: an end for another reason that a trigger
+        // races with stays a success.
+        let mut cancelled = false;
+        job::follow_logs(
+            &state,
+            name,
+            stream,
+            n,
+            // SAFETY: the caller's contract; the bytes are valid during the call.
+            &mut |b| unsafe { on_data(ctx, b.as_ptr(), b.len()) } == 0,
+            &mut || {
+                cancelled = triggered();
+                !cancelled
+            },
+        )?;
+        if cancelled {
+            return Err(Failure::cancelled());
+        }
+        Ok(())
+    });
+    match r {
+        Ok(()) => TETHER_OK,
         Err(code) => code,
     }
 }

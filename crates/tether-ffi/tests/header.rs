@@ -37,6 +37,7 @@ fn committed_header_is_current() {
         "tether_pidfile_check",
         "tether_job_start",
         "tether_job_logs_bytes",
+        "tether_job_logs_follow",
         "tether_free_bytes",
         "tether_retry",
     ] {

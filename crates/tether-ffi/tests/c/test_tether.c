@@ -1015,6 +1015,147 @@ static void *cancel_when_running(void *arg) {
     return NULL;
 }
 
+/* What tether_job_logs_follow gave: every byte, and its first call apart (the last lines). */
+struct follower {
+    char got[256];
+    size_t len;
+    int calls;
+    char first[64];
+    const char *until; /* stop once got contains it (NULL: never) */
+    const char *flag;  /* a file created at the first call (NULL: none) */
+};
+
+static int32_t follow_data(void *ctx, const uint8_t *data, size_t len) {
+    struct follower *f = ctx;
+    if (f->calls++ == 0) {
+        snprintf(f->first, sizeof f->first, "%.*s", (int)len, (const char *)data);
+        if (f->flag) close(open(f->flag, O_CREAT | O_WRONLY, 0600));
+    }
+    size_t n = len < sizeof f->got - 1 - f->len ? len : sizeof f->got - 1 - f->len;
+    memcpy(f->got + f->len, data, n);
+    f->len += n;
+    f->got[f->len] = '\0';
+    return f->until && strstr(f->got, f->until) ? 1 : 0;
+}
+
+/* Triggers token after 10 s unless done is set first: a follow that misses what it waits for
+ * fails instead of hanging. */
+struct watchdog {
+    TetherCancel *token;
+    _Atomic int done;
+};
+
+static void *watch(void *arg) {
+    struct watchdog *w = arg;
+    for (int i = 0; i < 1000 && !w->done; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (!w->done) tether_cancel_trigger(w->token);
+    return NULL;
+}
+
+/* Follow: the last lines, then what the job writes after them (here once the first call has
+ * made the flag file), stopped by the callback, by a token, or by the job's end; then its
+ * bad arguments. */
+static void test_job_follow(const char *bin) {
+    char flag[96], doc[512];
+    snprintf(flag, sizeof flag, "%s-flag", job_state);
+    snprintf(doc, sizeof doc,
+             JOB("follow", "[\"sh\",\"-c\",\"echo one; echo two; echo three;"
+                           " while [ ! -e %s ]; do sleep 0.05; done; echo four; exec sleep 300\"]",
+                 ""),
+             flag);
+    char *out = NULL;
+    EXPECT_OK(tether_job_start(job_state, doc, bin, NULL, &out), out, "tether.job/v1",
+              "start a job to follow");
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(job_logs_until("follow", "stdout", "three", &out), out, "tether.job-logs/v1",
+              "the followed job's first lines");
+    tether_free_string(out);
+
+    struct watchdog w = {tether_cancel_new(), 0};
+    pthread_t t;
+    pthread_create(&t, NULL, watch, &w);
+    struct follower f = {.until = "four\n", .flag = flag};
+    int rc = tether_job_logs_follow(job_state, "follow", "stdout", 2, follow_data, &f, w.token);
+    w.done = 1;
+    pthread_join(t, NULL);
+    tether_cancel_free(w.token);
+    CHECK(rc == TETHER_OK && tether_last_error_code() == TETHER_OK, "follow: %d", rc);
+    CHECK(strcmp(f.first, "two\nthree\n") == 0, "follow's first call: '%s'", f.first);
+    CHECK(strcmp(f.got, "two\nthree\nfour\n") == 0, "followed: '%s' (%d calls)", f.got,
+          f.calls);
+
+    /* Cancelled from another thread: TETHER_E_CANCELLED, the job still running. */
+    TetherCancel *token = tether_cancel_new();
+    struct canceller c = {token, 300};
+    pthread_create(&t, NULL, trigger_later, &c);
+    struct follower g = {0};
+    rc = tether_job_logs_follow(job_state, "follow", "stdout", 1, follow_data, &g, token);
+    pthread_join(t, NULL);
+    expect_error(rc, NULL, TETHER_E_CANCELLED, "timed_out", "a cancelled follow");
+    CHECK(strcmp(g.got, "four\n") == 0, "the cancelled follow gave '%s'", g.got);
+    /* A token triggered before the call: cancelled at once, nothing given. */
+    struct follower h = {0};
+    rc = tether_job_logs_follow(job_state, "follow", "stdout", 1, follow_data, &h, token);
+    expect_error(rc, NULL, TETHER_E_CANCELLED, "timed_out", "a follow already cancelled");
+    CHECK(h.calls == 0, "the cancelled follow called on_data %d times", h.calls);
+    tether_cancel_free(token);
+    out = NULL;
+    EXPECT_OK(tether_job_status(job_state, "follow", &out), out, "tether.job/v1",
+              "status of the followed job");
+    CHECK(strcmp(json_string(out, "status", doc, sizeof doc), "running") == 0, "%s", out);
+    tether_free_string(out);
+    out = NULL;
+    EXPECT_OK(tether_job_remove(job_state, "follow", 2000, &out), out, "tether.job/v1",
+              "remove the followed job");
+    tether_free_string(out);
+
+    /* A job that exits: the follow gives all it wrote and returns by itself. */
+    out = NULL;
+    EXPECT_OK(tether_job_start(job_state,
+                               JOB("follow-exit",
+                                   "[\"sh\",\"-c\",\"echo a; echo b; sleep 0.5; echo c\"]", ""),
+                               bin, NULL, &out),
+              out, "tether.job/v1", "start a job that exits");
+    tether_free_string(out);
+    struct watchdog we = {tether_cancel_new(), 0};
+    pthread_create(&t, NULL, watch, &we);
+    struct follower e = {0};
+    rc = tether_job_logs_follow(job_state, "follow-exit", "stdout", 10, follow_data, &e,
+                                we.token);
+    we.done = 1;
+    pthread_join(t, NULL);
+    tether_cancel_free(we.token);
+    CHECK(rc == TETHER_OK, "follow of a job that exits: %d", rc);
+    CHECK(strcmp(e.got, "a\nb\nc\n") == 0, "followed to the end: '%s'", e.got);
+    out = NULL;
+    EXPECT_OK(tether_job_remove(job_state, "follow-exit", 2000, &out), out, "tether.job/v1",
+              "remove the job that exited");
+    tether_free_string(out);
+
+    /* Bad arguments, and no such job: on_data is never called. */
+    struct follower b = {0};
+    rc = tether_job_logs_follow(job_state, NULL, "stdout", 1, follow_data, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_INVALID_ARGUMENT, "invalid_argument", "follow, NULL name");
+    rc = tether_job_logs_follow(job_state, "follow", "stdout", 1, NULL, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_INVALID_ARGUMENT, "invalid_argument",
+                 "follow, NULL on_data");
+    rc = tether_job_logs_follow(job_state, "follow", "stdin", 1, follow_data, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_INVALID_ARGUMENT, "invalid_argument", "follow, bad stream");
+    rc = tether_job_logs_follow(job_state, "follow", "stdout", -1, follow_data, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_INVALID_ARGUMENT, "invalid_argument",
+                 "follow, negative lines");
+    rc = tether_job_logs_follow(job_state, "a/b", "stdout", 1, follow_data, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_INVALID_ARGUMENT, "invalid_argument", "follow, bad name");
+    rc = tether_job_logs_follow(job_state, "nope", "stdout", 1, follow_data, &b, NULL);
+    expect_error(rc, NULL, TETHER_E_NOT_FOUND, "not_found", "follow of no job");
+    CHECK(b.calls == 0, "on_data was called %d times", b.calls);
+    unlink(flag);
+}
+
 static void test_jobs(void) {
     const char *bin = getenv("TETHER_BIN");
     CHECK(bin != NULL && access(bin, X_OK) == 0,
@@ -1204,6 +1345,8 @@ static void test_jobs(void) {
               "remove the cancelled job");
     tether_free_string(out);
 
+    test_job_follow(bin);
+
     /* No tether program: not found, saying how to name one. */
     out = (char *)1;
     EXPECT_ERROR(tether_job_start(job_state, JOB("x", "[\"true\"]", ""), "/nonexistent/tether",
@@ -1288,7 +1431,7 @@ static void test_jobs(void) {
     unlink(link);
 
     /* Nothing may be left: remove whatever a failed check left behind, then the dir. */
-    const char *names[] = {"web", "never", "waiting", "x", "ok"};
+    const char *names[] = {"web", "never", "waiting", "x", "ok", "follow", "follow-exit"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         out = NULL;
         tether_job_remove(job_state, names[i], 0, &out);
