@@ -7,9 +7,13 @@
 //! as elsewhere in the binding).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple, PyType};
@@ -22,7 +26,7 @@ use crate::command::{os_string, text_argv};
 use crate::convert;
 use crate::error::{invalid, to_py, IntoPyResult};
 use crate::identity::PyIdentity;
-use crate::interrupt::run_cancellable_or_undo;
+use crate::interrupt::{run_cancellable, run_cancellable_or_undo};
 
 /// One run of a job's command, as its status's `history` keeps it.
 #[pyclass(name = "JobRun", module = "tether", frozen, get_all)]
@@ -525,7 +529,276 @@ impl PyJobs {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    /// Follow job `name`'s stdout log (stderr's with `stderr=True`), as `tether logs -f`
+    /// does: an iterator of bytes that yields the last `lines` lines (default 10) in one
+    /// chunk, if there are any, then what the job writes as it writes it, and ends when the job
+    /// is no longer supervised (it stopped or exited). A job that does not exist raises
+    /// `NoSuchProcess` here, not at the first `next()`.
+    ///
+    /// `next()` waits with the GIL released; in the main thread, Ctrl-C ends the follow and
+    /// `KeyboardInterrupt` propagates. Use it as a context manager, or call `close()`, to stop
+    /// following before the job ends.
+    #[pyo3(signature = (name, stderr=false, lines=10))]
+    fn follow(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        stderr: bool,
+        lines: usize,
+    ) -> PyResult<PyJobLogFollower> {
+        let stream = if stderr {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
+        PyJobLogFollower::start(py, self.state.clone(), name.to_string(), stream, lines)
+    }
+
     fn __repr__(&self) -> String {
         format!("tether.Jobs(state_dir='{}')", self.state.path().display())
+    }
+}
+
+/// What the follower thread sends.
+enum Sent {
+    /// Bytes of the log.
+    Chunk(Vec<u8>),
+    /// The log is open and its last lines were sent: no start error (no such job) can come.
+    Started,
+}
+
+/// Chunks (of at most 64 KiB, but the first) waiting for the consumer: past that, the
+/// follower blocks, so that a slow consumer holds back the reading rather than memory.
+const QUEUED_CHUNKS: usize = 16;
+
+/// `Jobs.follow`'s iterator: a thread runs the library's `job::follow_logs` and sends what it
+/// reads over a bounded channel; `next()` takes it from there.
+#[pyclass(name = "JobLogFollower", module = "tether", frozen)]
+pub struct PyJobLogFollower {
+    name: String,
+    /// Set to end the follow (`close()`, Ctrl-C, garbage collection): the library asks at
+    /// least every 200 ms.
+    stop: Arc<AtomicBool>,
+    inner: Mutex<FollowState>,
+}
+
+/// Only ever locked briefly, with the GIL held: nothing blocks while holding it.
+struct FollowState {
+    /// The last lines, received by `follow()` itself while it waited for the start.
+    first: Option<Vec<u8>>,
+    /// None once the follow has ended, and while a `next()` waits on it (`waiting`).
+    rx: Option<Receiver<Sent>>,
+    /// A `next()` holds the receiver and waits with the GIL released.
+    waiting: bool,
+    /// The follower thread, until joined.
+    thread: Option<JoinHandle<tether::Result<()>>>,
+}
+
+impl PyJobLogFollower {
+    /// Start the follower thread and wait (briefly: the log is opened and its last lines
+    /// read) until it has started, so that a start error is raised by `follow()`.
+    fn start(
+        py: Python<'_>,
+        state: StateDir,
+        name: String,
+        stream: Stream,
+        lines: usize,
+    ) -> PyResult<PyJobLogFollower> {
+        let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("tether-follow".into())
+            .spawn({
+                let (name, stop) = (name.clone(), stop.clone());
+                move || {
+                    let mut started = false;
+                    // A send fails once the consumer is gone: the follow then ends.
+                    let mut out = |b: &[u8]| tx.send(Sent::Chunk(b.to_vec())).is_ok();
+                    let mut keep_going = || {
+                        // The library first asks once the log is open and its last lines given.
+                        if !std::mem::replace(&mut started, true) && tx.send(Sent::Started).is_err()
+                        {
+                            return false;
+                        }
+                        !stop.load(Ordering::SeqCst)
+                    };
+                    job::follow_logs(&state, &name, stream, lines, &mut out, &mut keep_going)
+                }
+            })
+            .map_err(|e| {
+                let msg = format!("starting a thread to follow the log: {e}");
+                to_py(Error::new(ErrorKind::System, msg))
+            })?;
+        let (rx, first, started) = py.detach(move || {
+            let mut first: Option<Vec<u8>> = None;
+            loop {
+                match rx.recv() {
+                    Ok(Sent::Chunk(c)) => first.get_or_insert_with(Vec::new).extend(c),
+                    Ok(Sent::Started) => return (rx, first, true),
+                    Err(_) => return (rx, first, false),
+                }
+            }
+        });
+        let follower = PyJobLogFollower {
+            name,
+            stop,
+            inner: Mutex::new(FollowState {
+                first,
+                rx: Some(rx),
+                waiting: false,
+                thread: Some(thread),
+            }),
+        };
+        if !started {
+            // Ended before it started: an error (no such job), or nothing at all to follow.
+            follower.end(py)?;
+        }
+        Ok(follower)
+    }
+
+    fn state(&self) -> MutexGuard<'_, FollowState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The follow is over: drop the channel (a follower blocked on a full one gives up) and
+    /// join the thread (the library returns within 200 ms of the stop); its error, if it had
+    /// one and nobody was told yet.
+    fn end(&self, py: Python<'_>) -> PyResult<()> {
+        let thread = {
+            let mut st = self.state();
+            st.rx = None;
+            st.thread.take()
+        };
+        match thread.map(|t| py.detach(|| t.join())) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(to_py(e)),
+            Some(Err(_)) => Err(PyRuntimeError::new_err(
+                "the log follower's thread panicked",
+            )),
+        }
+    }
+}
+
+/// The next message that is a chunk, or None when the follower is gone.
+fn next_chunk(rx: &Receiver<Sent>) -> Option<Vec<u8>> {
+    loop {
+        match rx.recv() {
+            Ok(Sent::Chunk(c)) => return Some(c),
+            // Taken by `follow()` already; never seen here.
+            Ok(Sent::Started) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[pymethods]
+impl PyJobLogFollower {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let rx = {
+            let mut st = self.state();
+            if let Some(first) = st.first.take() {
+                return Ok(Some(PyBytes::new(py, &first)));
+            }
+            if st.waiting {
+                // As a generator that is already executing.
+                return Err(PyRuntimeError::new_err(
+                    "another thread is already waiting on this follower",
+                ));
+            }
+            let Some(rx) = st.rx.take() else {
+                return Ok(None);
+            };
+            // What is queued already is taken without a wait (and without a thread).
+            loop {
+                match rx.try_recv() {
+                    Ok(Sent::Chunk(c)) => {
+                        st.rx = Some(rx);
+                        return Ok(Some(PyBytes::new(py, &c)));
+                    }
+                    Ok(Sent::Started) => {}
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        drop(st);
+                        return self.end(py).map(|()| None);
+                    }
+                }
+            }
+            st.waiting = true;
+            rx
+        };
+        // Ctrl-C sets the stop flag: the follower returns within 200 ms and drops its end
+        // of the channel, which ends the wait; the follow is over then, as a generator is
+        // after an exception.
+        let stop = &self.stop;
+        let got = run_cancellable(
+            py,
+            || stop.store(true, Ordering::SeqCst),
+            move || {
+                let c = next_chunk(&rx);
+                (rx, c)
+            },
+        );
+        let mut st = self.state();
+        st.waiting = false;
+        match got {
+            Ok((rx, Some(c))) => {
+                // Unless closed meanwhile (from another thread).
+                if !self.stop.load(Ordering::SeqCst) {
+                    st.rx = Some(rx);
+                }
+                Ok(Some(PyBytes::new(py, &c)))
+            }
+            Ok((_, None)) => {
+                drop(st);
+                self.end(py).map(|()| None)
+            }
+            Err(e) => {
+                drop(st);
+                let _ = self.end(py);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stop following (the thread is gone when it returns); later `next()` calls raise
+    /// `StopIteration`. Closing again does nothing.
+    fn close(&self, py: Python<'_>) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Errors were for `next()`: a closed follow has nothing more to say.
+        let _ = self.end(py);
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Leaving the block stops following (`close()`); exceptions pass on.
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let open = if self.state().thread.is_some() {
+            "True"
+        } else {
+            "False"
+        };
+        format!("tether.JobLogFollower(name='{}', open={open})", self.name)
+    }
+}
+
+impl Drop for PyJobLogFollower {
+    /// Garbage collection stops the follow without joining the thread: that would hold the
+    /// GIL for up to 200 ms, and the thread holds nothing of Python's; it ends on its own.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let st = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        st.rx = None;
     }
 }

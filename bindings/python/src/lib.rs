@@ -58,6 +58,7 @@ fn _tether(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<job::PyJobs>()?;
     m.add_class::<job::PyJobStatus>()?;
     m.add_class::<job::PyJobRun>()?;
+    m.add_class::<job::PyJobLogFollower>()?;
     m.add_class::<retry::PyRetryResult>()?;
     m.add_class::<retry::PyRetryAttempt>()?;
     m.add_function(wrap_pyfunction!(command::run, m)?)?;

@@ -288,3 +288,188 @@ def test_ctrl_c_cancels_a_start_and_stops_the_job(jobs, tmp_path, what):
     assert not alive(s.identity) and gone(s.supervisor)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def follow_threads() -> int:
+    """The binding's log-follower threads alive in this process (named by the binding)."""
+    return threads_named("tether-follow")
+
+
+def threads_named(name: str) -> int:
+    found = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                found += f.read().strip() == name
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return found
+
+
+def drain(follower, enough=lambda got: False, limit=10.0):
+    """The chunks of `follower`, read on a helper thread until `enough(all bytes so far)` or
+    the iteration ends (then `ended` is true). Past `limit` seconds the follower is closed
+    (from this thread) and the test fails, rather than hanging."""
+    chunks, ended = [], []
+
+    def read():
+        for chunk in follower:
+            chunks.append(chunk)
+            if enough(b"".join(chunks)):
+                return
+        ended.append(True)
+
+    t = threading.Thread(target=read)
+    t.start()
+    t.join(limit)
+    if t.is_alive():
+        follower.close()
+        t.join(10)
+        raise AssertionError(f"not received in {limit} s: {chunks!r}")
+    return chunks, bool(ended)
+
+
+def wait_for_file(path) -> str:
+    """Shell: wait until `path` exists (the test creates it; the job is removed either way)."""
+    return f"while [ ! -e {path} ]; do sleep 0.05; done"
+
+
+def test_follow_gives_the_last_lines_then_what_comes_and_closes(jobs, tmp_path):
+    go = tmp_path / "go"
+    jobs.start(
+        "talker",
+        ["sh", "-c", f"echo one; echo two; echo three; {wait_for_file(go)}; echo four; exec sleep 300"],
+    )
+    assert until(lambda: jobs.logs("talker") == b"one\ntwo\nthree\n")
+    with jobs.follow("talker", lines=2) as f:
+        assert isinstance(f, tether.JobLogFollower) and iter(f) is f
+        assert repr(f) == "tether.JobLogFollower(name='talker', open=True)"
+        # The last lines come first, in one chunk.
+        first, ended = drain(f, enough=lambda got: True)
+        assert first == [b"two\nthree\n"] and not ended
+        go.touch()
+        later, ended = drain(f, enough=lambda got: got.endswith(b"\n"))
+        assert b"".join(later) == b"four\n" and not ended
+        assert follow_threads() == 1
+    # Leaving the block stopped the follow: its thread is joined, and the iteration is over.
+    assert follow_threads() == 0
+    assert "open=False" in repr(f)
+    with pytest.raises(StopIteration):
+        next(f)
+    f.close()  # again: nothing
+    assert jobs.status("talker").status == "running"
+
+
+def test_following_a_job_that_exits_ends_with_all_its_output(jobs, tmp_path):
+    go = tmp_path / "go"
+    jobs.start("short", ["sh", "-c", f"echo x; {wait_for_file(go)}; echo y; echo z"])
+    assert until(lambda: jobs.logs("short") == b"x\n")
+    with jobs.follow("short") as f:
+        go.touch()
+        chunks, ended = drain(f, limit=30)
+        assert ended and b"".join(chunks) == b"x\ny\nz\n" and chunks[0] == b"x\n"
+        assert follow_threads() == 0
+        with pytest.raises(StopIteration):
+            next(f)
+    assert jobs.status("short").status == "exited"
+    # Following a job that has ended already gives its last lines, then ends.
+    with jobs.follow("short", lines=2) as f:
+        assert drain(f) == ([b"y\nz\n"], True)
+    with jobs.follow("short", lines=0) as f:
+        assert drain(f) == ([], True)
+
+
+def test_following_an_unknown_job_raises_at_once(jobs):
+    # No state directory yet, then an empty one.
+    with pytest.raises(tether.NoSuchProcess):
+        jobs.follow("nothing")
+    os.makedirs(jobs.state_dir, mode=0o700)
+    with pytest.raises(tether.NoSuchProcess):
+        jobs.follow("nothing", stderr=True)
+    with pytest.raises(tether.InvalidArgument):
+        jobs.follow("a/b")
+    assert follow_threads() == 0
+
+
+def test_a_waiting_next_releases_the_gil(jobs, tmp_path):
+    go = tmp_path / "go"
+    # Writes "late" once `go` exists, or "timeout" after 10 s without it (a failure, not a hang).
+    waited = f"i=0; while [ ! -e {go} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
+    jobs.start(
+        "slow",
+        ["sh", "-c", f"echo early; {waited}; [ -e {go} ] && echo late || echo timeout; exec sleep 300"],
+    )
+    assert until(lambda: jobs.logs("slow") == b"early\n")
+    with jobs.follow("slow", lines=1) as f:
+        assert next(f) == b"early\n"
+
+        def touch():
+            time.sleep(0.2)
+            go.touch()
+
+        # The only way "late" comes is that this thread runs while next() waits.
+        t = threading.Thread(target=touch)
+        t.start()
+        try:
+            assert next(f) == b"late\n"
+        finally:
+            t.join()
+
+
+# Run in a child Python process: it follows a job that writes nothing; a helper thread waits
+# until next() waits (on the binding's "tether-run" thread), then sends SIGINT to the main
+# thread, as Ctrl-C would.
+INTERRUPTED_FOLLOW = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import tether
+
+    def threads(name):
+        found = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/comm") as f:
+                    found += f.read().strip() == name
+            except FileNotFoundError:
+                pass
+        return found
+
+    def interrupt():
+        while not threads("tether-run"):
+            time.sleep(0.01)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    f = tether.Jobs(sys.argv[1]).follow(sys.argv[2])
+    threading.Thread(target=interrupt, daemon=True).start()
+    began = time.monotonic()
+    try:
+        next(f)
+        print("returned", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", round(time.monotonic() - began, 1), flush=True)
+    print("ended" if next(f, None) is None else "more", threads("tether-follow"), flush=True)
+    """
+)
+
+
+def test_ctrl_c_ends_a_waiting_follow(jobs, tmp_path):
+    jobs.start("quiet", ["sleep", "300"])
+    script = tmp_path / "interrupted.py"
+    script.write_text(INTERRUPTED_FOLLOW)
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(jobs.state_dir), "quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted ") and lines[1] == "ended 0", (out, err)
+    assert float(lines[0].split()[1]) < 10
+    assert jobs.status("quiet").status == "running"

@@ -48,6 +48,7 @@ from ._tether import (
     Child,
     CompletedProcess,
     Containment,
+    JobLogFollower,
     JobRun,
     Jobs,
     JobStatus,
@@ -130,6 +131,7 @@ __all__ = [
     "Jobs",
     "JobStatus",
     "JobRun",
+    "JobLogFollower",
     # PID files
     "pidfile_read",
     "pidfile_check",
