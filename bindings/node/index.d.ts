@@ -172,6 +172,18 @@ export declare class Jobs {
    * `options.stderr`, its stderr log), from the rotated files too when needed, as bytes.
    */
   logs(name: string, options?: JobLogsOptions): Promise<Buffer>
+  /**
+   * Follow job `name`'s stdout log (or, with `options.stderr`, its stderr log), as `tether
+   * logs -f` does: `onData` gets its last `options.lines` lines (default 10) in one chunk,
+   * then each chunk the job writes after them, nothing lost or repeated in between, through
+   * rotations. Resolves once the job is no longer running (it ended or was stopped) and
+   * everything it wrote has been given; at once, after the last lines, for a job that is not
+   * running. `onData` runs on the event loop, one chunk at a time (the log is read on a thread
+   * of its own); should it throw, the follow ends and the promise rejects with what it threw.
+   * Aborting `options.signal` ends the follow: `onData` is not called again and the promise
+   * rejects with `signal.reason`. Rejects with `NotFoundError` when there is no such job.
+   */
+  follow(name: string, onData: (chunk: Buffer) => void, options?: JobFollowOptions): Promise<void>
 }
 
 /**
@@ -371,6 +383,22 @@ export interface HttpOptions {
   method?: string
   /** Request headers. */
   headers?: Record<string, string>
+}
+
+/** `follow`'s options. */
+export interface JobFollowOptions {
+  /** The command's stderr log rather than its stdout log. */
+  stderr?: boolean
+  /**
+   * How many of the last lines come first, in one chunk (default 10; 0: only what is
+   * written from now on).
+   */
+  lines?: number
+  /**
+   * Aborting it ends the follow: `onData` is not called again, and the promise rejects
+   * with `signal.reason`.
+   */
+  signal?: AbortSignal
 }
 
 /** `logs`' options. */

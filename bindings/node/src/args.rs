@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use napi::bindgen_prelude::{Either, FromNapiValue, Unknown};
+use napi::bindgen_prelude::{Either, FromNapiValue, Function, JsValuesTupleIntoVec, Unknown};
 use napi::ValueType;
 
 use crate::error::{Fail, Result};
@@ -74,6 +74,22 @@ pub(crate) fn string(v: &Unknown, what: &str) -> Result<String> {
     }
     // SAFETY: checked to be a string just above.
     Ok(unsafe { v.cast::<String>() }?)
+}
+
+/// A function.
+pub(crate) fn function<'a, Args, Ret>(
+    v: &Unknown<'a>,
+    what: &str,
+) -> Result<Function<'a, Args, Ret>>
+where
+    Args: JsValuesTupleIntoVec,
+    Ret: FromNapiValue,
+{
+    if v.get_type().ok() != Some(ValueType::Function) {
+        return Err(wrong_type(what, "a function", v));
+    }
+    // SAFETY: checked to be a function just above.
+    Ok(unsafe { v.cast::<Function<'a, Args, Ret>>() }?)
 }
 
 /// A string, or an array of strings.

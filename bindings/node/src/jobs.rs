@@ -1,5 +1,6 @@
 //! Background jobs without a daemon: `new Jobs({ stateDir, program })` and its `start`,
-//! `status`, `list`, `stop`, `restart`, `remove` and `logs`, over the library's `tether::job`.
+//! `status`, `list`, `stop`, `restart`, `remove`, `logs` and `follow`, over the library's
+//! `tether::job`.
 //!
 //! A job runs under a small supervisor process that outlives the caller: the `tether` program
 //! (`tether __job-supervisor`), found by `tether::job::Launcher::tether` (the `program` given,
@@ -9,15 +10,17 @@
 //! the tree to end). A start (or restart) takes an `AbortSignal`: an abort raises its canceller
 //! (`job::start_cancellable`), the supervisor stops the job, and once it has finished the
 //! promise rejects with `signal.reason`, as `run` does; a worker that is terminated mid-start
-//! cancels it the same way.
+//! cancels it the same way. `follow` reads on a thread of its own too, and hands each chunk
+//! to the JavaScript thread through a threadsafe function, one at a time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, UNIX_EPOCH};
 
-use napi::bindgen_prelude::{Buffer, Either, Object, Unknown};
-use napi::Env;
+use napi::bindgen_prelude::{Buffer, Either, Function, Object, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
 use napi_derive::napi;
 use tether::job::{self, Launcher, StartOutcome, StateDir, Stream};
 use tether::ready::Cancel;
@@ -112,6 +115,21 @@ pub struct JobLogsOptions {
     pub stderr: Option<bool>,
     /// How many lines, the last ones (default 10), from the rotated files too when needed.
     pub lines: Option<f64>,
+}
+
+/// `follow`'s options.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct JobFollowOptions<'a> {
+    /// The command's stderr log rather than its stdout log.
+    pub stderr: Option<bool>,
+    /// How many of the last lines come first, in one chunk (default 10; 0: only what is
+    /// written from now on).
+    pub lines: Option<f64>,
+    /// Aborting it ends the follow: `onData` is not called again, and the promise rejects
+    /// with `signal.reason`.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Unknown<'a>>,
 }
 
 /// A job's supervisor.
@@ -333,6 +351,69 @@ fn grace_of(grace_ms: Option<f64>) -> Result<Duration> {
 fn grace(options: Option<Unknown>) -> Result<Duration> {
     let o: JobStopOptions = args::options(options, "options")?.unwrap_or_default();
     grace_of(o.grace_ms)
+}
+
+/// Which log, and how many lines, of `logs` and `follow`.
+fn stream_lines(stderr: Option<bool>, lines: Option<f64>) -> Result<(Stream, usize)> {
+    let lines = lines
+        .map(|n| args::integer_in(n, 0, u32::MAX as i64, "options.lines"))
+        .transpose()?
+        .unwrap_or(10) as usize;
+    let stream = match stderr {
+        Some(true) => Stream::Stderr,
+        _ => Stream::Stdout,
+    };
+    Ok((stream, lines))
+}
+
+/// What gives `follow`'s chunks to `onData`, on the JavaScript thread (a call's return
+/// callback gets what `onData` threw, if anything).
+type Deliver = ThreadsafeFunction<Vec<u8>, (), Buffer, Status, false>;
+
+/// `onData` behind a threadsafe function. Once `stopped` (an abort), a chunk still on its way
+/// is dropped rather than given: nothing reaches `onData` after the abort.
+fn deliverer(env: &Env, on_data: Function<Buffer, ()>, stopped: Cancel) -> Result<Deliver> {
+    let on_data = on_data.create_ref()?;
+    let guarded: Function<Buffer, ()> = env.create_function_from_closure("onData", move |ctx| {
+        if stopped.is_cancelled() {
+            return Ok(());
+        }
+        on_data.borrow_back(ctx.env)?.call(ctx.get::<Buffer>(0)?)?;
+        Ok(())
+    })?;
+    Ok(guarded
+        .build_threadsafe_function::<Vec<u8>>()
+        .build_callback(|ctx| Ok(Buffer::from(ctx.value)))?)
+}
+
+/// Give `chunk` to `onData` and wait until it has run: one chunk at a time keeps the memory
+/// bounded when the job writes faster than JavaScript reads, and every chunk is given before
+/// the promise settles. `Ok(false)` when the follow is to end: cancelled, or the environment is
+/// going away (its queue is dropped unrun, hence the periodic look at `cancel`); `Err` with
+/// what `onData` threw.
+fn hand_over(deliver: &Deliver, chunk: &[u8], cancel: &Cancel) -> napi::Result<bool> {
+    if cancel.is_cancelled() {
+        return Ok(false);
+    }
+    let (tx, rx) = mpsc::channel();
+    let queued = deliver.call_with_return_value(
+        chunk.to_vec(),
+        ThreadsafeFunctionCallMode::NonBlocking,
+        move |ran, _| {
+            let _ = tx.send(ran);
+            Ok(())
+        },
+    );
+    if queued != Status::Ok {
+        return Ok(false);
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(ran) => return ran.map(|()| true),
+            Err(mpsc::RecvTimeoutError::Timeout) if !cancel.is_cancelled() => {}
+            Err(_) => return Ok(false),
+        }
+    }
 }
 
 /// A start (or restart) that can be cancelled: by `signal`, or when this environment goes away
@@ -565,16 +646,7 @@ impl Jobs {
     ) -> napi::Result<Object<'env>> {
         let opts = args::options::<JobLogsOptions>(options, "options").and_then(|o| {
             let o = o.unwrap_or_default();
-            let lines = o
-                .lines
-                .map(|n| args::integer_in(n, 0, u32::MAX as i64, "options.lines"))
-                .transpose()?
-                .unwrap_or(10) as usize;
-            let stream = match o.stderr {
-                Some(true) => Stream::Stderr,
-                _ => Stream::Stdout,
-            };
-            Ok((stream, lines))
+            stream_lines(o.stderr, o.lines)
         });
         let (stream, lines) = match opts {
             Ok(o) => o,
@@ -584,6 +656,76 @@ impl Jobs {
             let path = job::log_path(state, &name, stream)?;
             Ok(Buffer::from(job::tail(&path, lines)?))
         })
+    }
+
+    /// Follow job `name`'s stdout log (or, with `options.stderr`, its stderr log), as `tether
+    /// logs -f` does: `onData` gets its last `options.lines` lines (default 10) in one chunk,
+    /// then each chunk the job writes after them, nothing lost or repeated in between, through
+    /// rotations. Resolves once the job is no longer running (it ended or was stopped) and
+    /// everything it wrote has been given; at once, after the last lines, for a job that is not
+    /// running. `onData` runs on the event loop, one chunk at a time (the log is read on a thread
+    /// of its own); should it throw, the follow ends and the promise rejects with what it threw.
+    /// Aborting `options.signal` ends the follow: `onData` is not called again and the promise
+    /// rejects with `signal.reason`. Rejects with `NotFoundError` when there is no such job.
+    #[napi(
+        ts_args_type = "name: string, onData: (chunk: Buffer) => void, options?: JobFollowOptions",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn follow<'env>(
+        &self,
+        env: &'env Env,
+        name: Unknown,
+        on_data: Unknown,
+        options: Option<Unknown>,
+    ) -> napi::Result<Object<'env>> {
+        let prepared = sync(env, || {
+            let name = args::string(&name, "name")?;
+            let on_data = args::function(&on_data, "onData")?;
+            let o: JobFollowOptions = args::options(options, "options")?.unwrap_or_default();
+            let (stream, lines) = stream_lines(o.stderr, o.lines)?;
+            let cancel = Cancel::new()?;
+            let deliver = deliverer(env, on_data, cancel.clone())?;
+            let c = cancel.clone();
+            let handle = abort::listen(env, o.signal, move || c.cancel())?;
+            Ok((name, stream, lines, cancel, deliver, handle))
+        });
+        let (name, stream, lines, cancel, deliver, handle) = match prepared {
+            Ok(p) => p,
+            Err(e) => return promise::rejected(env, Fail::Napi(e)),
+        };
+        let c = cancel.clone();
+        let id = instance::wait_started(env, move || c.cancel())?;
+        let state = Arc::clone(&self.state);
+        promise::spawn(
+            env,
+            "tether-job-follow",
+            move || {
+                let mut thrown = None;
+                let followed = job::follow_logs(
+                    &state,
+                    &name,
+                    stream,
+                    lines,
+                    &mut |chunk| {
+                        hand_over(&deliver, chunk, &cancel).unwrap_or_else(|e| {
+                            thrown = Some(e);
+                            false
+                        })
+                    },
+                    &mut || !cancel.is_cancelled(),
+                );
+                if let Some(e) = thrown {
+                    return Err(Fail::Napi(e));
+                }
+                followed?;
+                Ok(cancel.is_cancelled())
+            },
+            move |env, result| {
+                instance::wait_ended(env, id)?;
+                abort::finish(env, handle, matches!(result, Ok(true)))?;
+                result.map(|_| ())
+            },
+        )
     }
 }
 

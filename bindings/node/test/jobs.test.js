@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const { tmpdir } = require('node:os')
 const path = require('node:path')
-const { tether } = require('./helpers')
+const { tether, eventually, threadsNamed } = require('./helpers')
 
 const { Jobs, Process } = tether
 
@@ -53,6 +53,41 @@ async function until(cond, ms = 5000) {
     if (ok || Date.now() > end) return ok
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+// The thread a follow reads on (its /proc comm: the name, cut to 15 bytes).
+const FOLLOW_THREAD = 'tether-job-foll'
+
+/**
+ * What a follow gave `onData`: `chunks` (Buffers), `text()`, and `upTo(want)`, which resolves
+ * once the output so far contains `want` (and rejects after 10 s, showing what came).
+ */
+function followed() {
+  const got = { chunks: [], waits: [] }
+  got.text = () => Buffer.concat(got.chunks).toString()
+  got.onData = (chunk) => {
+    assert.ok(Buffer.isBuffer(chunk), 'a chunk is a Buffer')
+    got.chunks.push(chunk)
+    const text = got.text()
+    got.waits = got.waits.filter((w) => !w(text))
+  }
+  got.upTo = (want, ms = 10_000) =>
+    new Promise((resolve, reject) => {
+      const late = () => reject(new Error(`no ${JSON.stringify(want)} in ${JSON.stringify(got.text())}`))
+      const timer = setTimeout(late, ms)
+      const w = (text) => text.includes(want) && (clearTimeout(timer), resolve(), true)
+      if (!w(got.text())) got.waits.push(w)
+    })
+  return got
+}
+
+/** `promise`, or a rejection when it has not settled within `ms`. */
+function within(promise, ms, what) {
+  let timer
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
 /** A `setInterval` counter, to prove the event loop turns while something waits. */
@@ -354,4 +389,125 @@ test('jobs: a worker terminated mid-start cancels the start: the job is stopped'
   // The environment's teardown cancelled the start; the supervisor stopped the job.
   assert.ok(await until(async () => (await jobs.status('w')).status === 'stopped', 10_000), 'stopped')
   assert.ok(await until(() => !held.isRunning(), 10_000), 'the job process is gone')
+})
+
+test('jobs: follow gives the last lines, then what the job writes later, until an abort', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const go = path.join(dir, 'go')
+  const script = `echo one; echo two; echo three; until [ -e ${go} ]; do sleep 0.05; done; echo later; exec sleep 300`
+  await jobs.start('web', ['sh', '-c', script])
+  assert.ok(await until(async () => (await jobs.logs('web')).toString() === 'one\ntwo\nthree\n', 10_000))
+  const got = followed()
+  const ac = new AbortController()
+  const c = ticker(t)
+  const following = jobs.follow('web', got.onData, { lines: 2, signal: ac.signal })
+  t.after(() => (ac.abort(), following.catch(() => {})))
+  await got.upTo('three\n')
+  assert.deepEqual(got.chunks.map(String), ['two\nthree\n'], 'the last two lines, in one chunk')
+
+  // The event loop turns while the follow waits: a timer fires before it settles.
+  const ticks = c.ticks
+  const first = await Promise.race([
+    new Promise((resolve) => setTimeout(() => resolve('timer'), 100)),
+    following.then(() => 'follow', () => 'follow'),
+  ])
+  assert.equal(first, 'timer')
+  assert.ok(c.ticks > ticks, 'the interval kept firing')
+
+  fs.writeFileSync(go, '')
+  await got.upTo('later\n')
+  assert.equal(got.text(), 'two\nthree\nlater\n', 'nothing lost or repeated')
+
+  assert.equal(threadsNamed(FOLLOW_THREAD), 1, 'the follow reads on a thread of its own')
+  const t0 = Date.now()
+  ac.abort()
+  const aborted = (e) => e === ac.signal.reason && e.name === 'AbortError'
+  await assert.rejects(within(following, 10_000, 'the aborted follow'), aborted)
+  assert.ok(Date.now() - t0 < 5000, 'promptly')
+  const n = got.chunks.length
+  assert.equal((await jobs.status('web')).status, 'running', 'an abort ends the follow, not the job')
+  assert.ok(await eventually(() => threadsNamed(FOLLOW_THREAD) === 0, 10_000), 'its thread ended')
+  assert.equal(got.chunks.length, n, 'onData is not called after the abort')
+})
+
+test('jobs: follow resolves by itself once the job exits, after all its output', async (t) => {
+  const { jobs, dir } = jobsIn(t)
+  const go = path.join(dir, 'go')
+  const script = `echo first; echo oops >&2; until [ -e ${go} ]; do sleep 0.05; done; echo second; echo last`
+  await jobs.start('short', ['sh', '-c', script])
+  const got = followed()
+  const following = jobs.follow('short', got.onData)
+  await got.upTo('first\n')
+  fs.writeFileSync(go, '')
+  assert.equal(await within(following, 10_000, 'the follow of an exiting job'), undefined)
+  assert.equal(got.text(), 'first\nsecond\nlast\n')
+  assert.equal((await jobs.status('short')).status, 'exited')
+
+  // A job that is not running: its last lines, then the promise resolves.
+  const err = followed()
+  await within(jobs.follow('short', err.onData, { stderr: true, lines: 5 }), 10_000, 'a follow of an ended job')
+  assert.deepEqual(err.chunks.map(String), ['oops\n'])
+  const none = followed()
+  await within(jobs.follow('short', none.onData, { lines: 0 }), 10_000, 'a follow of no lines')
+  assert.deepEqual(none.chunks, [])
+})
+
+test('jobs: follow: an onData that throws ends the follow with what it threw', async (t) => {
+  const { jobs } = jobsIn(t)
+  await jobs.start('web', ['sh', '-c', 'echo hi; exec sleep 300'])
+  assert.ok(await until(async () => (await jobs.logs('web')).toString() === 'hi\n', 10_000))
+  const boom = new Error('boom')
+  let calls = 0
+  const onData = () => {
+    calls++
+    throw boom
+  }
+  await assert.rejects(within(jobs.follow('web', onData), 10_000, 'the follow'), (e) => e === boom)
+  assert.equal(calls, 1)
+})
+
+test('jobs: follow: an unknown job is a NotFoundError; bad arguments', async (t) => {
+  const { jobs } = jobsIn(t)
+  const never = () => assert.fail('onData is not called')
+  const notFound = (e) => e instanceof tether.NotFoundError && e.code === 'TETHER_NOT_FOUND'
+  await assert.rejects(jobs.follow('nope', never), notFound)
+  await jobs.start('other', ['sleep', '300'])
+  await assert.rejects(jobs.follow('nope', never), tether.NotFoundError, 'also beside a job')
+  await assert.rejects(jobs.follow('a/b', never), tether.InvalidArgumentError)
+  await assert.rejects(jobs.follow(42, never), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE')
+  await assert.rejects(jobs.follow('other', 'nope'), (e) => e instanceof TypeError && /onData/.test(e.message))
+  await assert.rejects(jobs.follow('other'), TypeError)
+  await assert.rejects(jobs.follow('other', never, { lines: -1 }), RangeError)
+  await assert.rejects(jobs.follow('other', never, { lines: 1.5 }), RangeError)
+  await assert.rejects(jobs.follow('other', never, 'all'), TypeError)
+  await assert.rejects(jobs.follow('other', never, { signal: 'no' }), TypeError)
+  await assert.rejects(jobs.follow('other', never, { signal: AbortSignal.abort('before') }), (e) => e === 'before')
+})
+
+test('jobs: a worker terminated mid-follow ends the follow and its thread', async (t) => {
+  const { Worker } = require('node:worker_threads')
+  const { jobs, stateDir } = jobsIn(t)
+  await jobs.start('web', ['sh', '-c', 'echo hi; exec sleep 300'])
+  const worker = new Worker(
+    `const t = require(${JSON.stringify(require.resolve('..'))})
+     const { parentPort } = require('node:worker_threads')
+     new t.Jobs({ stateDir: ${JSON.stringify(stateDir)} })
+       .follow('web', (chunk) => parentPort.postMessage(chunk.toString()))
+       .catch(() => {})`,
+    { eval: true },
+  )
+  t.after(() => worker.terminate())
+  const first = await within(
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    }),
+    10_000,
+    'the first chunk in the worker',
+  )
+  assert.equal(first, 'hi\n')
+  assert.equal(threadsNamed(FOLLOW_THREAD), 1)
+  await worker.terminate()
+  assert.ok(await eventually(() => threadsNamed(FOLLOW_THREAD) === 0, 10_000), 'the follow thread ended')
+  assert.equal((await jobs.status('web')).status, 'running', 'the job runs on')
 })

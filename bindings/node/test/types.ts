@@ -157,6 +157,11 @@ async function round3(): Promise<void> {
   const removed: boolean = (await jobs.remove('web')).removed
   const log: Buffer = await jobs.logs('web', { stderr: true, lines: 20 })
   const exitCode: number | undefined = (await jobs.status('web')).exitCode
+  const followed: void = await jobs.follow('web', (chunk: Buffer) => void chunk.length, {
+    lines: 2,
+    stderr: true,
+    signal: AbortSignal.timeout(1000),
+  })
   const r: RetryResult = await retry(['curl', '-f', 'http://x'], {
     attempts: 5,
     maxTimeMs: 60_000,
@@ -192,7 +197,11 @@ async function round3(): Promise<void> {
   void jobs.stop('web', { signal: AbortSignal.abort() })
   // @ts-expect-error logs are bytes
   const text: string = await jobs.logs('web')
-  void [dir, state, pid, started, again, all, stopped, removed, log, exitCode, code, timedOut, text]
+  // @ts-expect-error a follow gives chunks to a callback
+  void jobs.follow('web', { lines: 2 })
+  // @ts-expect-error the chunks are bytes
+  void jobs.follow('web', (chunk: number) => chunk)
+  void [followed, dir, state, pid, started, again, all, stopped, removed, log, exitCode, code, timedOut, text]
 }
 void round3
 void round2
