@@ -259,13 +259,13 @@ INTERRUPTED_START = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("what", ["start", "restart"])
-def test_ctrl_c_cancels_a_start_and_stops_the_job(jobs, tmp_path, what):
+def run_script(tmp_path, source, *args):
+    """Run `source` as a Python script with `args` in a child interpreter (which may send
+    itself SIGINT); its stdout and stderr once it has exited with 0."""
     script = tmp_path / "interrupted.py"
-    script.write_text(INTERRUPTED_START)
-    never = tmp_path / "never-there"
+    script.write_text(source)
     p = subprocess.Popen(
-        [sys.executable, str(script), what, str(jobs.state_dir), str(never)],
+        [sys.executable, str(script), *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -277,6 +277,13 @@ def test_ctrl_c_cancels_a_start_and_stops_the_job(jobs, tmp_path, what):
             p.kill()
             p.wait()
     assert p.returncode == 0, err
+    return out, err
+
+
+@pytest.mark.parametrize("what", ["start", "restart"])
+def test_ctrl_c_cancels_a_start_and_stops_the_job(jobs, tmp_path, what):
+    never = tmp_path / "never-there"
+    out, err = run_script(tmp_path, INTERRUPTED_START, what, jobs.state_dir, never)
     lines = out.split("\n")
     assert lines[0].startswith("running ") and lines[1].startswith("interrupted "), (out, err)
     pid = int(lines[0].split()[1])
@@ -454,21 +461,7 @@ INTERRUPTED_FOLLOW = textwrap.dedent(
 
 def test_ctrl_c_ends_a_waiting_follow(jobs, tmp_path):
     jobs.start("quiet", ["sleep", "300"])
-    script = tmp_path / "interrupted.py"
-    script.write_text(INTERRUPTED_FOLLOW)
-    p = subprocess.Popen(
-        [sys.executable, str(script), str(jobs.state_dir), "quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err
+    out, err = run_script(tmp_path, INTERRUPTED_FOLLOW, jobs.state_dir, "quiet")
     lines = out.split("\n")
     assert lines[0].startswith("interrupted ") and lines[1] == "ended 0", (out, err)
     assert float(lines[0].split()[1]) < 10
