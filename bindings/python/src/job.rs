@@ -559,14 +559,6 @@ impl PyJobs {
     }
 }
 
-/// What the follower thread sends.
-enum Sent {
-    /// Bytes of the log.
-    Chunk(Vec<u8>),
-    /// The log is open and its last lines were sent: no start error (no such job) can come.
-    Started,
-}
-
 /// Chunks (of at most 64 KiB, but the first) waiting for the consumer: past that, the
 /// follower blocks, so that a slow consumer holds back the reading rather than memory.
 const QUEUED_CHUNKS: usize = 16;
@@ -584,10 +576,8 @@ pub struct PyJobLogFollower {
 
 /// Only ever locked briefly, with the GIL held: nothing blocks while holding it.
 struct FollowState {
-    /// The last lines, received by `follow()` itself while it waited for the start.
-    first: Option<Vec<u8>>,
     /// None once the follow has ended, and while a `next()` waits on it (`waiting`).
-    rx: Option<Receiver<Sent>>,
+    rx: Option<Receiver<Vec<u8>>>,
     /// A `next()` holds the receiver and waits with the GIL released.
     waiting: bool,
     /// The follower thread, until joined.
@@ -595,8 +585,8 @@ struct FollowState {
 }
 
 impl PyJobLogFollower {
-    /// Start the follower thread and wait (briefly: the log is opened and its last lines
-    /// read) until it has started, so that a start error is raised by `follow()`.
+    /// Open the log (a start error, no such job, is raised here) and start the follower
+    /// thread.
     fn start(
         py: Python<'_>,
         state: StateDir,
@@ -604,56 +594,35 @@ impl PyJobLogFollower {
         stream: Stream,
         lines: usize,
     ) -> PyResult<PyJobLogFollower> {
+        let log = py
+            .detach(|| job::JobLogFollower::open(&state, &name, stream, lines))
+            .py_err()?;
         let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("tether-follow".into())
             .spawn({
-                let (name, stop) = (name.clone(), stop.clone());
+                let stop = stop.clone();
                 move || {
-                    let mut started = false;
                     // A send fails once the consumer is gone: the follow then ends.
-                    let mut out = |b: &[u8]| tx.send(Sent::Chunk(b.to_vec())).is_ok();
-                    let mut keep_going = || {
-                        // The library first asks once the log is open and its last lines given.
-                        if !std::mem::replace(&mut started, true) && tx.send(Sent::Started).is_err()
-                        {
-                            return false;
-                        }
+                    log.run(&mut |b| tx.send(b.to_vec()).is_ok(), &mut || {
                         !stop.load(Ordering::SeqCst)
-                    };
-                    job::follow_logs(&state, &name, stream, lines, &mut out, &mut keep_going)
+                    })
                 }
             })
             .map_err(|e| {
                 let msg = format!("starting a thread to follow the log: {e}");
                 to_py(Error::new(ErrorKind::System, msg))
             })?;
-        let (rx, first, started) = py.detach(move || {
-            let mut first: Option<Vec<u8>> = None;
-            loop {
-                match rx.recv() {
-                    Ok(Sent::Chunk(c)) => first.get_or_insert_with(Vec::new).extend(c),
-                    Ok(Sent::Started) => return (rx, first, true),
-                    Err(_) => return (rx, first, false),
-                }
-            }
-        });
-        let follower = PyJobLogFollower {
+        Ok(PyJobLogFollower {
             name,
             stop,
             inner: Mutex::new(FollowState {
-                first,
                 rx: Some(rx),
                 waiting: false,
                 thread: Some(thread),
             }),
-        };
-        if !started {
-            // Ended before it started: an error (no such job), or nothing at all to follow.
-            follower.end(py)?;
-        }
-        Ok(follower)
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, FollowState> {
@@ -679,18 +648,6 @@ impl PyJobLogFollower {
     }
 }
 
-/// The next message that is a chunk, or None when the follower is gone.
-fn next_chunk(rx: &Receiver<Sent>) -> Option<Vec<u8>> {
-    loop {
-        match rx.recv() {
-            Ok(Sent::Chunk(c)) => return Some(c),
-            // Taken by `follow()` already; never seen here.
-            Ok(Sent::Started) => {}
-            Err(_) => return None,
-        }
-    }
-}
-
 #[pymethods]
 impl PyJobLogFollower {
     fn __iter__(slf: Py<Self>) -> Py<Self> {
@@ -700,9 +657,6 @@ impl PyJobLogFollower {
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let rx = {
             let mut st = self.state();
-            if let Some(first) = st.first.take() {
-                return Ok(Some(PyBytes::new(py, &first)));
-            }
             if st.waiting {
                 // As a generator that is already executing.
                 return Err(PyRuntimeError::new_err(
@@ -713,18 +667,15 @@ impl PyJobLogFollower {
                 return Ok(None);
             };
             // What is queued already is taken without a wait (and without a thread).
-            loop {
-                match rx.try_recv() {
-                    Ok(Sent::Chunk(c)) => {
-                        st.rx = Some(rx);
-                        return Ok(Some(PyBytes::new(py, &c)));
-                    }
-                    Ok(Sent::Started) => {}
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        drop(st);
-                        return self.end(py).map(|()| None);
-                    }
+            match rx.try_recv() {
+                Ok(c) => {
+                    st.rx = Some(rx);
+                    return Ok(Some(PyBytes::new(py, &c)));
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    drop(st);
+                    return self.end(py).map(|()| None);
                 }
             }
             st.waiting = true;
@@ -738,7 +689,7 @@ impl PyJobLogFollower {
             py,
             || stop.store(true, Ordering::SeqCst),
             move || {
-                let c = next_chunk(&rx);
+                let c = rx.recv().ok();
                 (rx, c)
             },
         );

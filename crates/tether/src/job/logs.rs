@@ -210,52 +210,95 @@ pub fn tail_and_follow(
     out: &mut dyn FnMut(&[u8]) -> bool,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // Watching before opening: a rotation in between still wakes the loop.
-    let mut w = Watcher::new().map_err(|e| Error::from_io("inotify", &e))?;
-    w.watch_dir(dir)
-        .map_err(|e| Error::from_io(format_args!("watching {}", dir.display()), &e))?;
-    let mut f = super::state::open_private(path)?;
-    let len = file_len(&f, path)?;
-    if lines > 0 {
-        let last = tail_upto(path, &mut f, len, lines)?;
+    LogFollower::open(path, lines)?.run(out, keep_going)
+}
+
+/// A log opened to be followed ([`tail_and_follow`] in two steps): [`LogFollower::open`]
+/// fails at once for a log that is not there, and [`LogFollower::run`] (on another thread, say)
+/// does the following.
+#[derive(Debug)]
+pub struct LogFollower {
+    path: PathBuf,
+    watcher: Watcher,
+    file: File,
+    /// The last lines, read at the open, given first by `run`.
+    last: Vec<u8>,
+}
+
+impl LogFollower {
+    /// Watch the log's directory, open the log and read its last `lines` lines.
+    pub fn open(path: &Path, lines: usize) -> Result<LogFollower> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        // Watching before opening: a rotation in between still wakes the loop.
+        let mut watcher = Watcher::new().map_err(|e| Error::from_io("inotify", &e))?;
+        watcher
+            .watch_dir(dir)
+            .map_err(|e| Error::from_io(format_args!("watching {}", dir.display()), &e))?;
+        let mut file = super::state::open_private(path)?;
+        let len = file_len(&file, path)?;
+        let last = if lines > 0 {
+            tail_upto(path, &mut file, len, lines)?
+        } else {
+            Vec::new()
+        };
+        file.seek(SeekFrom::Start(len))
+            .map_err(|e| Error::from_io(format_args!("{}", path.display()), &e))?;
+        Ok(LogFollower {
+            path: path.to_path_buf(),
+            watcher,
+            file,
+            last,
+        })
+    }
+
+    /// Give the last lines to `out` in one call (if there are any), then what is appended, as
+    /// [`follow`] does, until `out` or `keep_going` says no.
+    pub fn run(
+        self,
+        out: &mut dyn FnMut(&[u8]) -> bool,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
+        let LogFollower {
+            path,
+            mut watcher,
+            mut file,
+            last,
+        } = self;
         if !last.is_empty() && !out(&last) {
             return Ok(());
         }
-    }
-    f.seek(SeekFrom::Start(len))
-        .map_err(|e| Error::from_io(format_args!("{}", path.display()), &e))?;
-    let mut ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let going = keep_going();
-        // Drain the open file, then switch to a new one if the path was rotated.
+        let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
+        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = f.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            if !out(&buf[..n]) {
-                return Ok(());
-            }
-        }
-        if let Ok(md) = std::fs::symlink_metadata(path) {
-            if md.ino() != ino {
-                if let Ok(nf) = super::state::open_private(path) {
-                    f = nf;
-                    ino = md.ino();
-                    continue;
+            let going = keep_going();
+            // Drain the open file, then switch to a new one if the path was rotated.
+            loop {
+                let n = file.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if !out(&buf[..n]) {
+                    return Ok(());
                 }
             }
+            if let Ok(md) = std::fs::symlink_metadata(&path) {
+                if md.ino() != ino {
+                    if let Ok(nf) = super::state::open_private(&path) {
+                        file = nf;
+                        ino = md.ino();
+                        continue;
+                    }
+                }
+            }
+            if !going {
+                return Ok(());
+            }
+            let _ = poll_fds(
+                &[(std::os::fd::AsFd::as_fd(&watcher), false)],
+                Some(Instant::now() + Duration::from_millis(200)),
+            );
+            let _ = watcher.drain();
         }
-        if !going {
-            return Ok(());
-        }
-        let _ = poll_fds(
-            &[(std::os::fd::AsFd::as_fd(&w), false)],
-            Some(Instant::now() + Duration::from_millis(200)),
-        );
-        let _ = w.drain();
     }
 }
 

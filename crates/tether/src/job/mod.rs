@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio as StdStdio;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use logs::{follow, tail, tail_and_follow, RotatingLog, Stream};
+pub use logs::{follow, tail, tail_and_follow, LogFollower, RotatingLog, Stream};
 pub use spec::{
     parse_backoff, parse_env, restart_schedule, JobSpec, RestartPolicy, DEFAULT_BACKOFF_MAX,
     DEFAULT_BACKOFF_MIN, DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_SIZE, DEFAULT_MIN_UPTIME,
@@ -597,10 +597,38 @@ pub fn follow_logs(
     out: &mut dyn FnMut(&[u8]) -> bool,
     keep_going: &mut dyn FnMut() -> bool,
 ) -> Result<()> {
-    let path = log_path(state, name, stream)?;
-    tail_and_follow(&path, lines, out, &mut || {
-        keep_going() && is_supervised(state, name)
-    })
+    JobLogFollower::open(state, name, stream, lines)?.run(out, keep_going)
+}
+
+/// [`follow_logs`] in two steps: [`JobLogFollower::open`] fails at once for a job (or log)
+/// that is not there; [`JobLogFollower::run`] (on another thread, say) does the following.
+#[derive(Debug)]
+pub struct JobLogFollower {
+    state: StateDir,
+    name: String,
+    log: LogFollower,
+}
+
+impl JobLogFollower {
+    /// Open job `name`'s log and read its last `lines` lines.
+    pub fn open(state: &StateDir, name: &str, stream: Stream, lines: usize) -> Result<Self> {
+        Ok(JobLogFollower {
+            log: LogFollower::open(&log_path(state, name, stream)?, lines)?,
+            state: state.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Give the last lines, then what the job writes, to `out`, until the job is no longer
+    /// supervised, `keep_going` says no, or `out` does.
+    pub fn run(
+        self,
+        out: &mut dyn FnMut(&[u8]) -> bool,
+        keep_going: &mut dyn FnMut() -> bool,
+    ) -> Result<()> {
+        let JobLogFollower { state, name, log } = self;
+        log.run(out, &mut || keep_going() && is_supervised(&state, &name))
+    }
 }
 
 /// Whether the supervisor of job `name` is alive (for a follower that stops when the job

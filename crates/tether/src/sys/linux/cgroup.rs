@@ -185,6 +185,23 @@ pub(super) fn own_dir() -> io::Result<(String, PathBuf)> {
     Ok((own, dir))
 }
 
+/// Make the first directory of `names` under `parent` that is not taken (a name is taken by
+/// another PID namespace's process of the same PID, or left by a dead one); EEXIST when all are.
+pub(super) fn make_unique_dir(
+    parent: &Path,
+    names: impl IntoIterator<Item = String>,
+) -> io::Result<(String, PathBuf)> {
+    for name in names {
+        let dir = parent.join(&name);
+        match rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755)) {
+            Ok(()) => return Ok((name, dir)),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::EEXIST))
+}
+
 static LEAF_SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Prefix of the leaves [`create_leaf`] makes.
@@ -197,16 +214,13 @@ pub fn create_leaf() -> io::Result<Leaf> {
     let (own, parent) = own_dir()?;
     // PIDs are those of our PID namespace: a process of another namespace in the same cgroup
     // may have made the same name, so a taken name means "try the next number".
-    let (name, dir) = loop {
-        let n = LEAF_SEQ.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{LEAF_PREFIX}{}-{n}", std::process::id());
-        let dir = parent.join(&name);
-        match rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755)) {
-            Ok(()) => break (name, dir),
-            Err(rustix::io::Errno::EXIST) if n < 1000 => continue,
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let pid = std::process::id();
+    let (name, dir) = make_unique_dir(
+        &parent,
+        std::iter::repeat_with(|| LEAF_SEQ.fetch_add(1, Ordering::Relaxed))
+            .take(1000)
+            .map(|n| format!("{LEAF_PREFIX}{pid}-{n}")),
+    )?;
     let open = |f: &str, flags: OFlags| {
         rustix::fs::open(dir.join(f), flags | OFlags::CLOEXEC, Mode::empty())
             .map_err(io::Error::from)

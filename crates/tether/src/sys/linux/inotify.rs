@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 
 /// A non-blocking inotify instance with watches keyed by path.
+#[derive(Debug)]
 pub struct Watcher {
     fd: OwnedFd,
     watches: HashMap<PathBuf, i32>,

@@ -189,23 +189,13 @@ impl Keeper {
             ));
         }
         let (own, parent) = cgroup::own_dir()?;
-        let (name, base) = (0..100)
-            .find_map(|n| {
-                let name = if n == 0 {
-                    format!("{}{me}-pool", cgroup::LEAF_PREFIX)
-                } else {
-                    format!("{}{me}-pool{n}", cgroup::LEAF_PREFIX)
-                };
-                let dir = parent.join(&name);
-                match rustix::fs::mkdir(&dir, Mode::from_raw_mode(0o755)) {
-                    Ok(()) => Some(Ok((name, dir))),
-                    // Another PID namespace's process of the same PID, or a base of ours that
-                    // a dead guard left: try the next name.
-                    Err(rustix::io::Errno::EXIST) => None,
-                    Err(e) => Some(Err(io::Error::from(e))),
-                }
-            })
-            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EEXIST)))?;
+        let (name, base) = cgroup::make_unique_dir(
+            &parent,
+            (0..100).map(|n| match n {
+                0 => format!("{}{me}-pool", cgroup::LEAF_PREFIX),
+                n => format!("{}{me}-pool{n}", cgroup::LEAF_PREFIX),
+            }),
+        )?;
         let made = (|| {
             let base_fd = rustix::fs::open(
                 &base,

@@ -312,30 +312,40 @@ pub(super) unsafe fn clone_quiet(
 ) -> io::Result<(libc::pid_t, OwnedFd)> {
     let stack = Stack::with_size(stack_size)?;
     let mut pidfd: libc::c_int = -1;
-    let mut clear = CLEAR_SIGHAND.load(Ordering::Relaxed);
     let _blocked = BlockAll::new();
-    loop {
-        let mut args = CloneArgs {
-            flags: CLONE_PIDFD | if clear { CLONE_CLEAR_SIGHAND } else { 0 },
-            pidfd: &mut pidfd as *mut libc::c_int as u64,
-            exit_signal: 0,
-            stack: stack.base as u64,
-            stack_size: stack.len as u64,
-            ..Default::default()
-        };
-        // SAFETY: the caller's contract; the child runs on its copy of `stack`.
-        let pid = unsafe { clone3_call(&mut args, entry, arg) };
-        if pid == -(libc::EINVAL as isize) && clear {
-            CLEAR_SIGHAND.store(false, Ordering::Relaxed);
-            clear = false;
-            continue;
-        }
-        if pid < 0 {
-            return Err(io::Error::from_raw_os_error(-pid as i32));
-        }
-        // SAFETY: CLONE_PIDFD stored a new fd that we now own.
-        return Ok((pid as libc::pid_t, unsafe { OwnedFd::from_raw_fd(pidfd) }));
+    let pid = clearing_sighand(
+        |clear| {
+            let mut args = CloneArgs {
+                flags: CLONE_PIDFD | if clear { CLONE_CLEAR_SIGHAND } else { 0 },
+                pidfd: &mut pidfd as *mut libc::c_int as u64,
+                exit_signal: 0,
+                stack: stack.base as u64,
+                stack_size: stack.len as u64,
+                ..Default::default()
+            };
+            // SAFETY: the caller's contract; the child runs on its copy of `stack`.
+            unsafe { clone3_call(&mut args, entry, arg) }
+        },
+        |&pid| pid,
+    );
+    if pid < 0 {
+        return Err(io::Error::from_raw_os_error(-pid as i32));
     }
+    // SAFETY: CLONE_PIDFD stored a new fd that we now own.
+    Ok((pid as libc::pid_t, unsafe { OwnedFd::from_raw_fd(pidfd) }))
+}
+
+/// Make a clone with CLONE_CLEAR_SIGHAND where the kernel takes it: `clone(clear)` returns
+/// what the syscall gave, `result` its return value. A kernel before 5.5 refuses the flag
+/// with EINVAL; it is then asked again without it, and never with it from then on.
+fn clearing_sighand<T>(mut clone: impl FnMut(bool) -> T, result: impl Fn(&T) -> isize) -> T {
+    let clear = CLEAR_SIGHAND.load(Ordering::Relaxed);
+    let made = clone(clear);
+    if clear && result(&made) == -(libc::EINVAL as isize) {
+        CLEAR_SIGHAND.store(false, Ordering::Relaxed);
+        return clone(false);
+    }
+    made
 }
 
 /// One clone3 of the child; returns the syscall's result, the shared state and the pidfd.
@@ -394,15 +404,8 @@ fn clone_child<'a>(p: &'a Prepared<'a>, clear_sighand: bool) -> (isize, Shared<'
 ///
 /// Async-signal-safe: it allocates nothing, so the watchdog may call it right after `fork`.
 pub fn launch(p: &Prepared<'_>) -> Result<(u32, OwnedFd), Failure> {
-    let clear = CLEAR_SIGHAND.load(Ordering::Relaxed);
-    let (pid, shared, pidfd) = match clone_child(p, clear) {
-        // A kernel without CLONE_CLEAR_SIGHAND: the child resets the handlers itself.
-        (pid, _, _) if clear && pid == -(libc::EINVAL as isize) => {
-            CLEAR_SIGHAND.store(false, Ordering::Relaxed);
-            clone_child(p, false)
-        }
-        r => r,
-    };
+    // Without CLONE_CLEAR_SIGHAND the child resets the handlers itself.
+    let (pid, shared, pidfd) = clearing_sighand(|clear| clone_child(p, clear), |r| r.0);
     if pid < 0 {
         return Err(Failure {
             stage: STAGE_CLONE,
