@@ -526,9 +526,14 @@ until test -e sig.received || test $count = 0; do
 done
 "#;
 
-/// Wait (up to 20 s, polling as GNU's test does) for timeout.cmd to start.
+/// Wait (up to 20 s, polling as GNU's test does) for timeout.cmd to start, then (up to 2 s) for
+/// the timeout process `$pid` to sleep. The command running proves the fork happened, not that
+/// the parent has returned from it: GNU's handler `_exit`s 128+TERM for a signal that arrives
+/// before it has stored the child's PID, which a loaded machine makes visible.
 const WAIT_RUNNING: &str =
-    "i=0; until test -e timeout.running || test $i = 200; do sleep .1; i=$((i+1)); done";
+    "i=0; until test -e timeout.running || test $i = 200; do sleep .1; i=$((i+1)); done
+     i=0; until { read -r st < /proc/$pid/stat; set -- $st; test \"$3\" = S; } || test $i = 200
+     do sleep .01; i=$((i+1)); done";
 
 /// Wait (up to 20 s) for timeout.cmd's trap to have run, then say so. GNU 9.1 dies of USR1
 /// at once (it does not handle it), so the command may still be in its trap.
@@ -593,12 +598,14 @@ fn received_alrm_counts_as_the_limit_passing() {
     if !can_run() {
         return;
     }
-    // Once the command runs, timeout has its signal handling in place.
-    let script = "timeout 30 sh -c 'touch timeout.running; sleep 20' & pid=$!
-                  i=0; until test -e timeout.running || test $i = 200; do sleep .1; i=$((i+1)); done
-                  kill -ALRM $pid; wait $pid; echo $?";
+    // Once the command runs and timeout sleeps, timeout has its signal handling in place.
+    let script = format!(
+        "timeout 30 sh -c 'touch timeout.running; sleep 20' & pid=$!
+         {WAIT_RUNNING}
+         kill -ALRM $pid; wait $pid; echo $?"
+    );
     equivalent(
-        script,
+        &script,
         |o| assert_eq!(o.stdout, "124\n", "{o:?}"),
         |o| o.stdout.clone(),
     );
