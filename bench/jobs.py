@@ -19,6 +19,10 @@ Measures (medians over N rounds, the three tools interleaved in each round, orde
   2. stop -> gone:      tether stop NAME   /   pm2 delete NAME   /   supervisorctl stop NAME
                         (each returns once the process has exited)
   3. tether status --json with 100 jobs running (target <= 20 ms)
+  4. follow -> end:     how long after a command's exit a follower of its log returns:
+                        tether logs -f NAME   against GNU   tail -F --pid=PID LOG   (default -s 1)
+                        (the command, sh -c 'sleep 0.2; : > done', stamps its end; the follower's
+                        end is when the bench's waitpid returns)
 
 Every job, daemon and state file is removed at the end.
 """
@@ -187,6 +191,42 @@ def bench_status(tmp):
     return running, times
 
 
+FOLLOW_CMD = "sleep 0.2; : > done"
+
+
+def follow_latency_ms(cwd, follower):
+    """Milliseconds from the stamp `done` (the command's last act) to `follower`'s exit."""
+    follower.wait()
+    end = time.time_ns()
+    return (end - os.stat(os.path.join(cwd, "done")).st_mtime_ns) / 1e6
+
+
+def bench_follow_end(tmp):
+    """tether logs -f against tail -F --pid, alternated, each following a command to its end."""
+    state = os.path.join(tmp, "follow-state")
+    res = {"tether": [], "tail": []}
+    for r in range(ROUNDS):
+        for tool in (("tether", "tail") if r % 2 == 0 else ("tail", "tether")):
+            cwd = os.path.join(tmp, f"follow-{tool}-{r}")
+            os.makedirs(cwd)
+            if tool == "tether":
+                name = f"f{r}"
+                run([TETHER, "start", name, "--state-dir", state, "--cwd", cwd, "--", "sh", "-c", FOLLOW_CMD])
+                f = subprocess.Popen([TETHER, "logs", "-f", name, "--state-dir", state],
+                                     stdout=subprocess.DEVNULL)
+            else:
+                log = os.path.join(cwd, "log")
+                with open(log, "w") as out:
+                    cmd = subprocess.Popen(["sh", "-c", FOLLOW_CMD], cwd=cwd, stdout=out)
+                f = subprocess.Popen(["tail", "-F", f"--pid={cmd.pid}", log], stdout=subprocess.DEVNULL)
+            res[tool].append(follow_latency_ms(cwd, f))
+            if tool == "tail":
+                cmd.wait()
+            else:
+                run([TETHER, "rm", name, "--state-dir", state], check=False)
+    return res
+
+
 def main():
     if not os.path.exists(TETHER):
         raise SystemExit(f"{TETHER} missing: cargo build --release first")
@@ -201,6 +241,7 @@ def main():
         tools = [Tether(tmp), Pm2(tmp), Supervisor(tmp)]
         res = bench_start_stop(tools)
         running, status_times = bench_status(tmp)
+        follow = bench_follow_end(tmp)
     finally:
         for t in tools:
             t.close()
@@ -222,6 +263,11 @@ def main():
     print(f"tether status --json with {STATUS_JOBS} jobs ({running} running): median {med:.1f} ms, "
           f"p90 {sorted(status_times)[int(len(status_times) * 0.9)]:.1f} ms ({verdict} the {STATUS_TARGET_MS:.0f} ms "
           f"target)")
+    ft, fg = statistics.median(follow["tether"]), statistics.median(follow["tail"])
+    print()
+    print(f"follow -> end after the command exits: tether logs -f median {ft:.1f} ms (max "
+          f"{max(follow['tether']):.1f}), tail -F --pid median {fg:.1f} ms (max {max(follow['tail']):.1f}): "
+          f"{fg / ft:.0f}x sooner")
 
 
 if __name__ == "__main__":

@@ -589,7 +589,7 @@ func streamName(stderr bool) string {
 // Follow writes the last lines lines of job name's stdout (stderr: its stderr) to w, then
 // what the job writes after them, as `tether logs -f`: nothing lost or repeated in between,
 // across log rotations. It returns nil once the job is no longer supervised (it stopped or
-// exited; what it wrote is written first), ctx.Err() when ctx is done (within about 200 ms),
+// exited; what it wrote is written first), ctx.Err() at once when ctx is done,
 // or the error of w (a short write is io.ErrShortWrite). w is called on Follow's goroutine
 // (a panic of w is raised again by Follow), and must not keep the slice it is given.
 // Errors: ErrNotFound (no such job or log), ErrInvalid (a bad name, negative lines, a nil w).

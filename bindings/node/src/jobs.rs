@@ -712,7 +712,7 @@ impl Jobs {
                             false
                         })
                     },
-                    &mut || !cancel.is_cancelled(),
+                    Some(&cancel),
                 );
                 if let Some(e) = thrown {
                     return Err(Fail::Napi(e));

@@ -7,9 +7,8 @@
 //! as elsewhere in the binding).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -568,9 +567,9 @@ const QUEUED_CHUNKS: usize = 16;
 #[pyclass(name = "JobLogFollower", module = "tether", frozen)]
 pub struct PyJobLogFollower {
     name: String,
-    /// Set to end the follow (`close()`, Ctrl-C, garbage collection): the library asks at
-    /// least every 200 ms.
-    stop: Arc<AtomicBool>,
+    /// Cancelled to end the follow (`close()`, Ctrl-C, garbage collection): the library polls
+    /// it, so the follower thread returns at once.
+    stop: Cancel,
     inner: Mutex<FollowState>,
 }
 
@@ -598,16 +597,15 @@ impl PyJobLogFollower {
             .detach(|| job::JobLogFollower::open(&state, &name, stream, lines))
             .py_err()?;
         let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Cancel::new().py_err()?;
         let thread = std::thread::Builder::new()
             .name("tether-follow".into())
             .spawn({
                 let stop = stop.clone();
                 move || {
                     // A send fails once the consumer is gone: the follow then ends.
-                    log.run(&mut |b| tx.send(b.to_vec()).is_ok(), &mut || {
-                        !stop.load(Ordering::SeqCst)
-                    })
+                    log.run(&mut |b| tx.send(b.to_vec()).is_ok(), Some(&stop))
+                        .map(|_| ())
                 }
             })
             .map_err(|e| {
@@ -630,7 +628,7 @@ impl PyJobLogFollower {
     }
 
     /// The follow is over: drop the channel (a follower blocked on a full one gives up) and
-    /// join the thread (the library returns within 200 ms of the stop); its error, if it had
+    /// join the thread (the library returns at once after the stop); its error, if it had
     /// one and nobody was told yet.
     fn end(&self, py: Python<'_>) -> PyResult<()> {
         let thread = {
@@ -681,13 +679,13 @@ impl PyJobLogFollower {
             st.waiting = true;
             rx
         };
-        // Ctrl-C sets the stop flag: the follower returns within 200 ms and drops its end
+        // Ctrl-C cancels the follow: the follower returns at once and drops its end
         // of the channel, which ends the wait; the follow is over then, as a generator is
         // after an exception.
         let stop = &self.stop;
         let got = run_cancellable(
             py,
-            || stop.store(true, Ordering::SeqCst),
+            || stop.cancel(),
             move || {
                 let c = rx.recv().ok();
                 (rx, c)
@@ -698,7 +696,7 @@ impl PyJobLogFollower {
         match got {
             Ok((rx, Some(c))) => {
                 // Unless closed meanwhile (from another thread).
-                if !self.stop.load(Ordering::SeqCst) {
+                if !self.stop.is_cancelled() {
                     st.rx = Some(rx);
                 }
                 Ok(Some(PyBytes::new(py, &c)))
@@ -718,7 +716,7 @@ impl PyJobLogFollower {
     /// Stop following (the thread is gone when it returns); later `next()` calls raise
     /// `StopIteration`. Closing again does nothing.
     fn close(&self, py: Python<'_>) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.cancel();
         // Errors were for `next()`: a closed follow has nothing more to say.
         let _ = self.end(py);
     }
@@ -746,9 +744,10 @@ impl PyJobLogFollower {
 
 impl Drop for PyJobLogFollower {
     /// Garbage collection stops the follow without joining the thread: that would hold the
-    /// GIL for up to 200 ms, and the thread holds nothing of Python's; it ends on its own.
+    /// GIL while the thread finishes a read, and the thread holds nothing of Python's; it ends
+    /// on its own, at once.
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.cancel();
         let st = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         st.rx = None;
     }

@@ -524,6 +524,51 @@ fn logs_follow_until_the_job_ends() {
     assert_eq!(code(&o), 2);
 }
 
+/// The library's follow: a cancel ends it while the job runs (polled, not noticed at a later
+/// check), with `Cancelled`; the job's end ends the next one, with `Finished`, once what the
+/// job wrote is given.
+#[test]
+fn a_follow_ends_when_cancelled_or_when_the_job_does() {
+    use std::sync::mpsc;
+    use tether::job::{self, FollowEnd, StateDir, Stream};
+    use tether::ready::Cancel;
+    let st = State::new();
+    let o = st.start("job", &[], &["sh", "-c", "echo first; exec sleep 1000"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = StateDir::resolve(Some(&st.dir)).unwrap();
+    let cancel = Cancel::new().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let follower = {
+        let (state, cancel) = (state.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            let out = &mut |b: &[u8]| tx.send(b.to_vec()).is_ok();
+            job::follow_logs(&state, "job", Stream::Stdout, 5, out, Some(&cancel))
+        })
+    };
+    let got = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(got, b"first\n");
+    cancel.cancel();
+    assert_eq!(follower.join().unwrap().unwrap(), FollowEnd::Cancelled);
+    assert!(job::is_supervised(&state, "job"));
+    // A follow of the job as it is stopped: it ends by itself.
+    let (tx, rx) = mpsc::channel();
+    let follower = {
+        let state = state.clone();
+        std::thread::spawn(move || {
+            let out = &mut |b: &[u8]| tx.send(b.to_vec()).is_ok();
+            job::follow_logs(&state, "job", Stream::Stdout, 5, out, None)
+        })
+    };
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+        b"first\n"
+    );
+    let o = st.tether(&["stop", "job"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(follower.join().unwrap().unwrap(), FollowEnd::Finished);
+    assert!(!job::is_supervised(&state, "job"));
+}
+
 #[test]
 fn exiting_before_ready_fails_the_start() {
     let st = State::new();

@@ -431,8 +431,8 @@ int32_t tether_job_logs_bytes(const char *state_dir,
 // are a success. `on_data` runs on the calling thread; `data` is valid only during the call.
 // Arguments as `tether_job_logs`.
 //
-// `cancel` may be NULL. Triggered (also before the call), it ends the follow within about
-// 200 ms, and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
+// `cancel` may be NULL. Triggered (also before the call), it ends the follow at once (while
+// `on_data` runs, once it returns), and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
 // (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or negative `lines`
 // (`TETHER_E_INVALID_ARGUMENT`).
 //

@@ -397,8 +397,8 @@ pub unsafe extern "C" fn tether_job_logs_bytes(
 /// are a success. `on_data` runs on the calling thread; `data` is valid only during the call.
 /// Arguments as `tether_job_logs`.
 ///
-/// `cancel` may be NULL. Triggered (also before the call), it ends the follow within about
-/// 200 ms, and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
+/// `cancel` may be NULL. Triggered (also before the call), it ends the follow at once (while
+/// `on_data` runs, once it returns), and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
 /// (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or negative `lines`
 /// (`TETHER_E_INVALID_ARGUMENT`).
 ///
@@ -427,26 +427,22 @@ pub unsafe extern "C" fn tether_job_logs_follow(
         // SAFETY: the caller's contract.
         let (stream, _) = unsafe { self::stream(stream) }?;
         let n = self::lines(lines)?;
-        let triggered = || token.is_some_and(TetherCancel::is_triggered);
-        if triggered() {
+        if token.is_some_and(TetherCancel::is_triggered) {
             return Err(Failure::cancelled());
         }
-        // Set only when the token ended the follow: an end for another reason that a trigger
-        // races with stays a success.
-        let mut cancelled = false;
-        job::follow_logs(
+        let linked = linked(token)?;
+        let end = job::follow_logs(
             &state,
             name,
             stream,
             n,
             // SAFETY: the caller's contract; the bytes are valid during the call.
             &mut |b| unsafe { on_data(ctx, b.as_ptr(), b.len()) } == 0,
-            &mut || {
-                cancelled = triggered();
-                !cancelled
-            },
+            linked.as_ref().map(|(c, _)| c),
         )?;
-        if cancelled {
+        // Only when the token ended the follow: an end for another reason that a trigger
+        // races with stays a success.
+        if end == job::FollowEnd::Cancelled {
             return Err(Failure::cancelled());
         }
         Ok(())

@@ -363,7 +363,7 @@ fn run_logs(a: LogsArgs, ctx: &Ctx) -> Result<i32> {
                 output::flush();
                 !output::is_closed()
             },
-            &mut || true,
+            None,
         )?;
         return Ok(0);
     }

@@ -4,13 +4,16 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::ready::Cancel;
 use crate::sys::os::inotify::Watcher;
 use crate::sys::os::supervise::poll_fds;
+use crate::Process;
 
 /// Which of a job's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,28 +192,57 @@ fn tail_of(f: &mut File, len: u64, lines: usize, p: &Path) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// How a follow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowEnd {
+    /// What was followed is over (a job's log: the job is no longer supervised), and what it
+    /// wrote was given.
+    Finished,
+    /// `out` said no.
+    Stopped,
+    /// The canceller was cancelled, before or during the follow; `out` was not called again.
+    Cancelled,
+}
+
 /// Follow a log: call `out` with what is appended to it, through rotations (the rest of the
-/// old file, then the new one), woken by inotify. Starts at the current end. Returns when
-/// `out` or `keep_going` says no (`keep_going` is asked at each wake and at least every
-/// 200 ms; after its no, what is left to read is still given to `out`).
+/// old file, then the new one), woken by inotify. Starts at the current end. Returns when `out`
+/// says no or `cancel` is cancelled (at once: its eventfd is polled with the log's directory).
 pub fn follow(
     path: &Path,
     out: &mut dyn FnMut(&[u8]) -> bool,
-    keep_going: &mut dyn FnMut() -> bool,
-) -> Result<()> {
-    tail_and_follow(path, 0, out, keep_going)
+    cancel: Option<&Cancel>,
+) -> Result<FollowEnd> {
+    tail_and_follow(path, 0, out, cancel)
 }
 
 /// `tail -n lines -F`: the last `lines` lines of a log (as [`tail`]) in one call of `out`,
 /// then what is appended after them (as [`follow`]). Nothing is lost or repeated between the
 /// two: the follow starts at the very offset the tail ended at.
+///
+/// ```
+/// use tether::job::{tail_and_follow, FollowEnd, RotatingLog};
+/// use tether::ready::Cancel;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("stdout.log");
+/// RotatingLog::open(&path, 1 << 20, 2)?.write(b"one\ntwo\n")?;
+/// let cancel = Cancel::new()?;
+/// let stopper = cancel.clone();
+/// let mut got = Vec::new();
+/// let end = tail_and_follow(&path, 1, &mut |b| {
+///     got.extend_from_slice(b);
+///     stopper.cancel(); // from any thread, usually
+///     true
+/// }, Some(&cancel))?;
+/// assert_eq!((end, &got[..]), (FollowEnd::Cancelled, &b"two\n"[..]));
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub fn tail_and_follow(
     path: &Path,
     lines: usize,
     out: &mut dyn FnMut(&[u8]) -> bool,
-    keep_going: &mut dyn FnMut() -> bool,
-) -> Result<()> {
-    LogFollower::open(path, lines)?.run(out, keep_going)
+    cancel: Option<&Cancel>,
+) -> Result<FollowEnd> {
+    LogFollower::open(path, lines)?.run(out, cancel)
 }
 
 /// A log opened to be followed ([`tail_and_follow`] in two steps): [`LogFollower::open`]
@@ -252,25 +284,46 @@ impl LogFollower {
     }
 
     /// Give the last lines to `out` in one call (if there are any), then what is appended, as
-    /// [`follow`] does, until `out` or `keep_going` says no.
+    /// [`follow`] does, until `out` says no or `cancel` is cancelled.
     pub fn run(
         self,
         out: &mut dyn FnMut(&[u8]) -> bool,
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<()> {
+        cancel: Option<&Cancel>,
+    ) -> Result<FollowEnd> {
+        self.run_while(out, cancel, None)
+    }
+
+    /// [`LogFollower::run`], which also ends, once what is written is given, when `watch` (asked
+    /// at each wake) gives `None`. While it goes on, it gives a process whose exit wakes the
+    /// follower, so that the end is seen at once.
+    pub(crate) fn run_while(
+        self,
+        out: &mut dyn FnMut(&[u8]) -> bool,
+        cancel: Option<&Cancel>,
+        mut watch: Option<&mut dyn FnMut() -> Option<Process>>,
+    ) -> Result<FollowEnd> {
         let LogFollower {
             path,
             mut watcher,
             mut file,
             last,
         } = self;
+        let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+        if cancelled() {
+            return Ok(FollowEnd::Cancelled);
+        }
         if !last.is_empty() && !out(&last) {
-            return Ok(());
+            return Ok(FollowEnd::Stopped);
         }
         let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let going = keep_going();
+            if cancelled() {
+                return Ok(FollowEnd::Cancelled);
+            }
+            // Asked before the drain: what was written before the end is still given.
+            let waker = watch.as_mut().map(|w| w());
+            let going = !matches!(waker, Some(None));
             // Drain the open file, then switch to a new one if the path was rotated.
             loop {
                 let n = file.read(&mut buf).unwrap_or(0);
@@ -278,7 +331,7 @@ impl LogFollower {
                     break;
                 }
                 if !out(&buf[..n]) {
-                    return Ok(());
+                    return Ok(FollowEnd::Stopped);
                 }
             }
             if let Ok(md) = std::fs::symlink_metadata(&path) {
@@ -291,12 +344,13 @@ impl LogFollower {
                 }
             }
             if !going {
-                return Ok(());
+                return Ok(FollowEnd::Finished);
             }
-            let _ = poll_fds(
-                &[(std::os::fd::AsFd::as_fd(&watcher), false)],
-                Some(Instant::now() + Duration::from_millis(200)),
-            );
+            let mut fds = vec![(watcher.as_fd(), false)];
+            fds.extend(cancel.map(|c| (c.as_fd(), false)));
+            fds.extend(waker.iter().flatten().map(|p| (p.as_fd(), false)));
+            // The timeout is only a safety net (a file system whose changes inotify misses).
+            let _ = poll_fds(&fds, Some(Instant::now() + Duration::from_millis(200)));
             let _ = watcher.drain();
         }
     }
@@ -329,24 +383,22 @@ mod tests {
     }
 
     /// The last lines, then everything appended, through rotations, each byte once; the
-    /// follower stops when asked, after reading what is left.
+    /// follower stops when cancelled.
     #[test]
     fn tail_and_follow_loses_and_repeats_nothing() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::{mpsc, Arc};
+        use std::sync::mpsc;
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("stdout.log");
         let mut log = RotatingLog::open(&p, 64, 3).unwrap();
         for i in 0..5 {
             log.write(format!("old {i}\n").as_bytes()).unwrap();
         }
-        let stop = Arc::new(AtomicBool::new(false));
+        let cancel = Cancel::new().unwrap();
         let (tx, rx) = mpsc::channel::<Vec<u8>>();
         let follower = {
-            let (p, stop) = (p.clone(), stop.clone());
+            let (p, cancel) = (p.clone(), cancel.clone());
             std::thread::spawn(move || {
-                let mut keep_going = || !stop.load(Ordering::SeqCst);
-                tail_and_follow(&p, 2, &mut |b| tx.send(b.to_vec()).is_ok(), &mut keep_going)
+                tail_and_follow(&p, 2, &mut |b| tx.send(b.to_vec()).is_ok(), Some(&cancel))
             })
         };
         // The tail comes first, in one piece.
@@ -373,8 +425,8 @@ mod tests {
             }
         }
         assert!(rotated(&p, 2).exists(), "the batches rotated twice");
-        stop.store(true, Ordering::SeqCst);
-        follower.join().unwrap().unwrap();
+        cancel.cancel();
+        assert_eq!(follower.join().unwrap().unwrap(), FollowEnd::Cancelled);
         got.extend(rx.try_iter().flatten());
         assert_eq!(
             String::from_utf8_lossy(&got),

@@ -45,7 +45,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio as StdStdio;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use logs::{follow, tail, tail_and_follow, LogFollower, RotatingLog, Stream};
+pub use logs::{follow, tail, tail_and_follow, FollowEnd, LogFollower, RotatingLog, Stream};
 pub use spec::{
     parse_backoff, parse_env, restart_schedule, JobSpec, RestartPolicy, DEFAULT_BACKOFF_MAX,
     DEFAULT_BACKOFF_MIN, DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_SIZE, DEFAULT_MIN_UPTIME,
@@ -577,8 +577,10 @@ pub fn log_path(state: &StateDir, name: &str, stream: Stream) -> Result<PathBuf>
 
 /// `tether logs -f`: the last `lines` lines of a job's log in one call of `out`, then what the
 /// job writes after them, until the job is no longer supervised (it stopped, or its supervisor
-/// died), `keep_going` says no, or `out` does. Nothing is lost or repeated between the last
-/// lines and what follows (see [`tail_and_follow`]).
+/// died: [`FollowEnd::Finished`], once what it wrote is given), `out` says no, or `cancel` is
+/// cancelled. Nothing is lost or repeated between the last lines and what follows (see
+/// [`tail_and_follow`]). The supervisor's exit and the canceller wake the follow at once (they
+/// are polled with the log's directory).
 ///
 /// ```no_run
 /// use tether::job::{follow_logs, StateDir, Stream};
@@ -586,7 +588,7 @@ pub fn log_path(state: &StateDir, name: &str, stream: Stream) -> Result<PathBuf>
 /// follow_logs(&state, "web", Stream::Stdout, 10, &mut |b| {
 ///     print!("{}", String::from_utf8_lossy(b));
 ///     true
-/// }, &mut || true)?;
+/// }, None)?;
 /// # Ok::<(), tether::Error>(())
 /// ```
 pub fn follow_logs(
@@ -595,9 +597,9 @@ pub fn follow_logs(
     stream: Stream,
     lines: usize,
     out: &mut dyn FnMut(&[u8]) -> bool,
-    keep_going: &mut dyn FnMut() -> bool,
-) -> Result<()> {
-    JobLogFollower::open(state, name, stream, lines)?.run(out, keep_going)
+    cancel: Option<&Cancel>,
+) -> Result<FollowEnd> {
+    JobLogFollower::open(state, name, stream, lines)?.run(out, cancel)
 }
 
 /// [`follow_logs`] in two steps: [`JobLogFollower::open`] fails at once for a job (or log)
@@ -620,23 +622,31 @@ impl JobLogFollower {
     }
 
     /// Give the last lines, then what the job writes, to `out`, until the job is no longer
-    /// supervised, `keep_going` says no, or `out` does.
+    /// supervised, `out` says no, or `cancel` is cancelled.
     pub fn run(
         self,
         out: &mut dyn FnMut(&[u8]) -> bool,
-        keep_going: &mut dyn FnMut() -> bool,
-    ) -> Result<()> {
+        cancel: Option<&Cancel>,
+    ) -> Result<FollowEnd> {
         let JobLogFollower { state, name, log } = self;
-        log.run(out, &mut || keep_going() && is_supervised(&state, &name))
+        log.run_while(out, cancel, Some(&mut || supervisor(&state, &name)))
     }
 }
 
 /// Whether the supervisor of job `name` is alive (for a follower that stops when the job
 /// ends).
 pub fn is_supervised(state: &StateDir, name: &str) -> bool {
-    status(state, name)
-        .ok()
-        .is_some_and(|s| s.status.is_active() && live_supervisor(&s).is_some())
+    supervisor(state, name).is_some()
+}
+
+/// The live supervisor of job `name`, while its status is not final.
+fn supervisor(state: &StateDir, name: &str) -> Option<Process> {
+    let s = status(state, name).ok()?;
+    if s.status.is_active() {
+        live_supervisor(&s)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
