@@ -71,8 +71,9 @@ test('run: a time limit gives 124, and KILL after killAfterMs gives 137', async 
   assert.equal(r.exitCode, 124)
   assert.equal(r.signal, 'TERM')
   assert.deepEqual(r.signals.map((s) => [s.signal, s.reason]), [['TERM', 'timeout']])
+  // Long enough for the shell to have set its trap on a loaded machine.
   const stubborn = await tether.run(['sh', '-c', 'trap "" TERM; sleep 30'], {
-    timeoutMs: 200,
+    timeoutMs: 1000,
     killAfterMs: 200,
   })
   assert.equal(stubborn.timedOut, true)

@@ -191,7 +191,7 @@ def test_a_missing_tether_program_is_named(tmp_path):
     assert "TETHER_BIN" in str(e.value)
 
 
-def test_blocking_job_calls_release_the_gil(jobs):
+def test_blocking_job_calls_release_the_gil(jobs, tmp_path):
     ticks = []
     stop = threading.Event()
 
@@ -200,8 +200,12 @@ def test_blocking_job_calls_release_the_gil(jobs):
             ticks.append(time.monotonic())
             time.sleep(0.01)
 
-    # TERM is ignored: the stop lasts the whole grace, then KILL.
-    jobs.start("stubborn", ["sh", "-c", "trap '' TERM; sleep 300 & wait; sleep 300"])
+    # TERM is ignored (once the shell says so): the stop lasts the whole grace, then KILL.
+    trapped = tmp_path / "trapped"
+    jobs.start("stubborn", ["sh", "-c", f"trap '' TERM; : > {trapped}; sleep 300 & wait; sleep 300"])
+    deadline = time.monotonic() + 20
+    while not trapped.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     t = threading.Thread(target=counter)
     t.start()
     try:

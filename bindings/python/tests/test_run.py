@@ -116,11 +116,12 @@ def test_run_keeps_the_last_bytes_and_counts_the_rest():
 
 
 def test_run_that_times_out():
-    r = tether.run(["sh", "-c", "echo started; sleep 300"], timeout=0.3)
+    # Limits long enough for the shell to have printed, or set its trap, on a loaded machine.
+    r = tether.run(["sh", "-c", "echo started; sleep 300"], timeout=1)
     assert r.timed_out and r.returncode == 124
     assert r.signal == signal.SIGTERM and r.stdout == b"started\n"
     # Ignoring the signal: KILL after kill_after, and GNU's 137.
-    r = tether.run(["sh", "-c", "trap '' TERM; sleep 300"], timeout=0.2, kill_after=0.3)
+    r = tether.run(["sh", "-c", "trap '' TERM; sleep 300"], timeout=1, kill_after=0.3)
     assert r.timed_out and r.escalated and r.returncode == 137
     # Another signal, as GNU -s.
     r = tether.run(["sleep", "300"], timeout="200ms", timeout_signal="INT")
