@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,8 +197,15 @@ FOLLOW_CMD = "sleep 0.2; : > done"
 
 def follow_latency_ms(cwd, follower):
     """Milliseconds from the stamp `done` (the command's last act) to `follower`'s exit."""
+    # A blocking wait (Popen.wait with a timeout would poll, adding up to 50 ms); a timer
+    # ends a follower that would never end by itself.
+    watchdog = threading.Timer(30, follower.kill)
+    watchdog.start()
     follower.wait()
     end = time.time_ns()
+    watchdog.cancel()
+    if follower.returncode < 0:
+        raise SystemExit(f"{follower.args[0]} did not end with the command it followed")
     return (end - os.stat(os.path.join(cwd, "done")).st_mtime_ns) / 1e6
 
 
@@ -219,10 +227,11 @@ def bench_follow_end(tmp):
                 with open(log, "w") as out:
                     cmd = subprocess.Popen(["sh", "-c", FOLLOW_CMD], cwd=cwd, stdout=out)
                 f = subprocess.Popen(["tail", "-F", f"--pid={cmd.pid}", log], stdout=subprocess.DEVNULL)
-            res[tool].append(follow_latency_ms(cwd, f))
             if tool == "tail":
+                # Reaped at once, as a supervisor would: tail's kill(PID, 0) succeeds on a zombie.
                 cmd.wait()
-            else:
+            res[tool].append(follow_latency_ms(cwd, f))
+            if tool == "tether":
                 run([TETHER, "rm", name, "--state-dir", state], check=False)
     return res
 
