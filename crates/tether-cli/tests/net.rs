@@ -266,13 +266,7 @@ fn wait_for_exit_codes() {
 
     // Timeout: 124, with the last error in JSON.
     let free = free_port();
-    let out = tether(&[
-        "--json",
-        "wait-for",
-        &format!(":{free}"),
-        "--timeout",
-        "1s",
-    ]);
+    let out = tether(&["--json", "wait-for", &format!(":{free}"), "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(124));
     let v = json_of(&out);
     assert_eq!(v["outcome"], "timed_out");
