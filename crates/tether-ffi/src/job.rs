@@ -398,9 +398,9 @@ pub unsafe extern "C" fn tether_job_logs_bytes(
 /// Arguments as `tether_job_logs`.
 ///
 /// `cancel` may be NULL. Triggered (also before the call), it ends the follow at once (while
-/// `on_data` runs, once it returns), and the call returns `TETHER_E_CANCELLED`. Errors: no such job or log
-/// (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or negative `lines`
-/// (`TETHER_E_INVALID_ARGUMENT`).
+/// `on_data` runs, once it returns), and the call returns `TETHER_E_CANCELLED`. Errors: no
+/// such job or log (`TETHER_E_NOT_FOUND`), a NULL `name` or `on_data`, a bad stream or
+/// negative `lines` (`TETHER_E_INVALID_ARGUMENT`).
 ///
 /// # Safety
 /// `state_dir` is NULL or a NUL-terminated string, `name` and `stream` NUL-terminated strings;
