@@ -330,6 +330,10 @@ impl LogFollower {
                 if n == 0 {
                     break;
                 }
+                // Also between the chunks of a backlog: nothing is given after a cancel.
+                if cancelled() {
+                    return Ok(FollowEnd::Cancelled);
+                }
                 if !out(&buf[..n]) {
                     return Ok(FollowEnd::Stopped);
                 }
@@ -432,6 +436,29 @@ mod tests {
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&want)
         );
+    }
+
+    /// A cancel from `out` (as from another thread while `out` runs) ends the follow before the
+    /// next chunk of a backlog is given.
+    #[test]
+    fn nothing_is_given_after_a_cancel() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("stdout.log");
+        let mut log = RotatingLog::open(&p, 1 << 20, 2).unwrap();
+        let follower = LogFollower::open(&p, 0).unwrap();
+        log.write(&[b'x'; 200 * 1024]).unwrap();
+        let cancel = Cancel::new().unwrap();
+        let mut calls = 0;
+        let out = &mut |_: &[u8]| {
+            calls += 1;
+            cancel.cancel();
+            true
+        };
+        assert_eq!(
+            follower.run(out, Some(&cancel)).unwrap(),
+            FollowEnd::Cancelled
+        );
+        assert_eq!(calls, 1);
     }
 
     #[test]
