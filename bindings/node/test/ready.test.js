@@ -41,7 +41,7 @@ test('waitFor a port this test opens later, while the event loop keeps turning',
 
 test('a timeout is an outcome, not an error', async () => {
   const port = await freePort()
-  const r = await tether.waitFor([`:${port}`], { timeoutMs: 200 })
+  const r = await tether.waitFor([`:${port}`], { timeoutMs: 1000 })
   assert.equal(r.outcome, 'timed_out')
   assert.equal(r.ready, false)
   assert.equal(r.targets[0].ready, false)
