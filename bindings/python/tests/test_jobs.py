@@ -4,6 +4,7 @@ its jobs when it ends, passed or failed: no supervisor or job process is left be
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -429,24 +430,18 @@ def test_a_waiting_next_releases_the_gil(jobs, tmp_path):
 
 # Run in a child Python process: it follows a job that writes nothing; a helper thread waits
 # until next() waits (on the binding's "tether-run" thread), then sends SIGINT to the main
-# thread, as Ctrl-C would.
+# thread, as Ctrl-C would. `threads_named` is this module's, by its source.
 INTERRUPTED_FOLLOW = textwrap.dedent(
     """
     import os, signal, sys, threading, time
     import tether
 
-    def threads(name):
-        found = 0
-        for task in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{task}/comm") as f:
-                    found += f.read().strip() == name
-            except FileNotFoundError:
-                pass
-        return found
+    """
+) + inspect.getsource(threads_named) + textwrap.dedent(
+    """
 
     def interrupt():
-        while not threads("tether-run"):
+        while not threads_named("tether-run"):
             time.sleep(0.01)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
@@ -458,7 +453,7 @@ INTERRUPTED_FOLLOW = textwrap.dedent(
         print("returned", flush=True)
     except KeyboardInterrupt:
         print("interrupted", round(time.monotonic() - began, 1), flush=True)
-    print("ended" if next(f, None) is None else "more", threads("tether-follow"), flush=True)
+    print("ended" if next(f, None) is None else "more", threads_named("tether-follow"), flush=True)
     """
 )
 

@@ -293,9 +293,10 @@ impl LogFollower {
         self.run_while(out, cancel, None)
     }
 
-    /// [`LogFollower::run`], which also ends, once what is written is given, when `watch` (asked
-    /// at each wake) gives `None`. While it goes on, it gives a process whose exit wakes the
-    /// follower, so that the end is seen at once.
+    /// [`LogFollower::run`], which also ends, once what is written is given, when `watch` gives
+    /// `None`. While it goes on, it gives a process whose exit wakes the follower, so that the
+    /// end is seen at once; `watch` is asked again only once that process has exited (every
+    /// write of a chatty job wakes the loop, and `watch` may read files).
     pub(crate) fn run_while(
         self,
         out: &mut dyn FnMut(&[u8]) -> bool,
@@ -317,13 +318,24 @@ impl LogFollower {
         }
         let mut ino = file.metadata().map(|m| m.ino()).unwrap_or(0);
         let mut buf = vec![0u8; 64 * 1024];
+        let mut waker: Option<Process> = None;
         loop {
             if cancelled() {
                 return Ok(FollowEnd::Cancelled);
             }
             // Asked before the drain: what was written before the end is still given.
-            let waker = watch.as_mut().map(|w| w());
-            let going = !matches!(waker, Some(None));
+            let going = match watch.as_mut() {
+                None => true,
+                Some(w) => {
+                    if !waker
+                        .as_ref()
+                        .is_some_and(|p| p.is_running().unwrap_or(false))
+                    {
+                        waker = w();
+                    }
+                    waker.is_some()
+                }
+            };
             // Drain the open file, then switch to a new one if the path was rotated.
             loop {
                 let n = file.read(&mut buf).unwrap_or(0);
@@ -352,7 +364,7 @@ impl LogFollower {
             }
             let mut fds = vec![(watcher.as_fd(), false)];
             fds.extend(cancel.map(|c| (c.as_fd(), false)));
-            fds.extend(waker.iter().flatten().map(|p| (p.as_fd(), false)));
+            fds.extend(waker.iter().map(|p| (p.as_fd(), false)));
             // The timeout is only a safety net (a file system whose changes inotify misses).
             let _ = poll_fds(&fds, Some(Instant::now() + Duration::from_millis(200)));
             let _ = watcher.drain();
