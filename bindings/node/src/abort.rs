@@ -2,11 +2,14 @@
 //! `glue.js`); an abort runs a Rust closure on the JavaScript thread (which raises the wait's
 //! canceller), and the promise then rejects with `signal.reason`, as `fetch` and the timers do.
 
-use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, ObjectRef, Unknown};
+use napi::bindgen_prelude::{
+    FnArgs, Function, JsObjectValue, Object, ObjectRef, ToNapiValue, Unknown,
+};
 use napi::Env;
+use tether::ready::Cancel;
 
-use crate::error::{Fail, Result};
-use crate::instance;
+use crate::error::{sync, Fail, Result};
+use crate::{instance, promise};
 
 /// What listening to the signal gave: it had aborted already (with this reason), or a handle
 /// (`{ done(), reason() }` of `glue.js`) to settle when the wait ends.
@@ -80,4 +83,56 @@ pub(crate) fn finish(env: &Env, handle: Option<ObjectRef<false>>, cancelled: boo
         }
     }
     Ok(())
+}
+
+/// A promise for blocking `work`, run on a thread of its own named `name`, that an
+/// `AbortSignal` or this environment going away (a terminated worker) cancels.
+///
+/// - `prepare`, on this thread, checks the arguments, given the canceller (for the library's
+///   options), and gives `work`'s input and the signal. An error, or a signal that has
+///   aborted already, rejects at once and runs nothing.
+/// - `work` runs with the input and the canceller; `cancelled` says, on that thread, whether
+///   the cancel is what ended it: the promise then rejects with `signal.reason`.
+/// - Otherwise the promise settles with `finish` of `work`'s result.
+pub(crate) fn spawn<'env, 'a, I, T, V>(
+    env: &'env Env,
+    name: &str,
+    prepare: impl FnOnce(&Cancel) -> Result<(I, Option<Unknown<'a>>)>,
+    work: impl FnOnce(I, &Cancel) -> Result<T> + Send + 'static,
+    cancelled: impl FnOnce(&Result<T>, &Cancel) -> bool + Send + 'static,
+    finish: impl FnOnce(Result<T>) -> Result<V> + Send + 'static,
+) -> napi::Result<Object<'env>>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+{
+    let prepared = sync(env, || {
+        let cancel = Cancel::new()?;
+        let (input, signal) = prepare(&cancel)?;
+        let c = cancel.clone();
+        let handle = listen(env, signal, move || c.cancel())?;
+        Ok((input, cancel, handle))
+    });
+    let (input, cancel, handle) = match prepared {
+        Ok(p) => p,
+        Err(e) => return promise::rejected(env, Fail::Napi(e)),
+    };
+    let c = cancel.clone();
+    let id = instance::wait_started(env, move || c.cancel())?;
+    promise::spawn(
+        env,
+        name,
+        move || {
+            let result = work(input, &cancel);
+            let by_cancel = cancelled(&result, &cancel);
+            Ok((result, by_cancel))
+        },
+        move |env, settled| {
+            instance::wait_ended(env, id)?;
+            let (result, by_cancel) = settled.unwrap_or_else(|fail| (Err(fail), false));
+            self::finish(env, handle, by_cancel)?;
+            finish(result)
+        },
+    )
 }

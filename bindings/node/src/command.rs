@@ -232,36 +232,22 @@ pub fn run<'env>(
     argv: Unknown,
     options: Option<Unknown>,
 ) -> napi::Result<Object<'env>> {
-    let prepared = sync(env, || {
-        let mut p = prepare(&argv, options, false)?;
-        let cancel = Cancel::new()?;
-        let c = cancel.clone();
-        let handle = abort::listen(env, p.signal.take(), move || c.cancel())?;
-        Ok((p.cmd, cancel, handle))
-    });
-    let (cmd, cancel, handle) = match prepared {
-        Ok(p) => p,
-        Err(e) => return promise::rejected(env, Fail::Napi(e)),
-    };
-    let c = cancel.clone();
-    let id = instance::wait_started(env, move || c.cancel())?;
-    promise::spawn(
+    abort::spawn(
         env,
         "tether-run",
-        move || {
-            let mut cmd = cmd;
-            let out = cmd
+        |_| {
+            let mut p = prepare(&argv, options, false)?;
+            let signal = p.signal.take();
+            Ok((p.cmd, signal))
+        },
+        |mut cmd, cancel| {
+            Ok(cmd
                 .cancel(cancel.clone())
                 .output()
-                .map_err(tether::Error::from)?;
-            Ok((out, cancel.is_cancelled()))
+                .map_err(tether::Error::from)?)
         },
-        move |env, result| {
-            instance::wait_ended(env, id)?;
-            let cancelled = result.as_ref().is_ok_and(|(_, c)| *c);
-            abort::finish(env, handle, cancelled)?;
-            Ok(RunResult::from(result?.0))
-        },
+        |out, cancel| out.is_ok() && cancel.is_cancelled(),
+        |out| Ok(RunResult::from(out?)),
     )
 }
 

@@ -29,7 +29,7 @@ use tether_report::query::JobQuery;
 
 use crate::args;
 use crate::error::{sync, Fail, Result};
-use crate::{abort, instance, promise};
+use crate::{abort, promise};
 
 /// Where the jobs' state lives and which program supervises them.
 #[napi(object, object_to_js = false)]
@@ -428,36 +428,17 @@ fn cancellable<'env, 'a, T: Send + 'static>(
     prepare: impl FnOnce() -> Result<(T, Option<Unknown<'a>>)>,
     work: impl FnOnce(T, &Cancel) -> Result<StartOutcome> + Send + 'static,
 ) -> napi::Result<Object<'env>> {
-    let prepared = sync(env, || {
-        let (input, signal) = prepare()?;
-        let cancel = Cancel::new()?;
-        let c = cancel.clone();
-        let handle = abort::listen(env, signal, move || c.cancel())?;
-        Ok((input, cancel, handle))
-    });
-    let (input, cancel, handle) = match prepared {
-        Ok(p) => p,
-        Err(e) => return promise::rejected(env, Fail::Napi(e)),
-    };
-    let c = cancel.clone();
-    let id = instance::wait_started(env, move || c.cancel())?;
-    promise::spawn(
+    abort::spawn(
         env,
         thread,
-        move || {
-            let started = work(input, &cancel);
-            // The library says a cancelled start timed out; any other failure is its own.
-            let timed_out = |e: &tether::Error| e.kind() == ErrorKind::TimedOut;
-            let cancelled =
-                matches!(&started, Err(Fail::Tether(e)) if timed_out(e)) && cancel.is_cancelled();
-            Ok((started, cancelled))
+        |_| prepare(),
+        work,
+        // The library says a cancelled start timed out; any other failure is its own.
+        |started, cancel| {
+            matches!(started, Err(Fail::Tether(e)) if e.kind() == ErrorKind::TimedOut)
+                && cancel.is_cancelled()
         },
-        move |env, result| {
-            instance::wait_ended(env, id)?;
-            let (started, cancelled) = result.unwrap_or_else(|fail| (Err(fail), false));
-            abort::finish(env, handle, cancelled)?;
-            Ok(JobStatus::from(started?))
-        },
+        |started| Ok(JobStatus::from(started?)),
     )
 }
 
@@ -678,28 +659,19 @@ impl Jobs {
         on_data: Unknown,
         options: Option<Unknown>,
     ) -> napi::Result<Object<'env>> {
-        let prepared = sync(env, || {
-            let name = args::string(&name, "name")?;
-            let on_data = args::function(&on_data, "onData")?;
-            let o: JobFollowOptions = args::options(options, "options")?.unwrap_or_default();
-            let (stream, lines) = stream_lines(o.stderr, o.lines)?;
-            let cancel = Cancel::new()?;
-            let deliver = deliverer(env, on_data, cancel.clone())?;
-            let c = cancel.clone();
-            let handle = abort::listen(env, o.signal, move || c.cancel())?;
-            Ok((name, stream, lines, cancel, deliver, handle))
-        });
-        let (name, stream, lines, cancel, deliver, handle) = match prepared {
-            Ok(p) => p,
-            Err(e) => return promise::rejected(env, Fail::Napi(e)),
-        };
-        let c = cancel.clone();
-        let id = instance::wait_started(env, move || c.cancel())?;
         let state = Arc::clone(&self.state);
-        promise::spawn(
+        abort::spawn(
             env,
             "tether-job-follow",
-            move || {
+            |cancel| {
+                let name = args::string(&name, "name")?;
+                let on_data = args::function(&on_data, "onData")?;
+                let o: JobFollowOptions = args::options(options, "options")?.unwrap_or_default();
+                let (stream, lines) = stream_lines(o.stderr, o.lines)?;
+                let deliver = deliverer(env, on_data, cancel.clone())?;
+                Ok(((name, stream, lines, deliver), o.signal))
+            },
+            move |(name, stream, lines, deliver), cancel| {
                 let mut thrown = None;
                 let followed = job::follow_logs(
                     &state,
@@ -707,24 +679,21 @@ impl Jobs {
                     stream,
                     lines,
                     &mut |chunk| {
-                        hand_over(&deliver, chunk, &cancel).unwrap_or_else(|e| {
+                        hand_over(&deliver, chunk, cancel).unwrap_or_else(|e| {
                             thrown = Some(e);
                             false
                         })
                     },
-                    Some(&cancel),
+                    Some(cancel),
                 );
                 if let Some(e) = thrown {
                     return Err(Fail::Napi(e));
                 }
                 followed?;
-                Ok(cancel.is_cancelled())
+                Ok(())
             },
-            move |env, result| {
-                instance::wait_ended(env, id)?;
-                abort::finish(env, handle, matches!(result, Ok(true)))?;
-                result.map(|_| ())
-            },
+            |followed, cancel| followed.is_ok() && cancel.is_cancelled(),
+            |followed| followed,
         )
     }
 }

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
-use tether::ready::Cancel;
 
 use crate::args;
 use crate::error::{sync, Fail, Result};
 use crate::identity::ProcessIdentity;
 use crate::inspect::{field_set, ProcessInfo};
 use crate::results::{StopOptions, StopResult, WaitResult};
-use crate::{abort, instance, promise, signal};
+use crate::{abort, promise, signal};
 
 /// `wait`'s options.
 #[napi(object, object_to_js = false)]
@@ -145,33 +144,22 @@ impl Process {
         env: &'env Env,
         options: Option<Unknown>,
     ) -> napi::Result<Object<'env>> {
-        let prepared = sync(env, || {
-            let o: ProcessWaitOptions = args::options(options, "options")?.unwrap_or_default();
-            let timeout = o
-                .timeout_ms
-                .map(|t| args::millis(t, "options.timeoutMs"))
-                .transpose()?;
-            let cancel = Cancel::new()?;
-            let c = cancel.clone();
-            let handle = abort::listen(env, o.signal, move || c.cancel())?;
-            Ok((timeout, cancel, handle))
-        });
-        let (timeout, cancel, handle) = match prepared {
-            Ok(p) => p,
-            Err(e) => return promise::rejected(env, Fail::Napi(e)),
-        };
-        let c = cancel.clone();
-        let id = instance::wait_started(env, move || c.cancel())?;
         let process = Arc::clone(&self.inner);
-        promise::spawn(
+        abort::spawn(
             env,
             "tether-wait",
-            move || Ok(process.wait_cancellable(timeout, &cancel)?),
-            move |env, outcome| {
-                instance::wait_ended(env, id)?;
-                let outcome = outcome?;
-                abort::finish(env, handle, outcome.is_none())?;
-                outcome.map(|o| WaitResult::of(&o)).ok_or_else(|| {
+            |_| {
+                let o: ProcessWaitOptions = args::options(options, "options")?.unwrap_or_default();
+                let timeout = o
+                    .timeout_ms
+                    .map(|t| args::millis(t, "options.timeoutMs"))
+                    .transpose()?;
+                Ok((timeout, o.signal))
+            },
+            move |timeout, cancel| Ok(process.wait_cancellable(timeout, cancel)?),
+            |outcome, _| matches!(outcome, Ok(None)),
+            |outcome| {
+                outcome?.map(|o| WaitResult::of(&o)).ok_or_else(|| {
                     Fail::Tether(tether::Error::new(
                         tether::ErrorKind::System,
                         "the wait was cancelled",

@@ -10,13 +10,13 @@ use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use tether::ready::{
-    parse_header, parse_method, parse_status_ranges, Cancel, Outcome, Target, WaitOptions, Watch,
+    parse_header, parse_method, parse_status_ranges, Outcome, Target, WaitOptions, Watch,
 };
 use tether_report::WaitForReport;
 
 use crate::args::{self, millis};
-use crate::error::{sync, Fail, Result};
-use crate::{abort, instance, json_name, promise};
+use crate::error::{Fail, Result};
+use crate::{abort, json_name};
 
 /// Options of HTTP(S) targets.
 #[napi(object, object_to_js = false)]
@@ -215,41 +215,31 @@ pub fn wait_for<'env>(
     targets: Unknown,
     options: Option<Unknown>,
 ) -> napi::Result<Object<'env>> {
-    let prepared = sync(env, || {
-        let mut p = prepare(&targets, options)?;
-        // Every wait can be cancelled: by its signal, or when this environment goes away.
-        let cancel = Cancel::new()?;
-        p.opts.cancel = Some(cancel.clone());
-        let c = cancel.clone();
-        let handle = abort::listen(env, p.signal.take(), move || c.cancel())?;
-        Ok((p, cancel, handle))
-    });
-    let (p, cancel, handle) = match prepared {
-        Ok(ok) => ok,
-        Err(e) => return promise::rejected(env, Fail::Napi(e)),
-    };
-    let id = instance::wait_started(env, move || cancel.cancel())?;
-    let Prepared {
-        targets,
-        labels,
-        opts,
-        ..
-    } = p;
-    promise::spawn(
+    abort::spawn(
         env,
         "tether-wait-for",
-        move || {
+        |cancel| {
+            let mut p = prepare(&targets, options)?;
+            // Every wait can be cancelled: by its signal, or when this environment goes away.
+            p.opts.cancel = Some(cancel.clone());
+            let Prepared {
+                targets,
+                labels,
+                opts,
+                signal,
+            } = p;
+            Ok(((targets, labels, opts), signal))
+        },
+        |(targets, labels, opts), _| {
             Ok(tether::ready::wait_for_labeled(
                 targets, labels, &opts, None,
             )?)
         },
-        move |env, outcome| {
-            instance::wait_ended(env, id)?;
-            let cancelled = outcome
+        |outcome, _| {
+            outcome
                 .as_ref()
-                .is_ok_and(|o| o.outcome == Outcome::Cancelled);
-            abort::finish(env, handle, cancelled)?;
-            Ok(WaitForResult::from(WaitForReport::from(&outcome?)))
+                .is_ok_and(|o| o.outcome == Outcome::Cancelled)
         },
+        |outcome| Ok(WaitForResult::from(WaitForReport::from(&outcome?))),
     )
 }

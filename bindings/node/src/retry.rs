@@ -13,14 +13,13 @@ use std::ffi::OsString;
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use tether::ready::Cancel;
 use tether::retry::Ending;
 use tether_report::query::{RetryQuery, StdioQuery};
 use tether_report::RetryReport;
 
+use crate::abort;
 use crate::args;
-use crate::error::{sync, Fail, Result};
-use crate::{abort, instance, promise};
+use crate::error::{Fail, Result};
 
 /// How to retry a command. Durations are in milliseconds (whole ones: a fraction is rounded
 /// up).
@@ -237,35 +236,22 @@ pub fn retry<'env>(
     argv: Unknown,
     options: Option<Unknown>,
 ) -> napi::Result<Object<'env>> {
-    let prepared = sync(env, || {
-        let (q, signal) = query(&argv, options)?;
-        let (cmd, mut opts) = q.to_retry()?;
-        // Every retry can be cancelled: by its signal, or when this environment goes away.
-        let cancel = Cancel::new()?;
-        opts.cancel = Some(cancel.clone());
-        let c = cancel.clone();
-        let handle = abort::listen(env, signal, move || c.cancel())?;
-        let command: Vec<OsString> = q.command.argv.iter().map(OsString::from).collect();
-        Ok((cmd, opts, command, cancel, handle))
-    });
-    let (cmd, opts, command, cancel, handle) = match prepared {
-        Ok(p) => p,
-        Err(e) => return promise::rejected(env, Fail::Napi(e)),
-    };
-    let id = instance::wait_started(env, move || cancel.cancel())?;
-    promise::spawn(
+    abort::spawn(
         env,
         "tether-retry",
-        move || {
-            let mut cmd = cmd;
+        |cancel| {
+            let (q, signal) = query(&argv, options)?;
+            let (cmd, mut opts) = q.to_retry()?;
+            // Every retry can be cancelled: by its signal, or when this environment goes away.
+            opts.cancel = Some(cancel.clone());
+            let command: Vec<OsString> = q.command.argv.iter().map(OsString::from).collect();
+            Ok(((cmd, opts, command), signal))
+        },
+        |(mut cmd, opts, command), _| {
             let outcome = tether::retry::run(&mut cmd, &opts, &mut |_| {})?;
             Ok((RetryReport::new(&command, &opts, &outcome), outcome.ending))
         },
-        move |env, result| {
-            instance::wait_ended(env, id)?;
-            let cancelled = matches!(result, Ok((_, Ending::Cancelled { .. })));
-            abort::finish(env, handle, cancelled)?;
-            Ok(RetryResult::from(result?.0))
-        },
+        |result, _| matches!(result, Ok((_, Ending::Cancelled { .. }))),
+        |result| Ok(RetryResult::from(result?.0)),
     )
 }
